@@ -1,0 +1,256 @@
+//! Configuration, read once at start-up into plain typed structs.
+//!
+//! Layers, later wins:
+//! 1. built-in defaults: the local servers `infra/dev up` starts;
+//! 2. a TOML file named by `CHAT_CONFIG` (optional);
+//! 3. `CHAT__SECTION__KEY` environment variables (e.g. `CHAT__KAFKA__TOPIC_PREFIX`);
+//! 4. the well-known variables operators and `infra/dev` use: `KAFKA_BROKERS`,
+//!    `CQL_NODES`, `REDIS_URL`, `SCHEMA_REGISTRY_URL`.
+//!
+//! Secrets are held in [`Secret`], whose `Debug` never prints the value, so logging the
+//! settings at start-up is safe.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// A value that must never reach a log line.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub kafka: KafkaSettings,
+    pub registry: RegistrySettings,
+    pub cql: CqlSettings,
+    pub redis: RedisSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct KafkaSettings {
+    /// Comma-separated bootstrap servers.
+    pub brokers: String,
+    /// Prepended to every topic name (`chat.` gives `chat.conversation-events`).
+    pub topic_prefix: String,
+    /// Partitions of the conversation-events topic. Fixed for the life of a topic: seq
+    /// order depends on a conversation never moving partitions.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub min_insync_replicas: i32,
+    /// Producer batching delay; small, because every send waits for its ack.
+    pub linger_ms: u32,
+    pub compression: String,
+    /// How long a produce may wait for Kafka before the client gets `unavailable`.
+    pub delivery_timeout_ms: u32,
+    /// Extra librdkafka properties (TLS, SASL), passed through verbatim.
+    #[serde(default)]
+    pub extra: BTreeMap<String, Secret>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RegistrySettings {
+    /// Base URL of the Confluent-compatible API.
+    pub url: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Secret,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CqlSettings {
+    /// host:port list.
+    pub nodes: Vec<String>,
+    pub keyspace: String,
+    /// Replication factor used when the migrator creates the keyspace.
+    pub replication_factor: u32,
+    #[serde(default)]
+    pub local_datacenter: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Secret,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RedisSettings {
+    pub url: Secret,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TelemetrySettings {
+    /// `text` for people, `json` for log shippers.
+    pub log_format: LogFormat,
+    /// A tracing `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub log_filter: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Load from defaults, the optional file, and the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_from(&vars)
+    }
+
+    /// Load with an explicit environment (tests pass their own).
+    pub fn load_from(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .set_default("kafka.brokers", "127.0.0.1:9092")?
+            .set_default("kafka.topic_prefix", "chat.")?
+            .set_default("kafka.partitions", 12)?
+            .set_default("kafka.replication_factor", 1)?
+            .set_default("kafka.min_insync_replicas", 1)?
+            .set_default("kafka.linger_ms", 2)?
+            .set_default("kafka.compression", "lz4")?
+            .set_default("kafka.delivery_timeout_ms", 10_000)?
+            .set_default("registry.url", "http://127.0.0.1:8081/apis/ccompat/v7")?
+            .set_default("cql.nodes", vec!["127.0.0.1:9042"])?
+            .set_default("cql.keyspace", "chat")?
+            .set_default("cql.replication_factor", 1)?
+            .set_default("redis.url", "redis://127.0.0.1:6379")?
+            .set_default("telemetry.log_format", "text")?
+            .set_default("telemetry.log_filter", "info")?;
+        if let Some(path) = env.get("CHAT_CONFIG").filter(|p| !p.is_empty()) {
+            builder =
+                builder.add_source(config::File::with_name(path).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("CHAT")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(env.clone().into_iter().collect())),
+        );
+        let well_known = [
+            ("KAFKA_BROKERS", "kafka.brokers"),
+            ("SCHEMA_REGISTRY_URL", "registry.url"),
+            ("REDIS_URL", "redis.url"),
+        ];
+        for (var, key) in well_known {
+            if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
+                builder = builder.set_override(key, v.as_str())?;
+            }
+        }
+        if let Some(v) = env.get("CQL_NODES").filter(|v| !v.is_empty()) {
+            let nodes: Vec<String> = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            builder = builder.set_override("cql.nodes", nodes)?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.kafka.brokers.trim().is_empty() {
+            return invalid("kafka.brokers is empty");
+        }
+        if self.kafka.partitions < 1 || self.kafka.replication_factor < 1 {
+            return invalid("kafka.partitions and kafka.replication_factor must be at least 1");
+        }
+        if self.cql.nodes.is_empty() {
+            return invalid("cql.nodes is empty");
+        }
+        if !self
+            .cql
+            .keyspace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || self.cql.keyspace.is_empty()
+            || self.cql.keyspace.len() > 48
+        {
+            return invalid("cql.keyspace must be 1..48 characters of [A-Za-z0-9_]");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_point_at_the_local_servers() {
+        let s = Settings::load_from(&env(&[])).unwrap();
+        assert_eq!(s.kafka.brokers, "127.0.0.1:9092");
+        assert_eq!(s.cql.nodes, vec!["127.0.0.1:9042"]);
+        assert_eq!(s.kafka.topic_prefix, "chat.");
+        assert_eq!(s.telemetry.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn well_known_variables_win_over_prefixed_ones() {
+        let s = Settings::load_from(&env(&[
+            ("CHAT__KAFKA__BROKERS", "a:1"),
+            ("KAFKA_BROKERS", "b:2"),
+            ("CQL_NODES", "n1:9042, n2:9042"),
+            ("CHAT__KAFKA__TOPIC_PREFIX", "t."),
+            ("CHAT__KAFKA__PARTITIONS", "64"),
+        ]))
+        .unwrap();
+        assert_eq!(s.kafka.brokers, "b:2");
+        assert_eq!(s.cql.nodes, vec!["n1:9042", "n2:9042"]);
+        assert_eq!(s.kafka.topic_prefix, "t.");
+        assert_eq!(s.kafka.partitions, 64);
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = Settings::load_from(&env(&[("REDIS_URL", "redis://:hunter2@h:6379")])).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert_eq!(s.redis.url.expose(), "redis://:hunter2@h:6379");
+    }
+
+    #[test]
+    fn bad_keyspace_is_refused() {
+        let err = Settings::load_from(&env(&[("CHAT__CQL__KEYSPACE", "x;drop")])).unwrap_err();
+        assert!(err.to_string().contains("keyspace"), "{err}");
+    }
+}

@@ -1,0 +1,58 @@
+//! `chatctl`: what an operator runs against a deployment. Every command is idempotent,
+//! so `chatctl init` is safe to run on every deploy and every `infra/dev up`.
+
+mod commands;
+
+use anyhow::Result;
+use chat_core::config::Settings;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "chatctl",
+    version,
+    about = "Operate the chat platform: topics, schemas, CQL migrations, health"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the topics, apply the CQL migrations and register the schemas.
+    Init,
+    /// Kafka topics.
+    Topics {
+        #[command(subcommand)]
+        action: commands::topics::Action,
+    },
+    /// Apply the CQL migrations not applied yet.
+    Migrate,
+    /// Avro schemas in the registry.
+    Schemas {
+        #[command(subcommand)]
+        action: commands::schemas::Action,
+    },
+    /// Check that Kafka, the CQL store, Redis and the registry answer; non-zero if not.
+    Health,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load()?;
+    chat_core::telemetry::init_tracing(&settings.telemetry);
+    match cli.command {
+        Command::Init => {
+            commands::topics::create(&settings).await?;
+            commands::migrate::run(&settings).await?;
+            commands::schemas::register(&settings).await?;
+            Ok(())
+        }
+        Command::Topics { action } => commands::topics::run(&settings, action).await,
+        Command::Migrate => commands::migrate::run(&settings).await,
+        Command::Schemas { action } => commands::schemas::run(&settings, action).await,
+        Command::Health => commands::health::run(&settings).await,
+    }
+}

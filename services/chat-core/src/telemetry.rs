@@ -38,8 +38,14 @@ pub struct MetricsError(String);
 
 /// Install the global Prometheus recorder and return the handle that renders it.
 pub fn install_metrics(service: &str) -> Result<PrometheusHandle, MetricsError> {
+    // Latency buckets from 0.5 ms to 10 s: histograms (not summaries), so they aggregate
+    // across instances in Prometheus.
     let handle = PrometheusBuilder::new()
         .add_global_label("service", service)
+        .set_buckets(&[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ])
+        .map_err(|e| MetricsError(e.to_string()))?
         .install_recorder()
         .map_err(|e| MetricsError(e.to_string()))?;
     Ok(handle)

@@ -56,6 +56,9 @@ impl Topics {
             configs: vec![
                 ("min.insync.replicas", k.min_insync_replicas.to_string()),
                 ("retention.ms", retention_ms.to_string()),
+                // Time bounds retention; no size cap (a broker default must not cut the
+                // source of truth short).
+                ("retention.bytes", "-1".to_string()),
                 ("cleanup.policy", "delete".to_string()),
                 // Producers compress; keep their batches as they are.
                 ("compression.type", "producer".to_string()),

@@ -1,0 +1,73 @@
+//! Appending events to the log. The only way the gateway changes state.
+//!
+//! `append` returns once Kafka has acknowledged the record on every in-sync replica
+//! (idempotent producer, `acks=all`); the record's offset is the event's `seq`. Failures
+//! are `unavailable`: nothing was acknowledged, and the client may retry.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chat_core::codec::EventCodec;
+use chat_core::events::ConversationEvent;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+use crate::error::ApiError;
+
+pub struct Appender {
+    producer: FutureProducer,
+    codec: Arc<EventCodec>,
+    topic: String,
+}
+
+impl Appender {
+    pub fn new(producer: FutureProducer, codec: Arc<EventCodec>, topic: String) -> Self {
+        Self {
+            producer,
+            codec,
+            topic,
+        }
+    }
+
+    /// Append `event` keyed by its conversation; returns its seq (the record offset).
+    pub async fn append(&self, event: &ConversationEvent) -> Result<i64, ApiError> {
+        let bytes = self.codec.encode(&self.topic, event).await.map_err(|e| {
+            tracing::error!(error = %e, "encoding an event failed");
+            if e.is_transient() {
+                ApiError::unavailable("schema registry unreachable")
+            } else {
+                ApiError::internal()
+            }
+        })?;
+        let key = event.conversation_id.to_string();
+        let started = Instant::now();
+        let record = FutureRecord::to(&self.topic).key(&key).payload(&bytes);
+        // The producer's own message.timeout.ms bounds the wait; no queue timeout here so
+        // a full local queue waits rather than failing a burst.
+        let result = self.producer.send(record, Timeout::Never).await;
+        metrics::histogram!("gateway_produce_seconds").record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(delivery) => Ok(delivery.offset),
+            Err((e, _)) => {
+                tracing::warn!(error = %e, topic = %self.topic, "append failed");
+                metrics::counter!("gateway_produce_failures_total").increment(1);
+                Err(ApiError::unavailable("the event log is unreachable"))
+            }
+        }
+    }
+
+    /// Wait for every record in flight (graceful shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.producer.flush(timeout) {
+            tracing::warn!(error = %e, "producer flush incomplete");
+        }
+    }
+
+    /// A real metadata round trip to the brokers, for readiness.
+    pub fn ping(&self) -> bool {
+        self.producer
+            .client()
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(2))
+            .is_ok()
+    }
+}

@@ -1,0 +1,55 @@
+//! `AuthUser`: the extractor every authenticated route takes. It reads
+//! `Authorization: Bearer <jwt>`, verifies it, and provisions SSO users on first sight.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use chat_core::ids::UserId;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Clone, Copy, Debug)]
+pub struct AuthUser(pub UserId);
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Verify `token` and make sure the caller has an account.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<UserId, ApiError> {
+    let principal = state.tokens.verify(token).await.map_err(|e| match e {
+        crate::auth::TokenError::KeysUnavailable => {
+            ApiError::unavailable("identity provider keys unavailable")
+        }
+        other => {
+            tracing::debug!(error = %other, "token refused");
+            ApiError::unauthenticated()
+        }
+    })?;
+    if let Some(external) = &principal.external {
+        state
+            .accounts
+            .ensure_external(principal.user_id, external)
+            .await?;
+    }
+    Ok(principal.user_id)
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
+        authenticate(state, token).await.map(AuthUser)
+    }
+}

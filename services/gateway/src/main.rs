@@ -1,0 +1,62 @@
+//! `chat-gateway`: holds clients' WebSocket and REST connections and appends what they
+//! do to the log. See README.md for its routes and settings.
+
+mod accounts;
+mod actions;
+mod append;
+mod auth;
+mod configuration;
+mod conversations;
+mod dedup;
+mod domain;
+mod error;
+mod keys;
+mod routes;
+mod sessions;
+mod startup;
+mod state;
+mod ws;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chat_core::config::Settings;
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    name = "chat-gateway",
+    version,
+    about = "REST and WebSocket gateway of the chat platform"
+)]
+struct Cli {
+    /// Port to listen on (overrides CHAT__GATEWAY__PORT).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Address to bind (overrides CHAT__GATEWAY__HOST).
+    #[arg(long)]
+    host: Option<String>,
+    /// This gateway's id, unique among running gateways (overrides CHAT__GATEWAY__GATEWAY_ID).
+    #[arg(long)]
+    gateway_id: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let settings = Settings::load_from(&env)?;
+    chat_core::telemetry::init_tracing(&settings.telemetry);
+    let mut gateway = configuration::GatewaySettings::load_from(&env)?;
+    if let Some(p) = cli.port {
+        gateway.port = p;
+    }
+    if let Some(h) = cli.host {
+        gateway.host = h;
+    }
+    if let Some(id) = cli.gateway_id {
+        gateway.gateway_id = id;
+    }
+    let (state, listener) = startup::build(settings, gateway).await?;
+    startup::serve(state, listener).await
+}

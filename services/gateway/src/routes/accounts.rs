@@ -1,0 +1,100 @@
+//! `POST /api/v1/users`, `POST /api/v1/auth`, `GET /api/v1/users?username=`.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ApiJson;
+use crate::auth::{password, AuthUser};
+use crate::domain::{DisplayName, Password, Username};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct Registration {
+    username: String,
+    password: String,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<Registration>,
+) -> Result<(StatusCode, ApiJson<Value>), ApiError> {
+    let username = Username::parse(&r.username)?;
+    let password = Password::parse(r.password)?;
+    let display_name = DisplayName::parse(r.display_name.as_deref().unwrap_or(username.as_str()))?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(password.expose()))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "hashing failed");
+            ApiError::internal()
+        })?;
+    let user_id = state
+        .accounts
+        .create(&username, &display_name, &hash)
+        .await?;
+    tracing::info!(%user_id, username = username.as_str(), "account created");
+    Ok((StatusCode::CREATED, ApiJson(json!({ "user_id": user_id }))))
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    ApiJson(l): ApiJson<Login>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let bad = || ApiError::new("bad_credentials", "unknown username or wrong password");
+    // A malformed username cannot exist; answer like any other unknown name.
+    let credentials = match Username::parse(&l.username) {
+        Ok(u) => state.accounts.credentials(&u).await?,
+        Err(_) => None,
+    };
+    let (user_id, stored) = match credentials {
+        Some(c) => (Some(c.user_id), c.password_hash),
+        None => (None, password::dummy_hash().to_string()),
+    };
+    let given = l.password;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let user_id = match (ok, user_id) {
+        (true, Some(u)) => u,
+        _ => return Err(bad()),
+    };
+    let (token, expires_at) = state
+        .tokens
+        .issue(user_id)
+        .map_err(|_| ApiError::internal())?;
+    Ok(ApiJson(
+        json!({ "token": token, "user_id": user_id, "expires_at": expires_at.to_rfc3339() }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    username: String,
+}
+
+/// Find a user by username (to start a conversation with them).
+pub async fn lookup(
+    State(state): State<AppState>,
+    AuthUser(_caller): AuthUser,
+    Query(q): Query<LookupQuery>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let users = match Username::parse(&q.username) {
+        Ok(u) => match state.accounts.user_id_of(&u).await? {
+            Some(id) => vec![json!({ "user_id": id, "username": u.as_str() })],
+            None => vec![],
+        },
+        Err(_) => vec![],
+    };
+    Ok(ApiJson(json!({ "users": users })))
+}

@@ -1,0 +1,131 @@
+//! Conversations and messages over REST: create, add and remove members, send.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chat_core::events::MessageKind;
+use chat_core::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::json::parse_id;
+use super::ApiJson;
+use crate::actions::{self, SendMessage};
+use crate::auth::AuthUser;
+use crate::dedup::Ack;
+use crate::domain::{ConversationName, MessageBody};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Direct,
+    Group,
+}
+
+#[derive(Deserialize)]
+pub struct NewConversation {
+    kind: Kind,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    members: Vec<UserId>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(req): ApiJson<NewConversation>,
+) -> Result<(StatusCode, ApiJson<Value>), ApiError> {
+    match req.kind {
+        Kind::Group => {
+            let name = req
+                .name
+                .as_deref()
+                .map(ConversationName::parse)
+                .transpose()?;
+            let c = actions::create_group(&state, user, name, req.members).await?;
+            Ok((
+                StatusCode::CREATED,
+                ApiJson(json!({ "conversation_id": c })),
+            ))
+        }
+        Kind::Direct => {
+            let others: Vec<UserId> = req.members.into_iter().filter(|m| *m != user).collect();
+            let [other] = others.as_slice() else {
+                return Err(ApiError::bad_request(
+                    "invalid_members",
+                    "a direct conversation has exactly one other member",
+                ));
+            };
+            let (c, created) = actions::create_direct(&state, user, *other).await?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, ApiJson(json!({ "conversation_id": c }))))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewMember {
+    user_id: UserId,
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NewMember>,
+) -> Result<StatusCode, ApiError> {
+    let c: ConversationId = parse_id(&id, "conversation id")?;
+    actions::add_member(&state, user, c, req.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((id, member)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let c: ConversationId = parse_id(&id, "conversation id")?;
+    let member: UserId = parse_id(&member, "user id")?;
+    actions::remove_member(&state, user, c, member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct NewMessage {
+    client_msg_id: ClientMsgId,
+    body: String,
+    #[serde(default)]
+    kind: Option<MessageKind>,
+    #[serde(default)]
+    reply_to: Option<MessageId>,
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NewMessage>,
+) -> Result<(StatusCode, ApiJson<Ack>), ApiError> {
+    let c: ConversationId = parse_id(&id, "conversation id")?;
+    if req.kind == Some(MessageKind::System) {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "kind \"system\" is reserved for the server",
+        ));
+    }
+    let cmd = SendMessage {
+        conversation_id: c,
+        client_msg_id: req.client_msg_id,
+        body: MessageBody::parse(req.body, state.settings.max_body_bytes)?,
+        kind: req.kind.unwrap_or(MessageKind::Text),
+        reply_to: req.reply_to,
+    };
+    let ack = actions::send(&state, user, cmd).await?;
+    Ok((StatusCode::CREATED, ApiJson(ack)))
+}

@@ -1,0 +1,50 @@
+//! The HTTP surface: REST routes of PROTOCOL.md, the WebSocket upgrade, and the
+//! operational endpoints every service has.
+
+mod accounts;
+mod conversations;
+mod health;
+mod json;
+mod sessions;
+mod ws;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+pub use json::ApiJson;
+
+pub fn router(state: AppState) -> Router {
+    // The request body limit is the frame limit; message bodies are held to the smaller
+    // body limit when parsed, so both paths answer `too_large` the same way.
+    let body_limit = state.settings.max_frame_bytes;
+    Router::new()
+        .route(
+            "/api/v1/users",
+            post(accounts::register).get(accounts::lookup),
+        )
+        .route("/api/v1/auth", post(accounts::authenticate))
+        .route("/api/v1/sessions", get(sessions::list))
+        .route("/api/v1/conversations", post(conversations::create))
+        .route(
+            "/api/v1/conversations/{id}/members",
+            post(conversations::add_member),
+        )
+        .route(
+            "/api/v1/conversations/{id}/members/{user_id}",
+            delete(conversations::remove_member),
+        )
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            post(conversations::send),
+        )
+        .route("/api/v1/ws", get(ws::upgrade))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(health::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

@@ -1,0 +1,111 @@
+//! Building the gateway from its settings, serving it, and shutting it down in order:
+//! stop accepting, close sockets with 1001, flush the producer, drop the liveness key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chat_core::codec::EventCodec;
+use chat_core::config::Settings;
+use chat_core::topics::Topics;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::Accounts;
+use crate::append::Appender;
+use crate::auth::Tokens;
+use crate::configuration::GatewaySettings;
+use crate::conversations::Conversations;
+use crate::routes;
+use crate::sessions;
+use crate::state::{AppState, Inner};
+
+pub async fn build(
+    settings: Settings,
+    gateway: GatewaySettings,
+) -> Result<(AppState, TcpListener)> {
+    let metrics = chat_core::telemetry::install_metrics("gateway").context("metrics")?;
+    let topics = Topics::from_settings(&settings.kafka);
+    let codec = Arc::new(EventCodec::new(&settings.registry).context("schema registry client")?);
+    let producer =
+        chat_core::kafka::producer(&settings.kafka, &format!("gateway-{}", gateway.gateway_id))
+            .context("Kafka producer")?;
+    let cql = chat_core::cql::connect_keyspace(&settings.cql)
+        .await
+        .context("connecting to the CQL store")?;
+    let redis = chat_core::redis_client::connect(&settings.redis)
+        .await
+        .context("connecting to Redis")?;
+    let accounts = Accounts::new(cql.clone(), &settings.cql.keyspace)
+        .await
+        .context("preparing account statements")?;
+    let conversations = Conversations::new(redis.clone(), cql.clone(), &settings.cql.keyspace)
+        .await
+        .context("preparing conversation statements")?;
+    let listener = TcpListener::bind((gateway.host.as_str(), gateway.port))
+        .await
+        .with_context(|| format!("binding {}:{}", gateway.host, gateway.port))?;
+    let state = AppState::new(Inner {
+        tokens: Tokens::new(&gateway),
+        accounts,
+        conversations,
+        appender: Appender::new(producer, codec, topics.conversation_events.clone()),
+        redis,
+        cql,
+        metrics,
+        shutdown: CancellationToken::new(),
+        settings: gateway,
+    });
+    Ok((state, listener))
+}
+
+pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
+    let heartbeat = tokio::spawn(sessions::heartbeat(
+        state.redis.clone(),
+        state.settings.gateway_id.clone(),
+    ));
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, gateway_id = %state.settings.gateway_id, "gateway listening");
+
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: closing sockets, flushing the producer");
+        shutdown.cancel();
+    });
+
+    let app = routes::router(state.clone());
+    let stop = state.shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+
+    heartbeat.abort();
+    let mut redis = state.redis.clone();
+    sessions::gateway_stopped(&mut redis, &state.settings.gateway_id).await;
+    let flushing = state.clone();
+    tokio::task::spawn_blocking(move || flushing.appender.flush(Duration::from_secs(10))).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,43 @@
+//! What every handler shares, built once in [`crate::startup`].
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::Accounts;
+use crate::append::Appender;
+use crate::auth::Tokens;
+use crate::configuration::GatewaySettings;
+use crate::conversations::Conversations;
+
+/// A cheap-to-clone handle; everything inside is shared.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: GatewaySettings,
+    pub tokens: Tokens,
+    pub accounts: Accounts,
+    pub conversations: Conversations,
+    pub appender: Appender,
+    pub redis: ConnectionManager,
+    pub cql: Arc<scylla::client::session::Session>,
+    pub metrics: PrometheusHandle,
+    /// Fires when the gateway starts shutting down: sockets close with 1001.
+    pub shutdown: CancellationToken,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}

@@ -1,0 +1,234 @@
+//! One WebSocket connection, from upgrade to close.
+//!
+//! Two halves: this task reads frames and handles them in order (so a client's sends
+//! to one conversation are appended in the order it sent them); a writer task owns the
+//! socket's sending half and drains a bounded queue, so a slow reader cannot make the
+//! gateway buffer without limit.
+//!
+//! A bad frame is answered with an `error` frame and the connection stays open. A
+//! connection that keeps exceeding its frame rate is closed with 1008 (policy
+//! violation); on gateway shutdown every socket is closed with 1001 (going away).
+
+use std::num::NonZeroU32;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use chat_core::events::MessageKind;
+use chat_core::ids::{SessionId, UserId};
+use futures::{SinkExt, StreamExt};
+use governor::{Quota, RateLimiter};
+use tokio::sync::mpsc;
+
+use super::frames::{self, ClientFrame, ServerFrame};
+use crate::actions::{self, Pointer, SendMessage};
+use crate::domain::MessageBody;
+use crate::error::ApiError;
+use crate::sessions;
+use crate::state::AppState;
+
+/// Frames a connection may have queued for sending before it is considered stuck.
+const OUTBOUND_QUEUE: usize = 1024;
+/// Rate-limit refusals in a row after which the connection is closed.
+const MAX_STRIKES: u32 = 100;
+
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
+    let session = SessionId::new_random();
+    let mut redis = state.redis.clone();
+    if let Err(e) = sessions::register(&mut redis, user, session, &state.settings.gateway_id).await
+    {
+        tracing::warn!(error = %e.message, "could not register the session");
+    }
+    metrics::gauge!("gateway_connections").increment(1.0);
+    tracing::debug!(%user, %session, "connected");
+
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = out_rx.recv().await {
+            let closing = matches!(msg, Message::Close(_));
+            if sink.send(msg).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    let per_sec = NonZeroU32::new(state.settings.frames_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(state.settings.frames_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    let limiter = RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst));
+    let mut strikes = 0u32;
+
+    loop {
+        let incoming = tokio::select! {
+            _ = state.shutdown.cancelled() => {
+                let _ = out.send(close(CLOSE_GOING_AWAY, "gateway shutting down")).await;
+                break;
+            }
+            incoming = stream.next() => incoming,
+        };
+        let text = match incoming {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Binary(_))) => {
+                let err = ApiError::bad_request(
+                    "bad_frame",
+                    "binary frames are not supported; send JSON text",
+                );
+                if out
+                    .send(Message::text(
+                        ServerFrame::error(err, "unknown".into()).to_json(),
+                    ))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            }
+            Some(Ok(Message::Close(_))) | None => break,
+            Some(Ok(_)) => continue, // ping/pong: answered by the library
+            Some(Err(e)) => {
+                // A frame over the size limit surfaces as a read error; tell the client
+                // why (1009) instead of just dropping the connection.
+                let reason = e.to_string();
+                tracing::debug!(error = %reason, "socket error");
+                if reason.contains("Space limit exceeded") || reason.contains("Message too long") {
+                    let _ = out.send(close(CLOSE_TOO_BIG, "frame too large")).await;
+                }
+                break;
+            }
+        };
+        if limiter.check().is_err() {
+            strikes += 1;
+            metrics::counter!("gateway_errors_total", "code" => "rate_limited").increment(1);
+            if strikes >= MAX_STRIKES {
+                let _ = out.send(close(CLOSE_POLICY, "sustained flooding")).await;
+                break;
+            }
+            let err = ApiError::new("rate_limited", "too many frames; slow down");
+            let _ = out
+                .send(Message::text(
+                    ServerFrame::error(err, "unknown".into()).to_json(),
+                ))
+                .await;
+            continue;
+        }
+        strikes = 0;
+        let reply = handle(&state, user, &text).await;
+        if let Some(frame) = reply {
+            if out.send(Message::text(frame.to_json())).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    drop(out);
+    let _ = writer.await;
+    sessions::unregister(&mut redis, user, session).await;
+    metrics::gauge!("gateway_connections").decrement(1.0);
+    tracing::debug!(%user, %session, "disconnected");
+}
+
+/// Handle one text frame; the frame to answer with, if any.
+async fn handle(state: &AppState, user: UserId, text: &str) -> Option<ServerFrame> {
+    let frame = match frames::parse(text) {
+        Ok(f) => f,
+        Err(bad) => {
+            metrics::counter!("gateway_frames_total", "type" => "invalid").increment(1);
+            let err = ApiError::bad_request("bad_frame", bad.message);
+            metrics::counter!("gateway_errors_total", "code" => err.code).increment(1);
+            return Some(ServerFrame::error(err, bad.reference));
+        }
+    };
+    metrics::counter!("gateway_frames_total", "type" => frame.type_name()).increment(1);
+    let reference = frame.reference();
+    let max = state.settings.max_body_bytes;
+    let result: Result<Option<ServerFrame>, ApiError> = async {
+        match frame {
+            ClientFrame::Send {
+                conversation_id,
+                client_msg_id,
+                body,
+                kind,
+                reply_to,
+            } => {
+                let cmd = SendMessage {
+                    conversation_id,
+                    client_msg_id,
+                    body: MessageBody::parse(body, max)?,
+                    kind: kind.unwrap_or(MessageKind::Text),
+                    reply_to,
+                };
+                Ok(Some(ServerFrame::Ack(
+                    actions::send(state, user, cmd).await?,
+                )))
+            }
+            ClientFrame::Edit {
+                conversation_id,
+                message_id,
+                body,
+                client_msg_id,
+            } => {
+                let body = MessageBody::parse(body, max)?;
+                let ack = actions::edit(
+                    state,
+                    user,
+                    conversation_id,
+                    message_id,
+                    client_msg_id,
+                    body,
+                )
+                .await?;
+                Ok(Some(ServerFrame::Ack(ack)))
+            }
+            ClientFrame::Delete {
+                conversation_id,
+                message_id,
+                client_msg_id,
+            } => {
+                let ack = actions::delete(state, user, conversation_id, message_id, client_msg_id)
+                    .await?;
+                Ok(Some(ServerFrame::Ack(ack)))
+            }
+            ClientFrame::Read {
+                conversation_id,
+                up_to_seq,
+            } => {
+                actions::mark(state, user, conversation_id, Pointer::Read, up_to_seq).await?;
+                Ok(None)
+            }
+            ClientFrame::Delivered {
+                conversation_id,
+                up_to_seq,
+            } => {
+                actions::mark(state, user, conversation_id, Pointer::Delivered, up_to_seq).await?;
+                Ok(None)
+            }
+            // Typing indicators are relayed by the live-delivery layer; until it runs on
+            // this gateway they are accepted and dropped (they are ephemeral by design).
+            ClientFrame::Typing { .. } => Ok(None),
+            ClientFrame::Sync { .. } => Err(ApiError::new(
+                "unsupported",
+                "sync is served once the history projection runs",
+            )),
+            ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
+        }
+    }
+    .await;
+    match result {
+        Ok(reply) => reply,
+        Err(e) => {
+            metrics::counter!("gateway_errors_total", "code" => e.code).increment(1);
+            Some(ServerFrame::error(e, reference))
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! The shared harness of the gateway's integration tests: runs the real `chat-gateway`
+//! binary against the real Kafka, CQL store, Redis and registry (started by
+//! `infra/dev test`), and talks to it as a client would, over HTTP and WebSocket. Events
+//! are read back from Kafka through the registry.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chat_core::codec::EventCodec;
+use chat_core::config::Settings;
+use chat_core::events::ConversationEvent;
+use chat_core::topics::Topics;
+use futures::{SinkExt, StreamExt};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub const JWT_SECRET: &str = "integration-tests-secret-0123456789abcdef";
+
+pub fn settings() -> Settings {
+    Settings::load().expect("settings from the environment")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running `chat-gateway` process; killed when dropped.
+pub struct Gateway {
+    pub id: String,
+    pub port: u16,
+    extra_env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    pub async fn start(id: &str) -> Gateway {
+        Self::start_with(id, &[]).await
+    }
+
+    pub async fn start_with(id: &str, env: &[(&str, &str)]) -> Gateway {
+        let mut g = Gateway {
+            id: format!("{id}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
+            port: free_port(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            child: None,
+        };
+        g.spawn();
+        g.wait_ready().await;
+        g
+    }
+
+    fn spawn(&mut self) {
+        let log_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-logs");
+        std::fs::create_dir_all(&log_dir).expect("log dir");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_dir.join(format!("{}.log", self.id)))
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-gateway"));
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .arg("--gateway-id")
+            .arg(&self.id)
+            .env("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET)
+            .env(
+                "RUST_LOG",
+                std::env::var("GATEWAY_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("start chat-gateway"));
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(format!("{}/healthz", self.url())).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "gateway {} did not come up (see target/tmp/gateway-logs/{}.log)",
+            self.id, self.id
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGTERM and wait: the graceful path.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stop and start again on the same port with the same id.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+        self.wait_ready().await;
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A client of the REST API.
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub fn new(g: &Gateway) -> Api {
+        Api {
+            base: g.url(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("gateway reachable");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply { status, body }
+    }
+}
+
+/// A signed-up user.
+#[derive(Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+pub async fn sign_up(api: &Api, prefix: &str) -> User {
+    let username = unique(prefix);
+    let r = api
+        .call("POST", "/api/v1/users", None, Some(json!({"username": username, "password": "correct horse battery", "display_name": prefix})))
+        .await;
+    assert_eq!(r.status, 201, "sign up: {}", r.body);
+    let id = r.body["user_id"].as_str().expect("user_id").to_string();
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/auth",
+            None,
+            Some(json!({"username": username, "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "auth: {}", r.body);
+    assert_eq!(r.body["user_id"], id.as_str());
+    User {
+        id,
+        username,
+        token: r.body["token"].as_str().expect("token").to_string(),
+    }
+}
+
+pub async fn create_group(api: &Api, owner: &User, members: &[&User]) -> String {
+    let ids: Vec<&str> = members.iter().map(|u| u.id.as_str()).collect();
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/conversations",
+            Some(&owner.token),
+            Some(json!({"kind": "group", "name": "team", "members": ids})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "create group: {}", r.body);
+    r.body["conversation_id"]
+        .as_str()
+        .expect("conversation_id")
+        .to_string()
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client.
+pub struct Ws {
+    stream: WsStream,
+}
+
+impl Ws {
+    pub async fn connect(g: &Gateway, token: &str) -> Ws {
+        let mut req = format!("ws://127.0.0.1:{}/api/v1/ws", g.port)
+            .into_client_request()
+            .expect("request");
+        req.headers_mut().insert(
+            "Authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("WebSocket upgrade");
+        Ws { stream }
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.stream
+            .send(WsMessage::text(text))
+            .await
+            .expect("send frame");
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(frame.to_string()).await;
+    }
+
+    /// The next text frame, as JSON (panics after 15 s).
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(15), self.stream.next())
+                .await
+                .expect("a frame within 15 s")
+                .expect("socket open")
+                .expect("no socket error");
+            match msg {
+                WsMessage::Text(t) => return serde_json::from_str(&t).expect("frames are JSON"),
+                WsMessage::Close(c) => panic!("socket closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Send and wait for the answer (skipping pushed `event`/`presence`/`typing` frames).
+    pub async fn request(&mut self, frame: Value) -> Value {
+        self.send(frame).await;
+        loop {
+            let v = self.next().await;
+            match v["type"].as_str() {
+                Some("event") | Some("presence") | Some("typing") => continue,
+                _ => return v,
+            }
+        }
+    }
+
+    /// Wait for the server to close the socket; its close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(15), self.stream.next())
+                .await
+                .expect("closes in 15 s")
+            {
+                Some(Ok(WsMessage::Close(c))) => return c.map(|c| u16::from(c.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
+pub fn send_frame(conversation: &str, client_msg_id: &str, body: &str) -> Value {
+    json!({"type": "send", "conversation_id": conversation, "client_msg_id": client_msg_id, "body": body})
+}
+
+/// Reads `chat.conversation-events` from where it ended when the tap was made, decoding
+/// through the registry: what the gateways appended since.
+pub struct EventTap {
+    consumer: StreamConsumer,
+    codec: EventCodec,
+    seen: HashMap<String, Vec<(i64, ConversationEvent)>>,
+}
+
+impl EventTap {
+    pub fn new() -> EventTap {
+        let s = settings();
+        let topic = Topics::from_settings(&s.kafka).conversation_events;
+        let probe: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &s.kafka.brokers)
+            .create()
+            .expect("consumer");
+        let md = probe
+            .fetch_metadata(Some(&topic), Duration::from_secs(10))
+            .expect("metadata");
+        let mut tpl = TopicPartitionList::new();
+        for p in md.topics()[0].partitions() {
+            let (_, high) = probe
+                .fetch_watermarks(&topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            tpl.add_partition_offset(&topic, p.id(), Offset::Offset(high))
+                .expect("offset");
+        }
+        let consumer = chat_core::kafka::consumer(&s.kafka, "test-tap", &unique("test-tap"))
+            .expect("consumer");
+        consumer.assign(&tpl).expect("assign");
+        EventTap {
+            consumer,
+            codec: EventCodec::new(&s.registry).expect("codec"),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The first `n` events of `conversation` (with their offsets), waiting up to 20 s.
+    pub async fn events(&mut self, conversation: &str, n: usize) -> Vec<(i64, ConversationEvent)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.seen.get(conversation).map_or(0, Vec::len) < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = tokio::time::timeout(left, self.consumer.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "only {} of {n} events of {conversation} arrived",
+                        self.seen.get(conversation).map_or(0, Vec::len)
+                    )
+                })
+                .expect("consume");
+            let event: ConversationEvent = self
+                .codec
+                .decode(msg.payload().expect("value"))
+                .await
+                .expect("decodes");
+            let key = std::str::from_utf8(msg.key().expect("key"))
+                .expect("utf-8 key")
+                .to_string();
+            assert_eq!(
+                key,
+                event.conversation_id.to_string(),
+                "records are keyed by conversation"
+            );
+            self.seen
+                .entry(key)
+                .or_default()
+                .push((msg.offset(), event));
+        }
+        self.seen[conversation][..n].to_vec()
+    }
+
+    /// Everything seen so far of `conversation`, after draining for `quiet`.
+    pub async fn all(
+        &mut self,
+        conversation: &str,
+        quiet: Duration,
+    ) -> Vec<(i64, ConversationEvent)> {
+        while let Ok(Ok(msg)) = tokio::time::timeout(quiet, self.consumer.recv()).await {
+            let event: ConversationEvent = self
+                .codec
+                .decode(msg.payload().expect("value"))
+                .await
+                .expect("decodes");
+            self.seen
+                .entry(event.conversation_id.to_string())
+                .or_default()
+                .push((msg.offset(), event));
+        }
+        self.seen.get(conversation).cloned().unwrap_or_default()
+    }
+}

@@ -9,8 +9,27 @@
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 RELEASE_DIR="$CARGO_TARGET_DIR/release"
 
+# GATEWAYS=N runs N gateways side by side: 8080, then 8082, 8083, ... (8081 is the
+# schema registry's). Each has its own port and gateway id.
+GATEWAYS="${GATEWAYS:-1}"
+GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+
 services_spec() {
-  :   # no long-running service yet: chatctl is a command, run by `infra/dev up` itself
+  local i port
+  for ((i = 1; i <= GATEWAYS; i++)); do
+    if [ "$i" -eq 1 ]; then port=$GATEWAY_PORT; else port=$((GATEWAY_PORT + i)); fi
+    echo "gateway-$i $port chat-gateway --port $port --gateway-id gw-$i"
+  done
+}
+
+# The HS256 secret all gateways share, made once per state directory (never printed).
+jwt_secret() {
+  local f="$STATE_DIR/secrets/jwt_secret"
+  if [ ! -s "$f" ]; then
+    mkdir -p "$STATE_DIR/secrets" && chmod 700 "$STATE_DIR/secrets"
+    (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$f")
+  fi
+  cat "$f"
 }
 
 # with_platform_env CMD...: run CMD with the variables every service and test reads,
@@ -46,6 +65,7 @@ services_start() {
     pid_of "$name" >/dev/null && continue
     local vars
     mapfile -t vars < <(platform_env_args)
+    vars+=("CHAT__GATEWAY__JWT_SECRET=${CHAT__GATEWAY__JWT_SECRET:-$(jwt_secret)}")
     # shellcheck disable=SC2086 # args is a word list by design
     start_bg "$name" env "${vars[@]}" "$RELEASE_DIR/$bin" $args
   done < <(services_spec)

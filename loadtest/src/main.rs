@@ -89,12 +89,18 @@ struct Totals {
 async fn main() -> Result<()> {
     let args = Args::parse();
     if args.scenario != "chat" {
-        bail!("scenario {} is not implemented yet (available: chat)", args.scenario);
+        bail!(
+            "scenario {} is not implemented yet (available: chat)",
+            args.scenario
+        );
     }
     let http = reqwest::Client::new();
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let total_clients = args.conversations * args.members;
-    eprintln!("signing up {total_clients} users over {} gateway(s)", args.gateways.len());
+    eprintln!(
+        "signing up {total_clients} users over {} gateway(s)",
+        args.gateways.len()
+    );
     let mut clients = Vec::with_capacity(total_clients);
     for i in 0..total_clients {
         clients.push(sign_up(&http, &args.gateways[i % args.gateways.len()], &run, i).await?);
@@ -112,16 +118,29 @@ async fn main() -> Result<()> {
             .await?
             .json()
             .await?;
-        let id = v["conversation_id"].as_str().context("conversation_id")?.to_string();
-        for slot in conversation_of.iter_mut().skip(k * args.members).take(args.members) {
+        let id = v["conversation_id"]
+            .as_str()
+            .context("conversation_id")?
+            .to_string();
+        for slot in conversation_of
+            .iter_mut()
+            .skip(k * args.members)
+            .take(args.members)
+        {
             *slot = id.clone();
         }
     }
 
-    let ack_hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let ack_hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
     let totals = Arc::new(Mutex::new(Totals::default()));
-    let per_client_interval = Duration::from_secs_f64(total_clients as f64 / args.rate.max(1) as f64);
-    eprintln!("running: {} msgs/s over {total_clients} connections for {:?}", args.rate, args.duration);
+    let per_client_interval =
+        Duration::from_secs_f64(total_clients as f64 / args.rate.max(1) as f64);
+    eprintln!(
+        "running: {} msgs/s over {total_clients} connections for {:?}",
+        args.rate, args.duration
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (i, client) in clients.into_iter().enumerate() {
@@ -192,7 +211,15 @@ async fn main() -> Result<()> {
     let elapsed = started.elapsed();
     let hist = ack_hist.lock().await;
     let totals = totals.lock().await;
-    let summary = report::Summary::new(&args.scenario, total_clients, &totals.sent, &totals.acked, &totals.errors, &hist, elapsed);
+    let summary = report::Summary::new(
+        &args.scenario,
+        total_clients,
+        &totals.sent,
+        &totals.acked,
+        &totals.errors,
+        &hist,
+        elapsed,
+    );
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)?)?;

@@ -416,11 +416,14 @@ pub async fn create_direct(
     ))
 }
 
+/// Add `user` to a group (as an admin when `as_admin`, which only admins may ask). Adding
+/// a member again is a no-op, except that an admin may promote an existing member.
 pub async fn add_member(
     state: &AppState,
     caller: UserId,
     c: ConversationId,
     user: UserId,
+    as_admin: bool,
 ) -> Result<(), ApiError> {
     let membership = require_member(state, c, caller).await?;
     if membership.kind == ConversationKind::Direct {
@@ -428,25 +431,27 @@ pub async fn add_member(
             "a direct conversation has exactly two members",
         ));
     }
-    if state.conversations.membership(c, user).await?.is_some() {
-        return Ok(());
+    if as_admin && !membership.is_admin {
+        return Err(ApiError::forbidden(
+            "only a group admin may make another member an admin",
+        ));
     }
-    if !state.accounts.exists(user).await? {
+    if let Some(existing) = state.conversations.membership(c, user).await? {
+        if existing.is_admin || !as_admin {
+            return Ok(());
+        }
+    } else if !state.accounts.exists(user).await? {
         return Err(ApiError::not_found("user"));
     }
+    let added = Payload::MemberAdded {
+        user_id: user,
+        as_admin,
+    };
     state
         .appender
-        .append(&event(
-            state,
-            c,
-            caller,
-            Payload::MemberAdded {
-                user_id: user,
-                as_admin: false,
-            },
-        ))
+        .append(&event(state, c, caller, added))
         .await?;
-    state.conversations.member_added(c, user, false).await
+    state.conversations.member_added(c, user, as_admin).await
 }
 
 pub async fn remove_member(

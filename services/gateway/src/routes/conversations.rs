@@ -72,6 +72,9 @@ pub async fn create(
 #[derive(Deserialize)]
 pub struct NewMember {
     user_id: UserId,
+    /// Add as a group admin (only admins may).
+    #[serde(default)]
+    admin: bool,
 }
 
 pub async fn add_member(
@@ -81,7 +84,7 @@ pub async fn add_member(
     ApiJson(req): ApiJson<NewMember>,
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
-    actions::add_member(&state, user, c, req.user_id).await?;
+    actions::add_member(&state, user, c, req.user_id, req.admin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -20,6 +20,9 @@ services_spec() {
     if [ "$i" -eq 1 ]; then port=$GATEWAY_PORT; else port=$((GATEWAY_PORT + i)); fi
     echo "gateway-$i $port chat-gateway --port $port --gateway-id gw-$i"
   done
+  # Projector roles: one process per role (each its own consumer group); PORT serves
+  # /healthz, /readyz and /metrics.
+  echo "projector-history 9101 chat-projector --role history --port 9101"
 }
 
 # The HS256 secret all gateways share, made once per state directory (never printed).

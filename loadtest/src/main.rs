@@ -6,6 +6,7 @@
 //! and the members send R messages per second in total, spread evenly. It measures
 //! send-to-ack latency (the client's view of "Kafka has it").
 
+mod history;
 mod report;
 
 use std::collections::HashMap;
@@ -45,15 +46,29 @@ struct Args {
     /// Where to write summary.json.
     #[arg(long, default_value = "loadtest-output")]
     out: std::path::PathBuf,
+    /// history: messages to fill the conversation with.
+    #[arg(long, default_value_t = 100_000)]
+    messages: usize,
+    /// history: page requests to time.
+    #[arg(long, default_value_t = 2000)]
+    pages: usize,
+    /// history: concurrent page readers.
+    #[arg(long, default_value_t = 8)]
+    readers: usize,
 }
 
-struct Client {
-    user_id: String,
-    token: String,
-    gateway: String,
+pub(crate) struct Client {
+    pub(crate) user_id: String,
+    pub(crate) token: String,
+    pub(crate) gateway: String,
 }
 
-async fn sign_up(http: &reqwest::Client, gateway: &str, run: &str, i: usize) -> Result<Client> {
+pub(crate) async fn sign_up(
+    http: &reqwest::Client,
+    gateway: &str,
+    run: &str,
+    i: usize,
+) -> Result<Client> {
     let username = format!("lt-{run}-{i}");
     let password = "load-test-password";
     let r = http
@@ -88,11 +103,20 @@ struct Totals {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    if args.scenario != "chat" {
-        bail!(
-            "scenario {} is not implemented yet (available: chat)",
-            args.scenario
-        );
+    match args.scenario.as_str() {
+        "chat" => {}
+        "history" => {
+            return history::run(history::HistoryArgs {
+                gateway: args.gateways[0].clone(),
+                messages: args.messages,
+                pages: args.pages,
+                readers: args.readers,
+                senders: args.members.max(1),
+                out: args.out.clone(),
+            })
+            .await;
+        }
+        other => bail!("scenario {other} is not implemented yet (available: chat, history)"),
     }
     let http = reqwest::Client::new();
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();

@@ -36,6 +36,17 @@ enum Command {
     },
     /// Check that Kafka, the CQL store, Redis and the registry answer; non-zero if not.
     Health,
+    /// Rebuild a projection by replaying the log into a fresh keyspace.
+    Rebuild {
+        #[command(subcommand)]
+        projection: RebuildWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum RebuildWhat {
+    /// The history tables (messages, conversations, members, pointers).
+    History(commands::rebuild::RebuildArgs),
 }
 
 #[tokio::main]
@@ -54,5 +65,8 @@ async fn main() -> Result<()> {
         Command::Migrate => commands::migrate::run(&settings).await,
         Command::Schemas { action } => commands::schemas::run(&settings, action).await,
         Command::Health => commands::health::run(&settings).await,
+        Command::Rebuild {
+            projection: RebuildWhat::History(args),
+        } => commands::rebuild::history(&settings, args).await,
     }
 }

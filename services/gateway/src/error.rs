@@ -91,3 +91,10 @@ impl From<chat_core::cql::CqlError> for ApiError {
         ApiError::unavailable("history store unreachable")
     }
 }
+
+impl From<chat_history::HistoryError> for ApiError {
+    fn from(e: chat_history::HistoryError) -> Self {
+        tracing::warn!(error = %e, "history store error");
+        ApiError::unavailable("history store unreachable")
+    }
+}

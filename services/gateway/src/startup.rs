@@ -42,6 +42,9 @@ pub async fn build(
     let conversations = Conversations::new(redis.clone(), cql.clone(), &settings.cql.keyspace)
         .await
         .context("preparing conversation statements")?;
+    let history = chat_history::HistoryStore::new(cql.clone(), &settings.cql.keyspace)
+        .await
+        .context("preparing history statements")?;
     let listener = TcpListener::bind((gateway.host.as_str(), gateway.port))
         .await
         .with_context(|| format!("binding {}:{}", gateway.host, gateway.port))?;
@@ -49,6 +52,7 @@ pub async fn build(
         tokens: Tokens::new(&gateway),
         accounts,
         conversations,
+        history,
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
         redis,
         cql,

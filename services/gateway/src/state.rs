@@ -21,6 +21,7 @@ pub struct Inner {
     pub tokens: Tokens,
     pub accounts: Accounts,
     pub conversations: Conversations,
+    pub history: chat_history::HistoryStore,
     pub appender: Appender,
     pub redis: ConnectionManager,
     pub cql: Arc<scylla::client::session::Session>,

@@ -4,6 +4,7 @@
 mod accounts;
 mod conversations;
 mod health;
+mod history;
 mod json;
 mod sessions;
 mod ws;
@@ -14,6 +15,7 @@ use axum::Router;
 
 use crate::state::AppState;
 
+pub use history::MAX_PAGE;
 pub use json::ApiJson;
 
 pub fn router(state: AppState) -> Router {
@@ -27,7 +29,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/auth", post(accounts::authenticate))
         .route("/api/v1/sessions", get(sessions::list))
-        .route("/api/v1/conversations", post(conversations::create))
+        .route(
+            "/api/v1/conversations",
+            post(conversations::create).get(history::list),
+        )
         .route(
             "/api/v1/conversations/{id}/members",
             post(conversations::add_member),
@@ -38,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/conversations/{id}/messages",
-            post(conversations::send),
+            post(conversations::send).get(history::page),
         )
         .route("/api/v1/ws", get(ws::upgrade))
         .route("/healthz", get(health::healthz))

@@ -123,11 +123,8 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
             continue;
         }
         strikes = 0;
-        let reply = handle(&state, user, &text).await;
-        if let Some(frame) = reply {
-            if out.send(Message::text(frame.to_json())).await.is_err() {
-                break;
-            }
+        if handle(&state, user, &text, &out).await.is_err() {
+            break; // the writer is gone: the socket closed
         }
     }
 
@@ -138,15 +135,24 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     tracing::debug!(%user, %session, "disconnected");
 }
 
-/// Handle one text frame; the frame to answer with, if any.
-async fn handle(state: &AppState, user: UserId, text: &str) -> Option<ServerFrame> {
+type Out = mpsc::Sender<Message>;
+struct Closed;
+
+async fn emit(out: &Out, frame: ServerFrame) -> Result<(), Closed> {
+    out.send(Message::text(frame.to_json()))
+        .await
+        .map_err(|_| Closed)
+}
+
+/// Handle one text frame, sending whatever answers it.
+async fn handle(state: &AppState, user: UserId, text: &str, out: &Out) -> Result<(), Closed> {
     let frame = match frames::parse(text) {
         Ok(f) => f,
         Err(bad) => {
             metrics::counter!("gateway_frames_total", "type" => "invalid").increment(1);
             let err = ApiError::bad_request("bad_frame", bad.message);
             metrics::counter!("gateway_errors_total", "code" => err.code).increment(1);
-            return Some(ServerFrame::error(err, bad.reference));
+            return emit(out, ServerFrame::error(err, bad.reference)).await;
         }
     };
     metrics::counter!("gateway_frames_total", "type" => frame.type_name()).increment(1);
@@ -216,19 +222,78 @@ async fn handle(state: &AppState, user: UserId, text: &str) -> Option<ServerFram
             // Typing indicators are relayed by the live-delivery layer; until it runs on
             // this gateway they are accepted and dropped (they are ephemeral by design).
             ClientFrame::Typing { .. } => Ok(None),
-            ClientFrame::Sync { .. } => Err(ApiError::new(
-                "unsupported",
-                "sync is served once the history projection runs",
-            )),
+            ClientFrame::Sync { positions } => {
+                sync(state, user, positions, out)
+                    .await
+                    .map_err(|_| ApiError::internal())?;
+                Ok(Some(ServerFrame::Synced))
+            }
             ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
         }
     }
     .await;
     match result {
-        Ok(reply) => reply,
+        Ok(Some(reply)) => emit(out, reply).await,
+        Ok(None) => Ok(()),
         Err(e) => {
             metrics::counter!("gateway_errors_total", "code" => e.code).increment(1);
-            Some(ServerFrame::error(e, reference))
+            emit(out, ServerFrame::error(e, reference)).await
         }
     }
+}
+
+/// Most messages one `sync` replays per conversation; a client further behind pages
+/// the rest from `GET .../messages`.
+const SYNC_LIMIT: usize = 5000;
+
+/// Replay what the client missed in each conversation, in seq order, from history. A
+/// conversation the caller is not a member of gets a `not_member` error (and no events).
+async fn sync(
+    state: &AppState,
+    user: UserId,
+    positions: std::collections::HashMap<chat_core::ids::ConversationId, i64>,
+    out: &Out,
+) -> Result<(), Closed> {
+    for (c, last_seen) in positions {
+        match state.conversations.membership(c, user).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                emit(
+                    out,
+                    ServerFrame::error(ApiError::not_member(), "sync".into()),
+                )
+                .await?;
+                continue;
+            }
+            Err(e) => {
+                emit(out, ServerFrame::error(e, "sync".into())).await?;
+                continue;
+            }
+        }
+        let mut after = last_seen;
+        let mut sent = 0;
+        while sent < SYNC_LIMIT {
+            let page = match state
+                .history
+                .page(c.0, None, Some(after), crate::routes::MAX_PAGE)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    emit(out, ServerFrame::error(ApiError::from(e), "sync".into())).await?;
+                    break;
+                }
+            };
+            let n = page.messages.len();
+            for m in &page.messages {
+                emit(out, ServerFrame::replayed_message(m, Some(after))).await?;
+                after = m.seq;
+            }
+            sent += n;
+            if n < crate::routes::MAX_PAGE {
+                break;
+            }
+        }
+    }
+    Ok(())
 }

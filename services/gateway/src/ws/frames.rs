@@ -161,9 +161,43 @@ pub enum ServerFrame {
         reference: String,
     },
     Pong,
+    /// One event of a conversation (live, or replayed by `sync`).
+    Event {
+        conversation_id: String,
+        seq: i64,
+        prev_seq: Option<i64>,
+        event: serde_json::Value,
+    },
+    /// The end of a `sync` answer.
+    Synced,
 }
 
 impl ServerFrame {
+    /// A message from history as a `message_sent` event (what `sync` replays: the
+    /// message as it is now, edits and deletion applied).
+    pub fn replayed_message(m: &chat_history::Message, prev_seq: Option<i64>) -> Self {
+        ServerFrame::Event {
+            conversation_id: m.conversation_id.clone(),
+            seq: m.seq,
+            prev_seq,
+            event: serde_json::json!({
+                "kind": "message_sent",
+                "actor_id": m.sender_id,
+                "occurred_at": m.created_at,
+                "message_id": m.message_id,
+                "conversation_id": m.conversation_id,
+                "seq": m.seq,
+                "sender_id": m.sender_id,
+                "body": m.body,
+                "message_kind": m.kind,
+                "reply_to": m.reply_to,
+                "created_at": m.created_at,
+                "edited_at": m.edited_at,
+                "deleted_at": m.deleted_at,
+            }),
+        }
+    }
+
     pub fn error(e: ApiError, reference: String) -> Self {
         ServerFrame::Error {
             code: e.code,

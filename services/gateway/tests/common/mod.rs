@@ -427,3 +427,123 @@ impl EventTap {
         self.seen.get(conversation).cloned().unwrap_or_default()
     }
 }
+
+/// A binary of this workspace built next to `chat-gateway` (`infra/dev test` builds the
+/// whole workspace before running the tests).
+pub fn sibling_binary(name: &str) -> std::path::PathBuf {
+    let gateway = std::path::Path::new(env!("CARGO_BIN_EXE_chat-gateway"));
+    let path = gateway.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+/// A fresh keyspace with the migrations applied, for one test's gateway and projector.
+pub async fn fresh_keyspace() -> String {
+    let mut s = settings();
+    s.cql.keyspace = format!("test_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let session = chat_core::cql::connect(&s.cql)
+        .await
+        .expect("CQL store reachable");
+    chat_core::cql::migrate(&session, &s.cql)
+        .await
+        .expect("migrate");
+    s.cql.keyspace
+}
+
+/// A running `chat-projector`; killed when dropped.
+pub struct Projector {
+    /// Port of its /healthz, /readyz and /metrics.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Projector {
+    pub fn start(role: &str, keyspace: &str, group: &str) -> Projector {
+        let log_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-logs");
+        std::fs::create_dir_all(&log_dir).expect("log dir");
+        let log = std::fs::File::create(log_dir.join(format!("projector-{group}.log")))
+            .expect("log file");
+        let child = Command::new(sibling_binary("chat-projector"))
+            .args([
+                "--role",
+                role,
+                "--group",
+                group,
+                "--port",
+                &free_port().to_string(),
+            ])
+            .env("CHAT__CQL__KEYSPACE", keyspace)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start chat-projector");
+        Projector {
+            port,
+            child: Some(child),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Projector {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Run `chatctl` with arguments; its stdout (panics on failure).
+pub fn chatctl(args: &[&str]) -> String {
+    let out = Command::new(sibling_binary("chatctl"))
+        .args(args)
+        .output()
+        .expect("run chatctl");
+    assert!(
+        out.status.success(),
+        "chatctl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Poll `check` every 100 ms for up to 120 s (projections trail the log; a new consumer
+/// group first replays the whole topic, which on a long-used dev machine takes a while).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}

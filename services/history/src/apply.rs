@@ -1,0 +1,529 @@
+//! Applying events to the history tables.
+//!
+//! Events are applied per conversation, in seq order; different conversations are
+//! applied concurrently (they share no rows). For each conversation the applier loads
+//! its row and members once, applies the batch's events to that state in memory,
+//! sends all the resulting writes at once, and then writes the conversation row *last*,
+//! with `applied_seq` = the last seq applied.
+//!
+//! Every write carries the event's seq as its timestamp ([`write_timestamp`]), so the
+//! writes of a batch may land in any order and the log order still decides, and writing
+//! the same event again changes nothing. A crash anywhere before the conversation row is
+//! written only means the same events are applied again, with the same result; once it
+//! is written, they are skipped.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chat_core::events::{ConversationEvent, Payload};
+use chat_core::ids::UserId;
+use futures::future::BoxFuture;
+use futures::{stream, StreamExt, TryStreamExt};
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use crate::store::{
+    cql, write_timestamp, ConversationRow, HistoryError, HistoryStore, LookupRow, MemberRow,
+    BUCKET_SIZE,
+};
+
+/// One record of the log.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub event: ConversationEvent,
+}
+
+/// An event the projection refused, and why (for the dead-letter topic).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: String,
+}
+
+pub struct Applier<'a> {
+    store: &'a HistoryStore,
+    /// Conversations applied at once.
+    concurrency: usize,
+}
+
+/// What one conversation's batch does to its state, kept in memory while applying.
+struct ConversationState<'a> {
+    /// Writes of this batch, sent together once the batch is applied in memory.
+    writes: Vec<BoxFuture<'a, Result<(), HistoryError>>>,
+    /// (seq, msg_index) of the messages this batch added, in order.
+    new_messages: Vec<(i64, i64)>,
+    row: Option<ConversationRow>,
+    members: HashMap<Uuid, MemberRow>,
+    /// Messages of this batch (and looked up), by id.
+    messages: HashMap<Uuid, LookupRow>,
+    /// read_count of members whose read pointer moved.
+    read_counts: HashMap<Uuid, i64>,
+    dirty_pointers: Vec<Uuid>,
+}
+
+/// Writes in flight at once for one conversation's batch.
+const WRITE_CONCURRENCY: usize = 256;
+
+impl<'a> Applier<'a> {
+    pub fn new(store: &'a HistoryStore) -> Self {
+        Self {
+            store,
+            concurrency: 64,
+        }
+    }
+
+    /// Apply `records` (any order across conversations; seq order within one). Returns
+    /// the events refused. An error means nothing may be committed: apply again.
+    pub async fn apply(&self, records: Vec<Record>) -> Result<Vec<Rejection>, HistoryError> {
+        let mut by_conversation: BTreeMap<Uuid, Vec<Record>> = BTreeMap::new();
+        for r in records {
+            by_conversation
+                .entry(r.event.conversation_id.0)
+                .or_default()
+                .push(r);
+        }
+        let results: Vec<Result<Vec<Rejection>, HistoryError>> = stream::iter(by_conversation)
+            .map(|(c, mut records)| async move {
+                records.sort_by_key(|r| r.offset);
+                self.apply_conversation(c, records).await
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut rejections = Vec::new();
+        for r in results {
+            rejections.extend(r?);
+        }
+        Ok(rejections)
+    }
+
+    /// Queue a write of this batch (sent by `apply_conversation`).
+    fn write<V>(
+        &self,
+        state: &mut ConversationState<'a>,
+        statement: &'a PreparedStatement,
+        values: V,
+    ) where
+        V: SerializeRow + Send + 'a,
+    {
+        let session = &self.store.session;
+        state.writes.push(Box::pin(async move {
+            session
+                .execute_unpaged(statement, values)
+                .await
+                .map(|_| ())
+                .map_err(cql)
+        }));
+    }
+
+    async fn apply_conversation(
+        &self,
+        c: Uuid,
+        records: Vec<Record>,
+    ) -> Result<Vec<Rejection>, HistoryError> {
+        let store = self.store;
+        let (row, members) = futures::try_join!(store.conversation(c), store.members(c))?;
+        let applied_seq = row.as_ref().map_or(-1, |r| r.applied_seq);
+        let records: Vec<Record> = records
+            .into_iter()
+            .filter(|r| r.offset > applied_seq)
+            .collect();
+        let Some(last_applied) = records.last().map(|r| r.offset) else {
+            return Ok(vec![]);
+        };
+        let mut state = ConversationState {
+            writes: Vec::new(),
+            new_messages: Vec::new(),
+            row,
+            members: members.into_iter().map(|m| (m.user_id, m)).collect(),
+            messages: HashMap::new(),
+            read_counts: HashMap::new(),
+            dirty_pointers: Vec::new(),
+        };
+        let mut rejections = Vec::new();
+        for r in &records {
+            if let Err(reason) = self.apply_one(c, r, &mut state).await? {
+                rejections.push(Rejection {
+                    partition: r.partition,
+                    offset: r.offset,
+                    reason,
+                });
+            }
+        }
+        self.flush_pointers(c, last_applied, &mut state).await?;
+        let writes = std::mem::take(&mut state.writes);
+        stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        // Last: the marker that everything up to last_applied is in.
+        if let Some(row) = &mut state.row {
+            row.applied_seq = last_applied;
+            store
+                .session
+                .execute_unpaged(
+                    &store.st.update_conversation,
+                    (
+                        write_timestamp(last_applied),
+                        row.applied_seq,
+                        row.message_count,
+                        row.last_seq,
+                        row.last_message_id,
+                        row.last_sender_id,
+                        row.last_body.clone(),
+                        row.last_at.map(CqlTimestamp),
+                        c,
+                    ),
+                )
+                .await
+                .map_err(cql)?;
+        }
+        Ok(rejections)
+    }
+
+    async fn lookup(
+        &self,
+        state: &mut ConversationState<'a>,
+        message_id: Uuid,
+    ) -> Result<Option<LookupRow>, HistoryError> {
+        if let Some(l) = state.messages.get(&message_id) {
+            return Ok(Some(*l));
+        }
+        let found = self.store.lookup(message_id).await?;
+        if let Some(l) = found {
+            state.messages.insert(message_id, l);
+        }
+        Ok(found)
+    }
+
+    /// Apply one event. Ok(Err(reason)): refused, for the dead-letter topic.
+    async fn apply_one(
+        &self,
+        c: Uuid,
+        r: &Record,
+        state: &mut ConversationState<'a>,
+    ) -> Result<Result<(), String>, HistoryError> {
+        let s = &self.store.st;
+        let seq = r.offset;
+        let ts = write_timestamp(seq);
+        let e = &r.event;
+        let actor = e.actor_id.0;
+        let at = CqlTimestamp(e.occurred_at.0);
+
+        if let Payload::ConversationCreated(created) = &e.payload {
+            if state.row.is_some() {
+                return Ok(Err(
+                    "conversation already exists (a repeated creation)".into()
+                ));
+            }
+            let kind = created.kind.as_str();
+            self.write(
+                state,
+                &s.insert_conversation,
+                (c, kind, created.name.clone(), actor, at, seq, ts),
+            );
+            for m in &created.members {
+                let admin = created.admins.contains(m);
+                self.add_member(c, m.0, admin, seq, 0, state);
+            }
+            state.row = Some(ConversationRow {
+                kind: Some(kind.to_string()),
+                name: created.name.clone(),
+                created_seq: Some(seq),
+                applied_seq: seq,
+                ..ConversationRow::default()
+            });
+            return Ok(Ok(()));
+        }
+        let Some(row) = state.row.clone() else {
+            return Ok(Err("event of a conversation that was never created".into()));
+        };
+        let Some(actor_member) = state.members.get(&actor).copied() else {
+            return Ok(Err(format!("actor {actor} is not a member")));
+        };
+        let is_group = row.kind.as_deref() != Some("direct");
+        match &e.payload {
+            Payload::ConversationCreated(_) => unreachable!("handled above"),
+            Payload::MessageSent(m) => {
+                let id = m.message_id.0;
+                if let Some(existing) = self.lookup(state, id).await? {
+                    if existing.seq != seq {
+                        // The same message appended twice (a retry after a lost ack):
+                        // history keeps the first.
+                        return Ok(Ok(()));
+                    }
+                }
+                let index = row.message_count;
+                let bucket = index / BUCKET_SIZE;
+                if index % BUCKET_SIZE == 0 {
+                    self.write(state, &s.insert_bucket, (c, seq, bucket, ts));
+                }
+                let attachments = if m.attachments.is_empty() {
+                    None
+                } else {
+                    serde_json::to_string(&m.attachments).ok()
+                };
+                let values = (
+                    c,
+                    bucket,
+                    seq,
+                    index,
+                    id,
+                    actor,
+                    m.kind.as_str(),
+                    m.body.clone(),
+                    m.reply_to.map(|r| r.0),
+                    attachments,
+                    at,
+                    ts,
+                );
+                self.write(state, &s.insert_message, values);
+                self.write(state, &s.insert_lookup, (id, c, seq, bucket, actor, ts));
+                state.messages.insert(
+                    id,
+                    LookupRow {
+                        conversation_id: c,
+                        seq,
+                        bucket,
+                        sender_id: actor,
+                        deleted: false,
+                    },
+                );
+                state.new_messages.push((seq, index));
+                let row = state.row.as_mut().expect("checked above");
+                row.message_count = index + 1;
+                row.last_seq = Some(seq);
+                row.last_message_id = Some(id);
+                row.last_sender_id = Some(actor);
+                row.last_body = Some(m.body.clone());
+                row.last_at = Some(e.occurred_at.0);
+                // Sending is reading: the sender has read up to their own message.
+                Self::move_read(state, actor, seq, Some(index + 1));
+            }
+            Payload::MessageEdited {
+                message_id, body, ..
+            } => {
+                let Some(found) = self.lookup(state, message_id.0).await? else {
+                    return Ok(Err(format!("edit of unknown message {message_id}")));
+                };
+                if found.conversation_id != c || found.deleted {
+                    return Ok(Err(format!(
+                        "edit of message {message_id}, which is deleted or elsewhere"
+                    )));
+                }
+                if found.sender_id != actor {
+                    return Ok(Err(format!(
+                        "edit of message {message_id} by {actor}, who did not send it"
+                    )));
+                }
+                self.write(
+                    state,
+                    &s.edit_message,
+                    (ts, body.clone(), at, c, found.bucket, found.seq),
+                );
+                let row = state.row.as_mut().expect("checked above");
+                if row.last_message_id == Some(message_id.0) {
+                    row.last_body = Some(body.clone());
+                }
+            }
+            Payload::MessageDeleted { message_id, .. } => {
+                let Some(found) = self.lookup(state, message_id.0).await? else {
+                    return Ok(Err(format!("delete of unknown message {message_id}")));
+                };
+                if found.conversation_id != c {
+                    return Ok(Err(format!(
+                        "delete of message {message_id} of another conversation"
+                    )));
+                }
+                if found.deleted {
+                    return Ok(Ok(()));
+                }
+                if found.sender_id != actor && !(is_group && actor_member.is_admin) {
+                    return Ok(Err(format!(
+                        "delete of message {message_id} by {actor}, neither sender nor admin"
+                    )));
+                }
+                self.write(
+                    state,
+                    &s.delete_message,
+                    (ts, at, c, found.bucket, found.seq),
+                );
+                self.write(state, &s.mark_deleted, (ts, message_id.0));
+                state.messages.insert(
+                    message_id.0,
+                    LookupRow {
+                        deleted: true,
+                        ..found
+                    },
+                );
+                let row = state.row.as_mut().expect("checked above");
+                if row.last_message_id == Some(message_id.0) {
+                    row.last_body = None;
+                }
+            }
+            Payload::ReadUpTo { seq: up_to } => {
+                let up_to = (*up_to).min(seq);
+                if up_to > actor_member.read_seq {
+                    Self::move_read(state, actor, up_to, None);
+                }
+            }
+            Payload::DeliveredUpTo { seq: up_to } => {
+                let up_to = (*up_to).min(seq);
+                if let Some(m) = state.members.get_mut(&actor) {
+                    if up_to > m.delivered_seq {
+                        m.delivered_seq = up_to;
+                        state.dirty_pointers.push(actor);
+                    }
+                }
+            }
+            Payload::MemberAdded { user_id, as_admin } => {
+                if !is_group {
+                    return Ok(Err("member added to a direct conversation".into()));
+                }
+                if *as_admin && !actor_member.is_admin {
+                    return Ok(Err(format!(
+                        "{actor} made {user_id} an admin without being one"
+                    )));
+                }
+                match state.members.get(&user_id.0).copied() {
+                    Some(mut m) => {
+                        m.is_admin = m.is_admin || *as_admin;
+                        self.write_member(c, m, ts, state);
+                        state.members.insert(user_id.0, m);
+                    }
+                    // A new member has read what came before they joined.
+                    None => self.add_member(c, user_id.0, *as_admin, seq, row.message_count, state),
+                }
+            }
+            Payload::MemberRemoved { user_id } => {
+                if !is_group {
+                    return Ok(Err("member removed from a direct conversation".into()));
+                }
+                if user_id.0 != actor && !actor_member.is_admin {
+                    return Ok(Err(format!(
+                        "{actor} removed {user_id} without being an admin"
+                    )));
+                }
+                if state.members.remove(&user_id.0).is_some() {
+                    self.write(state, &s.delete_member, (ts, c, user_id.0));
+                    self.write(state, &s.delete_user_conversation, (ts, user_id.0, c));
+                    state.read_counts.remove(&user_id.0);
+                    state.dirty_pointers.retain(|u| *u != user_id.0);
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn move_read(state: &mut ConversationState<'a>, user: Uuid, up_to: i64, count: Option<i64>) {
+        if let Some(m) = state.members.get_mut(&user) {
+            if up_to > m.read_seq {
+                m.read_seq = up_to;
+                match count {
+                    Some(n) => {
+                        state.read_counts.insert(user, n);
+                    }
+                    None => {
+                        state.read_counts.remove(&user);
+                    }
+                }
+                state.dirty_pointers.push(user);
+            }
+        }
+    }
+
+    fn add_member(
+        &self,
+        c: Uuid,
+        user: Uuid,
+        admin: bool,
+        seq: i64,
+        read_count: i64,
+        state: &mut ConversationState<'a>,
+    ) {
+        let m = MemberRow {
+            user_id: user,
+            is_admin: admin,
+            joined_seq: seq,
+            read_seq: seq,
+            delivered_seq: seq,
+        };
+        let ts = write_timestamp(seq);
+        self.write_member(c, m, ts, state);
+        self.write(
+            state,
+            &self.store.st.upsert_user_conversation,
+            (user, c, seq, seq, read_count, ts),
+        );
+        state.members.insert(user, m);
+    }
+
+    fn write_member(&self, c: Uuid, m: MemberRow, ts: i64, state: &mut ConversationState<'a>) {
+        let values = (
+            c,
+            m.user_id,
+            m.is_admin,
+            m.joined_seq,
+            m.read_seq,
+            m.delivered_seq,
+            ts,
+        );
+        self.write(state, &self.store.st.upsert_member, values);
+    }
+
+    /// How many messages are at or below `seq`: from this batch's messages when it
+    /// reaches them, else from the table (earlier batches are durable).
+    async fn count_at_or_below(
+        &self,
+        c: Uuid,
+        seq: i64,
+        new_messages: &[(i64, i64)],
+    ) -> Result<i64, HistoryError> {
+        match new_messages.iter().rev().find(|(s, _)| *s <= seq) {
+            Some((_, index)) => Ok(index + 1),
+            None => self.store.count_at_or_below(c, seq).await,
+        }
+    }
+
+    /// Queue the pointers that moved in this batch, once per member.
+    async fn flush_pointers(
+        &self,
+        c: Uuid,
+        last: i64,
+        state: &mut ConversationState<'a>,
+    ) -> Result<(), HistoryError> {
+        let mut users = std::mem::take(&mut state.dirty_pointers);
+        users.sort();
+        users.dedup();
+        let ts = write_timestamp(last);
+        let s = &self.store.st;
+        for u in users {
+            let Some(m) = state.members.get(&u).copied() else {
+                continue;
+            };
+            let count = match state.read_counts.get(&u) {
+                Some(n) => *n,
+                None => {
+                    self.count_at_or_below(c, m.read_seq, &state.new_messages)
+                        .await?
+                }
+            };
+            self.write(
+                state,
+                &s.update_member_pointers,
+                (ts, m.read_seq, m.delivered_seq, c, u),
+            );
+            self.write(state, &s.update_user_read, (ts, m.read_seq, count, u, c));
+        }
+        Ok(())
+    }
+}
+
+/// The user ids of `members`, for callers that only need who is in.
+pub fn member_ids(members: &[MemberRow]) -> Vec<UserId> {
+    members.iter().map(|m| UserId(m.user_id)).collect()
+}

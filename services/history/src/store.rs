@@ -1,0 +1,502 @@
+//! The history tables (see `schemas/cql/0001_initial.cql`): prepared statements and the
+//! reads that serve pages, conversation lists and sync.
+
+use std::sync::Arc;
+
+use chat_core::time::UnixMillis;
+use futures::{stream, StreamExt, TryStreamExt};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use crate::model::{ConversationSummary, LastMessage, Message, Page};
+
+/// Messages per bucket. Fixed for the life of a keyspace: it decides where every message
+/// row lives. 500 messages of at most 16 KiB keep a partition far below the sizes
+/// ScyllaDB and Cassandra handle well, and a page of up to 200 touches one or two.
+pub const BUCKET_SIZE: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history store: {0}")]
+    Cql(String),
+}
+
+pub(crate) fn cql(e: impl std::fmt::Display) -> HistoryError {
+    HistoryError::Cql(e.to_string())
+}
+
+/// A conversation's row: metadata and the projection's running state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub created_seq: Option<i64>,
+    pub applied_seq: i64,
+    pub message_count: i64,
+    pub last_seq: Option<i64>,
+    pub last_message_id: Option<Uuid>,
+    pub last_sender_id: Option<Uuid>,
+    pub last_body: Option<String>,
+    pub last_at: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub is_admin: bool,
+    pub joined_seq: i64,
+    pub read_seq: i64,
+    pub delivered_seq: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupRow {
+    pub conversation_id: Uuid,
+    pub seq: i64,
+    pub bucket: i64,
+    pub sender_id: Uuid,
+    pub deleted: bool,
+}
+
+type ConversationTuple = (
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<String>,
+    Option<CqlTimestamp>,
+);
+
+type MessageTuple = (
+    i64,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    Option<Uuid>,
+    Option<CqlTimestamp>,
+    Option<CqlTimestamp>,
+    Option<CqlTimestamp>,
+);
+
+pub(crate) struct Statements {
+    pub conversation: PreparedStatement,
+    pub members: PreparedStatement,
+    pub lookup: PreparedStatement,
+    pub bucket_for_seq: PreparedStatement,
+    pub page_desc: PreparedStatement,
+    pub page_asc: PreparedStatement,
+    pub index_at_or_below: PreparedStatement,
+    pub user_conversations: PreparedStatement,
+    pub insert_conversation: PreparedStatement,
+    pub update_conversation: PreparedStatement,
+    pub upsert_member: PreparedStatement,
+    pub update_member_pointers: PreparedStatement,
+    pub delete_member: PreparedStatement,
+    pub upsert_user_conversation: PreparedStatement,
+    pub update_user_read: PreparedStatement,
+    pub delete_user_conversation: PreparedStatement,
+    pub insert_message: PreparedStatement,
+    pub edit_message: PreparedStatement,
+    pub delete_message: PreparedStatement,
+    pub insert_lookup: PreparedStatement,
+    pub mark_deleted: PreparedStatement,
+    pub insert_bucket: PreparedStatement,
+}
+
+const MESSAGE_COLUMNS: &str =
+    "seq, message_id, sender_id, kind, body, reply_to, created_at, edited_at, deleted_at";
+
+/// The write timestamp of everything an event at `seq` writes. Writes carry the log
+/// position instead of the clock, so the log order decides every conflict: writes may be
+/// sent concurrently and in any order, a replay writes the same cells with the same
+/// timestamps (changing nothing), and a later event always wins over an earlier one.
+pub fn write_timestamp(seq: i64) -> i64 {
+    seq + 1
+}
+
+/// The history tables of one keyspace.
+pub struct HistoryStore {
+    pub(crate) session: Arc<Session>,
+    pub(crate) st: Statements,
+}
+
+fn ts(t: Option<CqlTimestamp>) -> Option<String> {
+    t.map(|t| UnixMillis(t.0).to_rfc3339())
+}
+
+impl HistoryStore {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, HistoryError> {
+        let ks = keyspace;
+        let q = |text: String| {
+            let session = session.clone();
+            async move { session.prepare(text).await.map_err(cql) }
+        };
+        let st = Statements {
+            conversation: q(format!(
+                "SELECT kind, name, created_seq, applied_seq, message_count, last_seq, last_message_id, \
+                 last_sender_id, last_body, last_at FROM {ks}.conversations WHERE conversation_id = ?"
+            ))
+            .await?,
+            members: q(format!(
+                "SELECT user_id, is_admin, joined_seq, read_seq, delivered_seq FROM {ks}.members WHERE conversation_id = ?"
+            ))
+            .await?,
+            lookup: q(format!(
+                "SELECT conversation_id, seq, bucket, sender_id, deleted FROM {ks}.message_lookup WHERE message_id = ?"
+            ))
+            .await?,
+            bucket_for_seq: q(format!(
+                "SELECT bucket FROM {ks}.message_buckets WHERE conversation_id = ? AND first_seq <= ? LIMIT 1"
+            ))
+            .await?,
+            page_desc: q(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq < ? LIMIT ?"
+            ))
+            .await?,
+            page_asc: q(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq > ? \
+                 ORDER BY seq ASC LIMIT ?"
+            ))
+            .await?,
+            index_at_or_below: q(format!(
+                "SELECT msg_index FROM {ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq <= ? LIMIT 1"
+            ))
+            .await?,
+            user_conversations: q(format!(
+                "SELECT conversation_id, read_seq, read_count FROM {ks}.user_conversations WHERE user_id = ?"
+            ))
+            .await?,
+            insert_conversation: q(format!(
+                "INSERT INTO {ks}.conversations (conversation_id, kind, name, created_by, created_at, created_seq) \
+                 VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            update_conversation: q(format!(
+                "UPDATE {ks}.conversations USING TIMESTAMP ? SET applied_seq = ?, message_count = ?, last_seq = ?, last_message_id = ?, \
+                 last_sender_id = ?, last_body = ?, last_at = ? WHERE conversation_id = ?"
+            ))
+            .await?,
+            upsert_member: q(format!(
+                "INSERT INTO {ks}.members (conversation_id, user_id, is_admin, joined_seq, read_seq, delivered_seq) \
+                 VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            update_member_pointers: q(format!(
+                "UPDATE {ks}.members USING TIMESTAMP ? SET read_seq = ?, delivered_seq = ? WHERE conversation_id = ? AND user_id = ?"
+            ))
+            .await?,
+            delete_member: q(format!("DELETE FROM {ks}.members USING TIMESTAMP ? WHERE conversation_id = ? AND user_id = ?")).await?,
+            upsert_user_conversation: q(format!(
+                "INSERT INTO {ks}.user_conversations (user_id, conversation_id, joined_seq, read_seq, read_count) \
+                 VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            update_user_read: q(format!(
+                "UPDATE {ks}.user_conversations USING TIMESTAMP ? SET read_seq = ?, read_count = ? WHERE user_id = ? AND conversation_id = ?"
+            ))
+            .await?,
+            delete_user_conversation: q(format!(
+                "DELETE FROM {ks}.user_conversations USING TIMESTAMP ? WHERE user_id = ? AND conversation_id = ?"
+            ))
+            .await?,
+            insert_message: q(format!(
+                "INSERT INTO {ks}.messages (conversation_id, bucket, seq, msg_index, message_id, sender_id, kind, body, \
+                 reply_to, attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            edit_message: q(format!(
+                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = ?, edited_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
+            ))
+            .await?,
+            delete_message: q(format!(
+                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = null, deleted_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
+            ))
+            .await?,
+            insert_lookup: q(format!(
+                "INSERT INTO {ks}.message_lookup (message_id, conversation_id, seq, bucket, sender_id, deleted) \
+                 VALUES (?, ?, ?, ?, ?, false) USING TIMESTAMP ?"
+            ))
+            .await?,
+            mark_deleted: q(format!("UPDATE {ks}.message_lookup USING TIMESTAMP ? SET deleted = true WHERE message_id = ?")).await?,
+            insert_bucket: q(format!(
+                "INSERT INTO {ks}.message_buckets (conversation_id, first_seq, bucket) VALUES (?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+        };
+        Ok(Self { session, st })
+    }
+
+    pub async fn conversation(&self, c: Uuid) -> Result<Option<ConversationRow>, HistoryError> {
+        let row = self
+            .session
+            .execute_unpaged(&self.st.conversation, (c,))
+            .await
+            .map_err(cql)?
+            .into_rows_result()
+            .map_err(cql)?
+            .maybe_first_row::<ConversationTuple>()
+            .map_err(cql)?;
+        Ok(row.map(|r| ConversationRow {
+            kind: r.0,
+            name: r.1,
+            created_seq: r.2,
+            applied_seq: r.3.unwrap_or(-1),
+            message_count: r.4.unwrap_or(0),
+            last_seq: r.5,
+            last_message_id: r.6,
+            last_sender_id: r.7,
+            last_body: r.8,
+            last_at: r.9.map(|t| t.0),
+        }))
+    }
+
+    pub async fn members(&self, c: Uuid) -> Result<Vec<MemberRow>, HistoryError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.members, (c,))
+            .await
+            .map_err(cql)?;
+        let rows = result.into_rows_result().map_err(cql)?;
+        let mut out = Vec::new();
+        for r in rows
+            .rows::<(Uuid, Option<bool>, Option<i64>, Option<i64>, Option<i64>)>()
+            .map_err(cql)?
+        {
+            let (user_id, admin, joined, read, delivered) = r.map_err(cql)?;
+            out.push(MemberRow {
+                user_id,
+                is_admin: admin.unwrap_or(false),
+                joined_seq: joined.unwrap_or(-1),
+                read_seq: read.unwrap_or(-1),
+                delivered_seq: delivered.unwrap_or(-1),
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn lookup(&self, message_id: Uuid) -> Result<Option<LookupRow>, HistoryError> {
+        let row = self
+            .session
+            .execute_unpaged(&self.st.lookup, (message_id,))
+            .await
+            .map_err(cql)?
+            .into_rows_result()
+            .map_err(cql)?
+            .maybe_first_row::<(
+                Option<Uuid>,
+                Option<i64>,
+                Option<i64>,
+                Option<Uuid>,
+                Option<bool>,
+            )>()
+            .map_err(cql)?;
+        Ok(row.and_then(|(c, seq, bucket, sender, deleted)| {
+            Some(LookupRow {
+                conversation_id: c?,
+                seq: seq?,
+                bucket: bucket?,
+                sender_id: sender?,
+                deleted: deleted.unwrap_or(false),
+            })
+        }))
+    }
+
+    /// The bucket holding `seq` (None: before the first message).
+    pub async fn bucket_of(&self, c: Uuid, seq: i64) -> Result<Option<i64>, HistoryError> {
+        let row = self
+            .session
+            .execute_unpaged(&self.st.bucket_for_seq, (c, seq))
+            .await
+            .map_err(cql)?
+            .into_rows_result()
+            .map_err(cql)?
+            .maybe_first_row::<(i64,)>()
+            .map_err(cql)?;
+        Ok(row.map(|(b,)| b))
+    }
+
+    /// How many messages of `c` have seq <= `seq`.
+    pub async fn count_at_or_below(&self, c: Uuid, seq: i64) -> Result<i64, HistoryError> {
+        let Some(bucket) = self.bucket_of(c, seq).await? else {
+            return Ok(0);
+        };
+        let row = self
+            .session
+            .execute_unpaged(&self.st.index_at_or_below, (c, bucket, seq))
+            .await
+            .map_err(cql)?
+            .into_rows_result()
+            .map_err(cql)?
+            .maybe_first_row::<(Option<i64>,)>()
+            .map_err(cql)?;
+        Ok(row
+            .and_then(|(i,)| i)
+            .map_or(bucket * BUCKET_SIZE, |i| i + 1))
+    }
+
+    async fn bucket_page(
+        &self,
+        c: Uuid,
+        bucket: i64,
+        bound: i64,
+        limit: usize,
+        ascending: bool,
+    ) -> Result<Vec<Message>, HistoryError> {
+        let st = if ascending {
+            &self.st.page_asc
+        } else {
+            &self.st.page_desc
+        };
+        let result = self
+            .session
+            .execute_unpaged(st, (c, bucket, bound, limit as i32))
+            .await
+            .map_err(cql)?;
+        let rows = result.into_rows_result().map_err(cql)?;
+        let mut out = Vec::new();
+        for r in rows.rows::<MessageTuple>().map_err(cql)? {
+            let (seq, id, sender, kind, body, reply_to, created, edited, deleted) =
+                r.map_err(cql)?;
+            out.push(Message {
+                message_id: id.map(|u| u.to_string()).unwrap_or_default(),
+                conversation_id: c.to_string(),
+                seq,
+                sender_id: sender.map(|u| u.to_string()).unwrap_or_default(),
+                kind: kind.unwrap_or_else(|| "text".into()),
+                body,
+                reply_to: reply_to.map(|u| u.to_string()),
+                created_at: ts(created),
+                edited_at: ts(edited),
+                deleted_at: ts(deleted),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Messages older than `before` (newest first), or newer than `after` (oldest first),
+    /// or the newest (newest first); at most `limit`.
+    pub async fn page(
+        &self,
+        c: Uuid,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Page, HistoryError> {
+        let Some(conv) = self.conversation(c).await? else {
+            return Ok(Page {
+                messages: vec![],
+                next_before: None,
+            });
+        };
+        let last_bucket = (conv.message_count - 1).max(0) / BUCKET_SIZE;
+        let mut messages = Vec::with_capacity(limit);
+        if let Some(after) = after {
+            let mut bucket = self.bucket_of(c, after).await?.unwrap_or(0);
+            let mut bound = after;
+            while messages.len() < limit && bucket <= last_bucket {
+                let got = self
+                    .bucket_page(c, bucket, bound, limit - messages.len(), true)
+                    .await?;
+                if let Some(m) = got.last() {
+                    bound = m.seq;
+                }
+                messages.extend(got);
+                bucket += 1;
+            }
+            return Ok(Page {
+                messages,
+                next_before: None,
+            });
+        }
+        let before = before.unwrap_or(i64::MAX);
+        let start = if before == i64::MAX {
+            Some(last_bucket)
+        } else {
+            self.bucket_of(c, before - 1).await?
+        };
+        let Some(mut bucket) = start else {
+            return Ok(Page {
+                messages,
+                next_before: None,
+            });
+        };
+        let mut bound = before;
+        while messages.len() < limit && bucket >= 0 {
+            let got = self
+                .bucket_page(c, bucket, bound, limit - messages.len(), false)
+                .await?;
+            if let Some(m) = got.last() {
+                bound = m.seq;
+            }
+            messages.extend(got);
+            bucket -= 1;
+        }
+        // A full page may have older messages behind it; a short one has none.
+        let next_before = if messages.len() == limit {
+            messages.last().map(|m| m.seq)
+        } else {
+            None
+        };
+        Ok(Page {
+            messages,
+            next_before,
+        })
+    }
+
+    /// A user's conversations, most recently active first.
+    pub async fn conversations_of(
+        &self,
+        user: Uuid,
+    ) -> Result<Vec<ConversationSummary>, HistoryError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.user_conversations, (user,))
+            .await
+            .map_err(cql)?;
+        let rows = result.into_rows_result().map_err(cql)?;
+        let mut entries = Vec::new();
+        for r in rows
+            .rows::<(Uuid, Option<i64>, Option<i64>)>()
+            .map_err(cql)?
+        {
+            entries.push(r.map_err(cql)?);
+        }
+        let mut list: Vec<ConversationSummary> = stream::iter(entries)
+            .map(|(c, read_seq, read_count)| async move {
+                let (conv, members) = futures::try_join!(self.conversation(c), self.members(c))?;
+                Ok::<_, HistoryError>(conv.map(|conv| ConversationSummary {
+                    conversation_id: c.to_string(),
+                    kind: conv.kind.clone().unwrap_or_else(|| "group".into()),
+                    name: conv.name.clone(),
+                    members: members.iter().map(|m| m.user_id.to_string()).collect(),
+                    last_message: conv.last_message_id.map(|id| {
+                        LastMessage {
+                            message_id: id.to_string(),
+                            sender_id: conv
+                                .last_sender_id
+                                .map(|s| s.to_string())
+                                .unwrap_or_default(),
+                            body: conv.last_body.clone(),
+                            created_at: conv.last_at.map(|t| UnixMillis(t).to_rfc3339()),
+                        }
+                    }),
+                    last_seq: conv.last_seq,
+                    read_seq: read_seq.filter(|s| *s >= 0),
+                    unread: (conv.message_count - read_count.unwrap_or(0)).max(0),
+                }))
+            })
+            .buffer_unordered(16)
+            .try_filter_map(|c| async move { Ok(c) })
+            .try_collect()
+            .await?;
+        list.sort_by(|a, b| b.last_seq.unwrap_or(-1).cmp(&a.last_seq.unwrap_or(-1)));
+        Ok(list)
+    }
+}

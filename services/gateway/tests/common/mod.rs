@@ -467,6 +467,7 @@ impl Projector {
         std::fs::create_dir_all(&log_dir).expect("log dir");
         let log = std::fs::File::create(log_dir.join(format!("projector-{group}.log")))
             .expect("log file");
+        let port = free_port();
         let child = Command::new(sibling_binary("chat-projector"))
             .args([
                 "--role",
@@ -474,7 +475,7 @@ impl Projector {
                 "--group",
                 group,
                 "--port",
-                &free_port().to_string(),
+                &port.to_string(),
             ])
             .env("CHAT__CQL__KEYSPACE", keyspace)
             .env("RUST_LOG", "info")

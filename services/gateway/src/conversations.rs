@@ -76,7 +76,7 @@ impl Conversations {
             conversation_row: prepare(format!("SELECT kind FROM {keyspace}.conversations WHERE conversation_id = ?"))
                 .await?,
             message_row: prepare(format!(
-                "SELECT conversation_id, sender_id FROM {keyspace}.message_lookup WHERE message_id = ?"
+                "SELECT conversation_id, sender_id, deleted FROM {keyspace}.message_lookup WHERE message_id = ?"
             ))
             .await?,
             redis,
@@ -250,13 +250,13 @@ impl Conversations {
             .map_err(cql)?
             .into_rows_result()
             .map_err(cql)?
-            .maybe_first_row::<(Option<uuid::Uuid>, Option<uuid::Uuid>)>()
+            .maybe_first_row::<(Option<uuid::Uuid>, Option<uuid::Uuid>, Option<bool>)>()
             .map_err(cql)?;
-        Ok(row.and_then(|(c, s)| {
+        Ok(row.and_then(|(c, s, deleted)| {
             Some(MessageOwner {
                 conversation_id: ConversationId(c?),
                 sender: UserId(s?),
-                deleted: false,
+                deleted: deleted.unwrap_or(false),
             })
         }))
     }

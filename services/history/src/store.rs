@@ -389,13 +389,27 @@ impl HistoryStore {
         after: Option<i64>,
         limit: usize,
     ) -> Result<Page, HistoryError> {
-        let Some(conv) = self.conversation(c).await? else {
+        // Paging back from a seq needs only the bucket holding it: one lookup, no
+        // conversation row (the common request, so the cheap one).
+        let start = match before {
+            Some(before) => self.bucket_of(c, before - 1).await?,
+            None => None,
+        };
+        let needs_row = before.is_none();
+        let conv = if needs_row {
+            self.conversation(c).await?
+        } else {
+            None
+        };
+        if needs_row && conv.is_none() {
             return Ok(Page {
                 messages: vec![],
                 next_before: None,
             });
-        };
-        let last_bucket = (conv.message_count - 1).max(0) / BUCKET_SIZE;
+        }
+        let last_bucket = conv
+            .as_ref()
+            .map_or(0, |conv| (conv.message_count - 1).max(0) / BUCKET_SIZE);
         let mut messages = Vec::with_capacity(limit);
         if let Some(after) = after {
             let mut bucket = self.bucket_of(c, after).await?.unwrap_or(0);
@@ -415,11 +429,9 @@ impl HistoryStore {
                 next_before: None,
             });
         }
-        let before = before.unwrap_or(i64::MAX);
-        let start = if before == i64::MAX {
-            Some(last_bucket)
-        } else {
-            self.bucket_of(c, before - 1).await?
+        let (start, before) = match before {
+            Some(b) => (start, b),
+            None => (Some(last_bucket), i64::MAX),
         };
         let Some(mut bucket) = start else {
             return Ok(Page {

@@ -58,8 +58,8 @@ struct ConversationState<'a> {
     new_messages: Vec<(i64, i64)>,
     row: Option<ConversationRow>,
     members: HashMap<Uuid, MemberRow>,
-    /// Messages of this batch (and looked up), by id.
-    messages: HashMap<Uuid, LookupRow>,
+    /// Messages of this batch and the ones it refers to, by id (None: looked up, absent).
+    messages: HashMap<Uuid, Option<LookupRow>>,
     /// read_count of members whose read pointer moved.
     read_counts: HashMap<Uuid, i64>,
     dirty_pointers: Vec<Uuid>,
@@ -144,6 +144,7 @@ impl<'a> Applier<'a> {
             read_counts: HashMap::new(),
             dirty_pointers: Vec::new(),
         };
+        self.prefetch(&records, &mut state).await?;
         let mut rejections = Vec::new();
         for r in &records {
             if let Err(reason) = self.apply_one(c, r, &mut state).await? {
@@ -190,14 +191,39 @@ impl<'a> Applier<'a> {
         state: &mut ConversationState<'a>,
         message_id: Uuid,
     ) -> Result<Option<LookupRow>, HistoryError> {
-        if let Some(l) = state.messages.get(&message_id) {
-            return Ok(Some(*l));
+        if let Some(known) = state.messages.get(&message_id) {
+            return Ok(*known);
         }
         let found = self.store.lookup(message_id).await?;
-        if let Some(l) = found {
-            state.messages.insert(message_id, l);
-        }
+        state.messages.insert(message_id, found);
         Ok(found)
+    }
+
+    /// Look up every message the batch sends, edits or deletes, concurrently, so
+    /// applying the batch in order does not wait on one read per event.
+    async fn prefetch(
+        &self,
+        records: &[Record],
+        state: &mut ConversationState<'a>,
+    ) -> Result<(), HistoryError> {
+        let mut ids: Vec<Uuid> = records
+            .iter()
+            .filter_map(|r| match &r.event.payload {
+                Payload::MessageSent(m) => Some(m.message_id.0),
+                Payload::MessageEdited { message_id, .. }
+                | Payload::MessageDeleted { message_id, .. } => Some(message_id.0),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found: Vec<(Uuid, Option<LookupRow>)> = stream::iter(ids)
+            .map(|id| async move { self.store.lookup(id).await.map(|l| (id, l)) })
+            .buffer_unordered(64)
+            .try_collect()
+            .await?;
+        state.messages.extend(found);
+        Ok(())
     }
 
     /// Apply one event. Ok(Err(reason)): refused, for the dead-letter topic.
@@ -283,16 +309,14 @@ impl<'a> Applier<'a> {
                 );
                 self.write(state, &s.insert_message, values);
                 self.write(state, &s.insert_lookup, (id, c, seq, bucket, actor, ts));
-                state.messages.insert(
-                    id,
-                    LookupRow {
-                        conversation_id: c,
-                        seq,
-                        bucket,
-                        sender_id: actor,
-                        deleted: false,
-                    },
-                );
+                let added = LookupRow {
+                    conversation_id: c,
+                    seq,
+                    bucket,
+                    sender_id: actor,
+                    deleted: false,
+                };
+                state.messages.insert(id, Some(added));
                 state.new_messages.push((seq, index));
                 let row = state.row.as_mut().expect("checked above");
                 row.message_count = index + 1;
@@ -355,10 +379,10 @@ impl<'a> Applier<'a> {
                 self.write(state, &s.mark_deleted, (ts, message_id.0));
                 state.messages.insert(
                     message_id.0,
-                    LookupRow {
+                    Some(LookupRow {
                         deleted: true,
                         ..found
-                    },
+                    }),
                 );
                 let row = state.row.as_mut().expect("checked above");
                 if row.last_message_id == Some(message_id.0) {

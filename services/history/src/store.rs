@@ -508,7 +508,7 @@ impl HistoryStore {
             .try_filter_map(|c| async move { Ok(c) })
             .try_collect()
             .await?;
-        list.sort_by(|a, b| b.last_seq.unwrap_or(-1).cmp(&a.last_seq.unwrap_or(-1)));
+        list.sort_by_key(|c| std::cmp::Reverse(c.last_seq.unwrap_or(-1)));
         Ok(list)
     }
 }

@@ -197,6 +197,26 @@ pub async fn migrate(
     Ok(report)
 }
 
+/// Execute a prepared query and return its first row, if any: the one shape of read
+/// every service repeats (by key, at most one row).
+pub async fn first_row<R>(
+    session: &Session,
+    statement: &scylla::statement::prepared::PreparedStatement,
+    values: impl scylla::serialize::row::SerializeRow,
+) -> Result<Option<R>, CqlError>
+where
+    R: for<'f> scylla::deserialize::row::DeserializeRow<'f, 'f>,
+{
+    session
+        .execute_unpaged(statement, values)
+        .await
+        .map_err(statement_error)?
+        .into_rows_result()
+        .map_err(statement_error)?
+        .maybe_first_row::<R>()
+        .map_err(statement_error)
+}
+
 /// A real round trip to the store, for readiness checks.
 pub async fn ping(session: &Session) -> Result<(), CqlError> {
     session

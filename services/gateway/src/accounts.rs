@@ -140,15 +140,13 @@ impl Accounts {
         let Some(user_id) = self.user_id_of(username).await? else {
             return Ok(None);
         };
-        let row = self
-            .session
-            .execute_unpaged(&self.user_by_id, (user_id.0,))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(Option<String>, Option<String>, Option<String>)>()
-            .map_err(cql)?;
+        let row = chat_core::cql::first_row::<(Option<String>, Option<String>, Option<String>)>(
+            &self.session,
+            &self.user_by_id,
+            (user_id.0,),
+        )
+        .await
+        .map_err(cql)?;
         // A username claimed by a create that died before writing the user row has no
         // password: nobody can log in as it.
         Ok(row
@@ -160,15 +158,13 @@ impl Accounts {
     }
 
     pub async fn user_id_of(&self, username: &Username) -> Result<Option<UserId>, ApiError> {
-        let row = self
-            .session
-            .execute_unpaged(&self.user_by_username, (username.as_str(),))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(Option<uuid::Uuid>,)>()
-            .map_err(cql)?;
+        let row = chat_core::cql::first_row::<(Option<uuid::Uuid>,)>(
+            &self.session,
+            &self.user_by_username,
+            (username.as_str(),),
+        )
+        .await
+        .map_err(cql)?;
         Ok(row.and_then(|(u,)| u).map(UserId))
     }
 

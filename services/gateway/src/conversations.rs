@@ -109,25 +109,21 @@ impl Conversations {
             }));
         }
         // Redis does not know this conversation: ask the projection.
-        let conv = self
-            .session
-            .execute_unpaged(&self.conversation_row, (c.0,))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(Option<String>,)>()
-            .map_err(cql)?;
+        let conv = chat_core::cql::first_row::<(Option<String>,)>(
+            &self.session,
+            &self.conversation_row,
+            (c.0,),
+        )
+        .await
+        .map_err(cql)?;
         let Some((kind,)) = conv else { return Ok(None) };
-        let row = self
-            .session
-            .execute_unpaged(&self.member_row, (c.0, u.0))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(Option<bool>,)>()
-            .map_err(cql)?;
+        let row = chat_core::cql::first_row::<(Option<bool>,)>(
+            &self.session,
+            &self.member_row,
+            (c.0, u.0),
+        )
+        .await
+        .map_err(cql)?;
         Ok(row.map(|(admin,)| Membership {
             kind: kind_of(kind.as_deref().unwrap_or("group")),
             is_admin: admin.unwrap_or(false),
@@ -243,14 +239,13 @@ impl Conversations {
             }
             tracing::error!(message_id = %m, "unreadable message owner record");
         }
-        let row = self
-            .session
-            .execute_unpaged(&self.message_row, (m.0,))
+        let row =
+            chat_core::cql::first_row::<(Option<uuid::Uuid>, Option<uuid::Uuid>, Option<bool>)>(
+                &self.session,
+                &self.message_row,
+                (m.0,),
+            )
             .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(Option<uuid::Uuid>, Option<uuid::Uuid>, Option<bool>)>()
             .map_err(cql)?;
         Ok(row.and_then(|(c, s, deleted)| {
             Some(MessageOwner {

@@ -234,15 +234,13 @@ impl HistoryStore {
     }
 
     pub async fn conversation(&self, c: Uuid) -> Result<Option<ConversationRow>, HistoryError> {
-        let row = self
-            .session
-            .execute_unpaged(&self.st.conversation, (c,))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<ConversationTuple>()
-            .map_err(cql)?;
+        let row = chat_core::cql::first_row::<ConversationTuple>(
+            &self.session,
+            &self.st.conversation,
+            (c,),
+        )
+        .await
+        .map_err(cql)?;
         Ok(row.map(|r| ConversationRow {
             kind: r.0,
             name: r.1,
@@ -282,21 +280,15 @@ impl HistoryStore {
     }
 
     pub async fn lookup(&self, message_id: Uuid) -> Result<Option<LookupRow>, HistoryError> {
-        let row = self
-            .session
-            .execute_unpaged(&self.st.lookup, (message_id,))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(
-                Option<Uuid>,
-                Option<i64>,
-                Option<i64>,
-                Option<Uuid>,
-                Option<bool>,
-            )>()
-            .map_err(cql)?;
+        let row = chat_core::cql::first_row::<(
+            Option<Uuid>,
+            Option<i64>,
+            Option<i64>,
+            Option<Uuid>,
+            Option<bool>,
+        )>(&self.session, &self.st.lookup, (message_id,))
+        .await
+        .map_err(cql)?;
         Ok(row.and_then(|(c, seq, bucket, sender, deleted)| {
             Some(LookupRow {
                 conversation_id: c?,
@@ -310,15 +302,10 @@ impl HistoryStore {
 
     /// The bucket holding `seq` (None: before the first message).
     pub async fn bucket_of(&self, c: Uuid, seq: i64) -> Result<Option<i64>, HistoryError> {
-        let row = self
-            .session
-            .execute_unpaged(&self.st.bucket_for_seq, (c, seq))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(i64,)>()
-            .map_err(cql)?;
+        let row =
+            chat_core::cql::first_row::<(i64,)>(&self.session, &self.st.bucket_for_seq, (c, seq))
+                .await
+                .map_err(cql)?;
         Ok(row.map(|(b,)| b))
     }
 
@@ -327,15 +314,13 @@ impl HistoryStore {
         let Some(bucket) = self.bucket_of(c, seq).await? else {
             return Ok(0);
         };
-        let row = self
-            .session
-            .execute_unpaged(&self.st.index_at_or_below, (c, bucket, seq))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?
-            .maybe_first_row::<(Option<i64>,)>()
-            .map_err(cql)?;
+        let row = chat_core::cql::first_row::<(Option<i64>,)>(
+            &self.session,
+            &self.st.index_at_or_below,
+            (c, bucket, seq),
+        )
+        .await
+        .map_err(cql)?;
         Ok(row
             .and_then(|(i,)| i)
             .map_or(bucket * BUCKET_SIZE, |i| i + 1))

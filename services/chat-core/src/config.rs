@@ -52,6 +52,7 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub cql: CqlSettings,
     pub redis: RedisSettings,
+    pub presence: PresenceSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -106,6 +107,24 @@ pub struct RedisSettings {
     pub url: Secret,
 }
 
+/// Shared by the gateways (which beat) and the presence projection (which expires).
+#[derive(Clone, Debug, Deserialize)]
+pub struct PresenceSettings {
+    /// A session not heard from for this long is offline (a gateway killed without
+    /// closing its sockets). Gateways send heartbeats every third of it.
+    pub ttl_secs: u64,
+}
+
+impl PresenceSettings {
+    pub fn ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ttl_secs)
+    }
+
+    pub fn heartbeat_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.ttl_secs * 1000 / 3)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct TelemetrySettings {
     /// `text` for people, `json` for log shippers.
@@ -144,6 +163,7 @@ impl Settings {
             .set_default("cql.keyspace", "chat")?
             .set_default("cql.replication_factor", 1)?
             .set_default("redis.url", "redis://127.0.0.1:6379")?
+            .set_default("presence.ttl_secs", 60)?
             .set_default("telemetry.log_format", "text")?
             .set_default("telemetry.log_filter", "info")?;
         if let Some(path) = env.get("CHAT_CONFIG").filter(|p| !p.is_empty()) {
@@ -186,6 +206,9 @@ impl Settings {
         }
         if self.kafka.partitions < 1 || self.kafka.replication_factor < 1 {
             return invalid("kafka.partitions and kafka.replication_factor must be at least 1");
+        }
+        if self.presence.ttl_secs < 3 {
+            return invalid("presence.ttl_secs must be at least 3");
         }
         if self.cql.nodes.is_empty() {
             return invalid("cql.nodes is empty");

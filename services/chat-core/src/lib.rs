@@ -12,6 +12,7 @@ pub mod cql;
 pub mod events;
 pub mod ids;
 pub mod kafka;
+pub mod live;
 pub mod redis_client;
 pub mod registry;
 pub mod telemetry;

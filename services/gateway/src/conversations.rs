@@ -37,6 +37,7 @@ pub struct Conversations {
     redis: ConnectionManager,
     session: Arc<Session>,
     member_row: PreparedStatement,
+    member_ids: PreparedStatement,
     conversation_row: PreparedStatement,
     message_row: PreparedStatement,
 }
@@ -71,6 +72,10 @@ impl Conversations {
         Ok(Self {
             member_row: prepare(format!(
                 "SELECT is_admin FROM {keyspace}.members WHERE conversation_id = ? AND user_id = ?"
+            ))
+            .await?,
+            member_ids: prepare(format!(
+                "SELECT user_id FROM {keyspace}.members WHERE conversation_id = ?"
             ))
             .await?,
             conversation_row: prepare(format!("SELECT kind FROM {keyspace}.conversations WHERE conversation_id = ?"))
@@ -128,6 +133,30 @@ impl Conversations {
             kind: kind_of(kind.as_deref().unwrap_or("group")),
             is_admin: admin.unwrap_or(false),
         }))
+    }
+
+    /// Every member of a conversation (typing indicators go to the others).
+    pub async fn member_ids(&self, c: ConversationId) -> Result<Vec<UserId>, ApiError> {
+        let mut r = self.redis();
+        let ids: Vec<String> = r.smembers(keys::members(c)).await?;
+        if !ids.is_empty() {
+            return Ok(ids
+                .iter()
+                .filter_map(|s| s.parse::<uuid::Uuid>().ok())
+                .map(UserId)
+                .collect());
+        }
+        let result = self
+            .session
+            .execute_unpaged(&self.member_ids, (c.0,))
+            .await
+            .map_err(cql)?;
+        let rows = result.into_rows_result().map_err(cql)?;
+        let mut out = Vec::new();
+        for row in rows.rows::<(uuid::Uuid,)>().map_err(cql)? {
+            out.push(UserId(row.map_err(cql)?.0));
+        }
+        Ok(out)
     }
 
     /// Whether the conversation exists at all (for "create direct" answering 200).

@@ -23,7 +23,7 @@ pub fn meta(c: ConversationId) -> String {
     format!("conv:{c}:meta")
 }
 pub fn members(c: ConversationId) -> String {
-    format!("conv:{c}:members")
+    chat_core::live::members_key(c)
 }
 pub fn admins(c: ConversationId) -> String {
     format!("conv:{c}:admins")

@@ -11,6 +11,7 @@ mod dedup;
 mod domain;
 mod error;
 mod keys;
+mod live;
 mod routes;
 mod sessions;
 mod startup;

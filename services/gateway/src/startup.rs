@@ -16,6 +16,8 @@ use crate::append::Appender;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
 use crate::conversations::Conversations;
+use crate::live::presence_log::PresenceLog;
+use crate::live::Hub;
 use crate::routes;
 use crate::sessions;
 use crate::state::{AppState, Inner};
@@ -45,6 +47,21 @@ pub async fn build(
     let history = chat_history::HistoryStore::new(cql.clone(), &settings.cql.keyspace)
         .await
         .context("preparing history statements")?;
+    let shutdown = CancellationToken::new();
+    let presence_log = PresenceLog::new(
+        producer.clone(),
+        codec.clone(),
+        topics.presence.clone(),
+        gateway.gateway_id.clone(),
+    );
+    let hub = Hub::start(
+        &settings.redis,
+        presence_log,
+        &settings.presence,
+        shutdown.clone(),
+    )
+    .await
+    .context("subscribing to Redis for live delivery")?;
     let listener = TcpListener::bind((gateway.host.as_str(), gateway.port))
         .await
         .with_context(|| format!("binding {}:{}", gateway.host, gateway.port))?;
@@ -54,10 +71,11 @@ pub async fn build(
         conversations,
         history,
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
+        hub,
         redis,
         cql,
         metrics,
-        shutdown: CancellationToken::new(),
+        shutdown,
         settings: gateway,
     });
     Ok((state, listener))

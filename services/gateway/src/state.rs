@@ -23,6 +23,8 @@ pub struct Inner {
     pub conversations: Conversations,
     pub history: chat_history::HistoryStore,
     pub appender: Appender,
+    /// The sockets held here and the live frames that feed them.
+    pub hub: Arc<crate::live::Hub>,
     pub redis: ConnectionManager,
     pub cql: Arc<scylla::client::session::Session>,
     pub metrics: PrometheusHandle,

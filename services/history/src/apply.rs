@@ -29,20 +29,8 @@ use crate::store::{
 };
 
 /// One record of the log.
-#[derive(Clone, Debug)]
-pub struct Record {
-    pub partition: i32,
-    pub offset: i64,
-    pub event: ConversationEvent,
-}
-
-/// An event the projection refused, and why (for the dead-letter topic).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    pub partition: i32,
-    pub offset: i64,
-    pub reason: String,
-}
+pub type Record = chat_core::events::Logged<ConversationEvent>;
+pub use chat_core::events::Rejection;
 
 pub struct Applier<'a> {
     store: &'a HistoryStore,

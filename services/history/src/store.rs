@@ -447,6 +447,24 @@ impl HistoryStore {
         })
     }
 
+    /// The ids of a user's conversations (for presence: who shares one with them).
+    pub async fn conversation_ids_of(&self, user: Uuid) -> Result<Vec<Uuid>, HistoryError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.user_conversations, (user,))
+            .await
+            .map_err(cql)?;
+        let rows = result.into_rows_result().map_err(cql)?;
+        let mut ids = Vec::new();
+        for r in rows
+            .rows::<(Uuid, Option<i64>, Option<i64>)>()
+            .map_err(cql)?
+        {
+            ids.push(r.map_err(cql)?.0);
+        }
+        Ok(ids)
+    }
+
     /// A user's conversations, most recently active first.
     pub async fn conversations_of(
         &self,

@@ -10,6 +10,8 @@ pub struct History {
 }
 
 impl Projection for History {
+    type Event = chat_core::events::ConversationEvent;
+
     async fn apply(&self, records: Vec<Record>) -> Result<Vec<Rejection>, String> {
         Applier::new(&self.store)
             .apply(records)

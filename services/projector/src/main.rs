@@ -1,30 +1,33 @@
-//! `chat-projector --role history`: one consumer group per role, so each scales and fails
-//! on its own. Serves `/healthz`, `/readyz` and `/metrics` on `--port`.
+//! `chat-projector --role history|fanout|presence`: one consumer group per role, so each
+//! scales and fails on its own. Serves `/healthz`, `/readyz` and `/metrics` on `--port`.
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use chat_core::codec::EventCodec;
 use chat_core::config::Settings;
 use chat_core::topics::Topics;
 use chat_history::HistoryStore;
 use chat_projector::dead_letter::DeadLetters;
+use chat_projector::fanout::Fanout;
 use chat_projector::history::History;
-use chat_projector::runner::Runner;
+use chat_projector::presence::{self, Presence};
+use chat_projector::runner::{Projection, Runner};
 use chat_projector::{http, lag};
 use clap::Parser;
-use rdkafka::consumer::Consumer;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
     name = "chat-projector",
     version,
-    about = "Projects the chat log into read models"
+    about = "Projects the chat log into read models and live delivery"
 )]
 struct Cli {
     /// Which projection to run.
-    #[arg(long, value_parser = ["history"])]
+    #[arg(long, value_parser = ["history", "fanout", "presence"])]
     role: String,
     /// Port of /healthz, /readyz and /metrics.
     #[arg(long, default_value_t = 9101)]
@@ -32,6 +35,41 @@ struct Cli {
     /// Consumer group (default: chat-projector-<role>).
     #[arg(long)]
     group: Option<String>,
+    /// fanout: events older than this when read are not pushed live (clients that
+    /// were online see the gap and `sync`); they still count in `prev_seq`.
+    #[arg(long, env = "CHAT_FANOUT_STALE_AFTER_SECS", default_value_t = 30)]
+    stale_after_secs: u64,
+}
+
+/// What every role's loop is built from.
+struct Parts {
+    consumer: Arc<StreamConsumer>,
+    producer: FutureProducer,
+    codec: Arc<EventCodec>,
+    topic: String,
+    topics: Topics,
+    group: String,
+    role: String,
+    shutdown: CancellationToken,
+}
+
+impl Parts {
+    async fn run<P: Projection>(self, projection: P) -> Result<()> {
+        let runner = Runner {
+            consumer: self.consumer,
+            codec: self.codec,
+            dead_letters: DeadLetters::new(
+                self.producer,
+                self.topics.dead_letter.clone(),
+                self.group,
+            ),
+            topic: self.topic,
+            role: self.role,
+            projection,
+            shutdown: self.shutdown,
+        };
+        runner.run(None).await
+    }
 }
 
 #[tokio::main]
@@ -41,6 +79,10 @@ async fn main() -> Result<()> {
     chat_core::telemetry::init_tracing(&settings.telemetry);
     let metrics = chat_core::telemetry::install_metrics("projector")?;
     let topics = Topics::from_settings(&settings.kafka);
+    let topic = match cli.role.as_str() {
+        "presence" => topics.presence.clone(),
+        _ => topics.conversation_events.clone(),
+    };
     let group = cli
         .group
         .clone()
@@ -51,9 +93,7 @@ async fn main() -> Result<()> {
         &client_id,
         &group,
     )?);
-    consumer
-        .subscribe(&[&topics.conversation_events])
-        .context("subscribing")?;
+    consumer.subscribe(&[&topic]).context("subscribing")?;
     let producer = chat_core::kafka::producer(&settings.kafka, &client_id)?;
     let codec = Arc::new(EventCodec::new(&settings.registry)?);
     let shutdown = CancellationToken::new();
@@ -70,7 +110,7 @@ async fn main() -> Result<()> {
     });
     tokio::spawn(lag::publish(
         consumer.clone(),
-        topics.conversation_events.clone(),
+        topic.clone(),
         cli.role.clone(),
     ));
     let signal = shutdown.clone();
@@ -88,26 +128,46 @@ async fn main() -> Result<()> {
         });
     }
 
-    let projection = match cli.role.as_str() {
-        "history" => {
-            let session = chat_core::cql::connect_keyspace(&settings.cql).await?;
-            History {
-                store: HistoryStore::new(session, &settings.cql.keyspace).await?,
-            }
-        }
-        other => bail!("unknown role {other}"),
-    };
-    tracing::info!(role = %cli.role, %group, port = cli.port, "projector running");
-    let runner = Runner {
+    let session = chat_core::cql::connect_keyspace(&settings.cql).await?;
+    let history = HistoryStore::new(session, &settings.cql.keyspace).await?;
+    tracing::info!(role = %cli.role, %group, %topic, port = cli.port, "projector running");
+    let parts = Parts {
         consumer,
+        producer,
         codec,
-        dead_letters: DeadLetters::new(producer, topics.dead_letter.clone(), group),
-        topic: topics.conversation_events.clone(),
-        role: cli.role,
-        projection,
-        shutdown,
+        topic,
+        topics,
+        group,
+        role: cli.role.clone(),
+        shutdown: shutdown.clone(),
     };
-    runner.run(None).await?;
+    match cli.role.as_str() {
+        "history" => parts.run(History { store: history }).await?,
+        "fanout" => {
+            let redis = chat_core::redis_client::connect(&settings.redis)
+                .await
+                .context("connecting to Redis")?;
+            parts
+                .run(Fanout {
+                    redis,
+                    history,
+                    stale_after: std::time::Duration::from_secs(cli.stale_after_secs),
+                })
+                .await?
+        }
+        _ => {
+            let redis = chat_core::redis_client::connect(&settings.redis)
+                .await
+                .context("connecting to Redis")?;
+            let p = Presence {
+                redis,
+                history: Arc::new(history),
+                ttl: settings.presence.ttl(),
+            };
+            tokio::spawn(presence::sweep_forever(p.clone(), shutdown.clone()));
+            parts.run(p).await?
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_core::codec::EventCodec;
-use chat_core::events::ConversationEvent;
-use chat_history::apply::Record;
-use chat_history::Rejection;
+use chat_core::events::{AvroRecord, Keyed, Logged, Rejection};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
@@ -30,15 +28,25 @@ use tokio_util::sync::CancellationToken;
 use crate::dead_letter::{DeadLetter, DeadLetters};
 
 pub const MAX_CHUNK: usize = 2000;
-const CHUNK_WAIT: Duration = Duration::from_millis(10);
 
 /// A read model fed by the log.
 pub trait Projection: Send + Sync {
+    /// The record type of the topic it reads.
+    type Event: AvroRecord + Keyed + Clone + Send + Sync;
+
+    /// How long a chunk may wait for more records after its first: longer makes bigger
+    /// chunks (throughput), shorter makes earlier deliveries (latency).
+    const CHUNK_WAIT: Duration = Duration::from_millis(10);
+
+    /// How offsets are committed. Sync for projections whose replays cost work; async
+    /// where replays are cheap and latency matters.
+    const COMMIT: CommitMode = CommitMode::Sync;
+
     /// Apply decoded records; the ones refused, with reasons. An error: nothing may be
     /// committed, the chunk will be applied again.
     fn apply(
         &self,
-        records: Vec<Record>,
+        records: Vec<Logged<Self::Event>>,
     ) -> impl std::future::Future<Output = Result<Vec<Rejection>, String>> + Send;
 }
 
@@ -104,7 +112,7 @@ impl<P: Projection> Runner<P> {
                 Ok(Ok(m)) => m.detach(),
             };
         let mut chunk = vec![first];
-        let deadline = Instant::now() + CHUNK_WAIT;
+        let deadline = Instant::now() + P::CHUNK_WAIT;
         while chunk.len() < MAX_CHUNK {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.consumer.recv()).await {
@@ -125,7 +133,7 @@ impl<P: Projection> Runner<P> {
             *next = (*next).max(m.offset() + 1);
             by_position.insert((m.partition(), m.offset()), m);
             match self.decode(m).await {
-                Some(event) => records.push(Record {
+                Some(event) => records.push(Logged {
                     partition: m.partition(),
                     offset: m.offset(),
                     event,
@@ -158,7 +166,7 @@ impl<P: Projection> Runner<P> {
         for (p, next) in &next_offsets {
             tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*next))?;
         }
-        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
+        if let Err(e) = self.consumer.commit(&tpl, P::COMMIT) {
             // Lost the partitions in a rebalance: the next owner re-applies, harmlessly.
             tracing::warn!(error = %e, "offset commit failed");
         }
@@ -166,20 +174,18 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Decode one record; None when it went to the dead-letter topic.
-    async fn decode(&self, m: &OwnedMessage) -> Option<ConversationEvent> {
+    async fn decode(&self, m: &OwnedMessage) -> Option<P::Event> {
         let Some(bytes) = m.payload() else {
             let _ = self.park(m, "record has no value").await;
             return None;
         };
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.codec.decode::<ConversationEvent>(bytes).await {
+            match self.codec.decode::<P::Event>(bytes).await {
                 Ok(e) => {
-                    let key_matches = m
-                        .key()
-                        .map(|k| k == e.conversation_id.to_string().as_bytes());
+                    let key_matches = m.key().map(|k| k == e.log_key().as_bytes());
                     if key_matches == Some(false) {
-                        let _ = self.park(m, "record key is not its conversation id").await;
+                        let _ = self.park(m, "record key disagrees with its event").await;
                         return None;
                     }
                     return Some(e);

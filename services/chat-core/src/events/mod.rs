@@ -8,6 +8,7 @@
 
 mod avro;
 mod conversation;
+mod logged;
 mod notification;
 mod presence;
 
@@ -16,5 +17,6 @@ pub use conversation::{
     Attachment, ConversationCreated, ConversationEvent, ConversationKind, MessageKind, MessageSent,
     Payload,
 };
+pub use logged::{Keyed, Logged, Rejection};
 pub use notification::{NotificationReason, NotificationRequested};
 pub use presence::{PresenceEvent, PresenceKind};

@@ -6,6 +6,7 @@ mod conversations;
 mod health;
 mod history;
 mod json;
+mod presence;
 mod sessions;
 mod ws;
 
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
             post(accounts::register).get(accounts::lookup),
         )
         .route("/api/v1/auth", post(accounts::authenticate))
+        .route("/api/v1/users/{id}/presence", get(presence::show))
         .route("/api/v1/sessions", get(sessions::list))
         .route(
             "/api/v1/conversations",

@@ -9,19 +9,22 @@
 //! connection that keeps exceeding its frame rate is closed with 1008 (policy
 //! violation); on gateway shutdown every socket is closed with 1001 (going away).
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chat_core::events::MessageKind;
-use chat_core::ids::{SessionId, UserId};
+use chat_core::ids::{ConversationId, SessionId, UserId};
 use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use tokio::sync::mpsc;
 
-use super::frames::{self, ClientFrame, ServerFrame};
+use super::frames::{self, ClientFrame, ServerFrame, TypingState};
 use crate::actions::{self, Pointer, SendMessage};
 use crate::domain::MessageBody;
 use crate::error::ApiError;
+use crate::live::typing::Typing;
+use crate::live::Out;
 use crate::sessions;
 use crate::state::AppState;
 
@@ -62,6 +65,10 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
         }
         let _ = sink.close().await;
     });
+    // Live frames flow from here on; frames are read only after this, so the answer to
+    // a client's first frame proves its subscription is in place.
+    state.hub.join(user, session, out.clone()).await;
+    let mut typing = Typing::default();
 
     let per_sec = NonZeroU32::new(state.settings.frames_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(state.settings.frames_burst.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -69,10 +76,15 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     let mut strikes = 0u32;
 
     loop {
+        let typing_deadline = typing.next_deadline();
         let incoming = tokio::select! {
             _ = state.shutdown.cancelled() => {
                 let _ = out.send(close(CLOSE_GOING_AWAY, "gateway shutting down")).await;
                 break;
+            }
+            _ = sleep_until_some(typing_deadline) => {
+                typing.expire(&state, user).await;
+                continue;
             }
             incoming = stream.next() => incoming,
         };
@@ -123,11 +135,16 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
             continue;
         }
         strikes = 0;
-        if handle(&state, user, &text, &out).await.is_err() {
+        if handle(&state, user, &text, &out, &mut typing)
+            .await
+            .is_err()
+        {
             break; // the writer is gone: the socket closed
         }
     }
 
+    typing.stop_all(&state, user).await;
+    state.hub.leave(user, session).await;
     drop(out);
     let _ = writer.await;
     sessions::unregister(&mut redis, user, session).await;
@@ -135,8 +152,15 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     tracing::debug!(%user, %session, "disconnected");
 }
 
-type Out = mpsc::Sender<Message>;
 struct Closed;
+
+/// Sleep until the deadline; forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
 
 async fn emit(out: &Out, frame: ServerFrame) -> Result<(), Closed> {
     out.send(Message::text(frame.to_json()))
@@ -145,7 +169,13 @@ async fn emit(out: &Out, frame: ServerFrame) -> Result<(), Closed> {
 }
 
 /// Handle one text frame, sending whatever answers it.
-async fn handle(state: &AppState, user: UserId, text: &str, out: &Out) -> Result<(), Closed> {
+async fn handle(
+    state: &AppState,
+    user: UserId,
+    text: &str,
+    out: &Out,
+    typing: &mut Typing,
+) -> Result<(), Closed> {
     let frame = match frames::parse(text) {
         Ok(f) => f,
         Err(bad) => {
@@ -219,14 +249,25 @@ async fn handle(state: &AppState, user: UserId, text: &str, out: &Out) -> Result
                 actions::mark(state, user, conversation_id, Pointer::Delivered, up_to_seq).await?;
                 Ok(None)
             }
-            // Typing indicators are relayed by the live-delivery layer; until it runs on
-            // this gateway they are accepted and dropped (they are ephemeral by design).
-            ClientFrame::Typing { .. } => Ok(None),
+            ClientFrame::Typing {
+                conversation_id,
+                state: typing_state,
+            } => {
+                typing
+                    .relay(
+                        state,
+                        user,
+                        conversation_id,
+                        typing_state == TypingState::Start,
+                    )
+                    .await?;
+                Ok(None)
+            }
             ClientFrame::Sync { positions } => {
-                sync(state, user, positions, out)
+                let positions = sync(state, user, positions, out)
                     .await
                     .map_err(|_| ApiError::internal())?;
-                Ok(Some(ServerFrame::Synced))
+                Ok(Some(ServerFrame::Synced { positions }))
             }
             ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
         }
@@ -246,14 +287,17 @@ async fn handle(state: &AppState, user: UserId, text: &str, out: &Out) -> Result
 /// the rest from `GET .../messages`.
 const SYNC_LIMIT: usize = 5000;
 
-/// Replay what the client missed in each conversation, in seq order, from history. A
+/// Replay what the client missed in each conversation, in seq order, from history, and
+/// say up to where each conversation is now complete: the returned position covers
+/// every event up to it, messages or not, so the client moves its position there. A
 /// conversation the caller is not a member of gets a `not_member` error (and no events).
 async fn sync(
     state: &AppState,
     user: UserId,
-    positions: std::collections::HashMap<chat_core::ids::ConversationId, i64>,
+    positions: HashMap<ConversationId, i64>,
     out: &Out,
-) -> Result<(), Closed> {
+) -> Result<HashMap<String, i64>, Closed> {
+    let mut reached = HashMap::new();
     for (c, last_seen) in positions {
         match state.conversations.membership(c, user).await {
             Ok(Some(_)) => {}
@@ -270,8 +314,17 @@ async fn sync(
                 continue;
             }
         }
+        // Read before paging: everything at or below it is in the pages that follow.
+        let applied = match state.history.conversation(c.0).await {
+            Ok(row) => row.map(|r| r.applied_seq).unwrap_or(-1),
+            Err(e) => {
+                emit(out, ServerFrame::error(ApiError::from(e), "sync".into())).await?;
+                continue;
+            }
+        };
         let mut after = last_seen;
         let mut sent = 0;
+        let mut complete = false;
         while sent < SYNC_LIMIT {
             let page = match state
                 .history
@@ -291,9 +344,12 @@ async fn sync(
             }
             sent += n;
             if n < crate::routes::MAX_PAGE {
+                complete = true;
                 break;
             }
         }
+        let position = if complete { after.max(applied) } else { after };
+        reached.insert(c.to_string(), position);
     }
-    Ok(())
+    Ok(reached)
 }

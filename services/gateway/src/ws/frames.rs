@@ -167,9 +167,14 @@ pub enum ServerFrame {
         seq: i64,
         prev_seq: Option<i64>,
         event: serde_json::Value,
+        /// Replayed by `sync` (in order, gap-free by construction), not live.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        replayed: bool,
     },
-    /// The end of a `sync` answer.
-    Synced,
+    /// The end of a `sync`: per conversation, the seq the client is now complete up to.
+    Synced {
+        positions: HashMap<String, i64>,
+    },
 }
 
 impl ServerFrame {
@@ -180,6 +185,7 @@ impl ServerFrame {
             conversation_id: m.conversation_id.clone(),
             seq: m.seq,
             prev_seq,
+            replayed: true,
             event: serde_json::json!({
                 "kind": "message_sent",
                 "actor_id": m.sender_id,

@@ -4,6 +4,8 @@
 //! are read back from Kafka through the registry.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -113,6 +115,14 @@ impl Gateway {
     /// SIGTERM and wait: the graceful path.
     pub fn stop(&mut self) {
         terminate(self.child.take());
+    }
+
+    /// SIGKILL: the process dies without closing anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stop and start again on the same port with the same id.
@@ -449,6 +459,11 @@ pub struct Projector {
 
 impl Projector {
     pub fn start(role: &str, keyspace: &str, group: &str) -> Projector {
+        Self::start_with(role, group, &[("CHAT__CQL__KEYSPACE", keyspace)], &[])
+    }
+
+    /// With extra environment and arguments.
+    pub fn start_with(role: &str, group: &str, env: &[(&str, &str)], args: &[&str]) -> Projector {
         let log_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-logs");
         std::fs::create_dir_all(&log_dir).expect("log dir");
         let log = std::fs::File::create(log_dir.join(format!("projector-{group}.log")))
@@ -463,7 +478,8 @@ impl Projector {
                 "--port",
                 &port.to_string(),
             ])
-            .env("CHAT__CQL__KEYSPACE", keyspace)
+            .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -492,8 +508,14 @@ impl Drop for Projector {
 
 /// Run `chatctl` with arguments; its stdout (panics on failure).
 pub fn chatctl(args: &[&str]) -> String {
+    chatctl_with(&[], args)
+}
+
+/// `chatctl` with extra environment.
+pub fn chatctl_with(env: &[(&str, &str)], args: &[&str]) -> String {
     let out = Command::new(sibling_binary("chatctl"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run chatctl");
     assert!(

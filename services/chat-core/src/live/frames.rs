@@ -1,0 +1,168 @@
+//! The server-to-client frames that are published for live delivery, rendered exactly
+//! as PROTOCOL.md describes them (`event`, `typing`, `presence`).
+
+use serde_json::{json, Value};
+
+use crate::events::{ConversationEvent, Payload};
+use crate::ids::{ConversationId, UserId};
+use crate::time::UnixMillis;
+
+/// The `event` frame of one log event at `seq`; `prev_seq` is the previous event of the
+/// same conversation that was delivered (None for the first).
+pub fn event_frame(event: &ConversationEvent, seq: i64, prev_seq: Option<i64>) -> String {
+    json!({
+        "type": "event",
+        "conversation_id": event.conversation_id.to_string(),
+        "seq": seq,
+        "prev_seq": prev_seq,
+        "event": event_body(event, seq),
+    })
+    .to_string()
+}
+
+/// The `event` object: kind, actor_id, occurred_at and the fields of the kind.
+pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
+    let occurred_at = event.occurred_at.to_rfc3339();
+    let mut body = json!({
+        "kind": event.payload.kind(),
+        "actor_id": event.actor_id.to_string(),
+        "occurred_at": occurred_at,
+    });
+    let fields = match &event.payload {
+        Payload::MessageSent(m) => json!({
+            "message_id": m.message_id.to_string(),
+            "conversation_id": event.conversation_id.to_string(),
+            "seq": seq,
+            "sender_id": event.actor_id.to_string(),
+            "body": m.body,
+            "message_kind": m.kind.as_str(),
+            "reply_to": m.reply_to.map(|r| r.to_string()),
+            "created_at": occurred_at,
+            "edited_at": null,
+            "deleted_at": null,
+        }),
+        Payload::MessageEdited {
+            message_id, body, ..
+        } => json!({
+            "message_id": message_id.to_string(),
+            "body": body,
+            "edited_at": occurred_at,
+        }),
+        Payload::MessageDeleted { message_id, .. } => json!({
+            "message_id": message_id.to_string(),
+            "deleted_at": occurred_at,
+        }),
+        Payload::ReadUpTo { seq } | Payload::DeliveredUpTo { seq } => json!({
+            "user_id": event.actor_id.to_string(),
+            "up_to_seq": seq,
+        }),
+        Payload::ConversationCreated(c) => json!({
+            "conversation_kind": c.kind.as_str(),
+            "name": c.name,
+            "members": c.members.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+            "admins": c.admins.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+        }),
+        Payload::MemberAdded { user_id, as_admin } => json!({
+            "user_id": user_id.to_string(),
+            "admin": as_admin,
+        }),
+        Payload::MemberRemoved { user_id } => json!({ "user_id": user_id.to_string() }),
+    };
+    if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
+        b.extend(f);
+    }
+    body
+}
+
+/// `typing` to the other members. `expired` marks a `stop` the server sent because the
+/// typist stopped refreshing (or disconnected), not one the typist sent.
+pub fn typing_frame(c: ConversationId, user: UserId, start: bool, expired: bool) -> String {
+    let mut frame = json!({
+        "type": "typing",
+        "conversation_id": c.to_string(),
+        "user_id": user.to_string(),
+        "state": if start { "start" } else { "stop" },
+    });
+    if expired {
+        frame["expired"] = Value::Bool(true);
+    }
+    frame.to_string()
+}
+
+/// `presence` to the users who share a conversation with `user`.
+pub fn presence_frame(user: UserId, online: bool, last_seen: Option<UnixMillis>) -> String {
+    json!({
+        "type": "presence",
+        "user_id": user.to_string(),
+        "status": if online { "online" } else { "offline" },
+        "last_seen": last_seen.map(UnixMillis::to_rfc3339),
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{MessageKind, MessageSent};
+    use crate::ids::MessageId;
+    use uuid::Uuid;
+
+    fn event(payload: Payload) -> ConversationEvent {
+        ConversationEvent {
+            event_id: Uuid::from_u128(1),
+            conversation_id: ConversationId(Uuid::from_u128(2)),
+            actor_id: UserId(Uuid::from_u128(3)),
+            occurred_at: UnixMillis(1_700_000_000_000),
+            gateway_id: "gw".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn message_sent_carries_the_message_fields() {
+        let e = event(Payload::MessageSent(MessageSent {
+            message_id: MessageId(Uuid::from_u128(4)),
+            client_msg_id: "c".into(),
+            kind: MessageKind::Text,
+            body: "<b>hi</b>".into(),
+            reply_to: None,
+            attachments: vec![],
+        }));
+        let v: Value = serde_json::from_str(&event_frame(&e, 7, Some(5))).unwrap();
+        assert_eq!(v["type"], "event");
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["prev_seq"], 5);
+        assert_eq!(v["event"]["kind"], "message_sent");
+        assert_eq!(v["event"]["body"], "<b>hi</b>");
+        assert_eq!(v["event"]["sender_id"], v["event"]["actor_id"]);
+        assert_eq!(v["event"]["message_kind"], "text");
+        assert_eq!(v["event"]["seq"], 7);
+        assert!(v["event"]["deleted_at"].is_null());
+    }
+
+    #[test]
+    fn first_event_has_a_null_prev_seq_and_pointers_name_their_user() {
+        let e = event(Payload::ReadUpTo { seq: 3 });
+        let v: Value = serde_json::from_str(&event_frame(&e, 9, None)).unwrap();
+        assert!(v["prev_seq"].is_null());
+        assert_eq!(v["event"]["kind"], "read");
+        assert_eq!(v["event"]["user_id"], Uuid::from_u128(3).to_string());
+        assert_eq!(v["event"]["up_to_seq"], 3);
+    }
+
+    #[test]
+    fn typing_and_presence_frames() {
+        let c = ConversationId(Uuid::from_u128(2));
+        let u = UserId(Uuid::from_u128(3));
+        let v: Value = serde_json::from_str(&typing_frame(c, u, true, false)).unwrap();
+        assert_eq!(v["state"], "start");
+        assert!(v.get("expired").is_none());
+        let v: Value = serde_json::from_str(&typing_frame(c, u, false, true)).unwrap();
+        assert_eq!(v["state"], "stop");
+        assert_eq!(v["expired"], true);
+        let v: Value =
+            serde_json::from_str(&presence_frame(u, false, Some(UnixMillis(0)))).unwrap();
+        assert_eq!(v["status"], "offline");
+        assert_eq!(v["last_seen"], "1970-01-01T00:00:00Z");
+    }
+}

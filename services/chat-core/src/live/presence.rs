@@ -1,0 +1,185 @@
+//! Presence in Redis: who is online, since when last seen. Written only by the presence
+//! projection (`chat-projector --role presence`), read by gateways.
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `presence:{u}:sessions` | sorted set | session id -> when it expires (ms), refreshed by each heartbeat |
+//! | `presence:{u}:last_seen` | string | the latest connect, heartbeat or disconnect time (ms) |
+//! | `presence:expiries` | sorted set | user -> their latest session expiry: what the sweeper looks at |
+//!
+//! A user is online while one of their sessions has not expired. Sessions expire by
+//! time, not by a key's TTL, so the moment a user goes offline is observable: the
+//! sweeper finds users whose latest expiry passed and announces them offline. Both
+//! scripts are atomic, so several projector instances may sweep the same users and only
+//! one of them sees each transition.
+
+use redis::aio::ConnectionManager;
+use redis::{RedisResult, Script};
+
+use crate::events::{PresenceEvent, PresenceKind};
+use crate::ids::UserId;
+use crate::time::UnixMillis;
+
+pub const EXPIRY_INDEX: &str = "presence:expiries";
+
+pub fn sessions_key(u: UserId) -> String {
+    format!("presence:{u}:sessions")
+}
+
+pub fn last_seen_key(u: UserId) -> String {
+    format!("presence:{u}:last_seen")
+}
+
+/// What an event or a sweep did to a user's presence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub was_online: bool,
+    pub is_online: bool,
+}
+
+impl Transition {
+    pub fn changed(self) -> bool {
+        self.was_online != self.is_online
+    }
+}
+
+/// KEYS: sessions, last_seen, expiry index. ARGV: kind (c|h|d), session, expires_at,
+/// occurred_at, now, user, key ttl (ms). Returns {was_online, is_online}.
+const APPLY: &str = r#"
+local now = tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local was = redis.call('ZCARD', KEYS[1])
+if ARGV[1] == 'd' then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+elseif tonumber(ARGV[3]) > now then
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+end
+local seen = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[4]) > seen then
+  redis.call('SET', KEYS[2], ARGV[4])
+end
+local is = redis.call('ZCARD', KEYS[1])
+if is > 0 then
+  local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  redis.call('ZADD', KEYS[3], latest[2], ARGV[6])
+  redis.call('PEXPIRE', KEYS[1], ARGV[7])
+else
+  redis.call('ZREM', KEYS[3], ARGV[6])
+  redis.call('DEL', KEYS[1])
+end
+return {was > 0 and 1 or 0, is > 0 and 1 or 0}
+"#;
+
+/// KEYS: sessions, expiry index. ARGV: now, user. Returns 1 when the user just went
+/// offline.
+const SWEEP: &str = r#"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]))
+if redis.call('ZCARD', KEYS[1]) == 0 then
+  if redis.call('ZREM', KEYS[2], ARGV[2]) == 1 then return 1 end
+  return 0
+end
+local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('ZADD', KEYS[2], latest[2], ARGV[2])
+return 0
+"#;
+
+/// Apply one presence event; `ttl_ms` is how long a session lives without a heartbeat.
+pub async fn apply(
+    redis: &mut ConnectionManager,
+    event: &PresenceEvent,
+    ttl_ms: i64,
+    now: UnixMillis,
+) -> RedisResult<Transition> {
+    let kind = match event.kind {
+        PresenceKind::Connected => "c",
+        PresenceKind::Heartbeat => "h",
+        PresenceKind::Disconnected => "d",
+    };
+    let u = event.user_id;
+    let (was, is): (i64, i64) = Script::new(APPLY)
+        .key(sessions_key(u))
+        .key(last_seen_key(u))
+        .key(EXPIRY_INDEX)
+        .arg(kind)
+        .arg(event.session_id.to_string())
+        .arg(event.occurred_at.0 + ttl_ms)
+        .arg(event.occurred_at.0)
+        .arg(now.0)
+        .arg(u.to_string())
+        .arg(ttl_ms * 2)
+        .invoke_async(redis)
+        .await?;
+    Ok(Transition {
+        was_online: was == 1,
+        is_online: is == 1,
+    })
+}
+
+/// Users whose every session expired by `now`, each reported once (up to `limit`).
+pub async fn sweep(
+    redis: &mut ConnectionManager,
+    now: UnixMillis,
+    limit: isize,
+) -> RedisResult<Vec<UserId>> {
+    let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+        .arg(EXPIRY_INDEX)
+        .arg("-inf")
+        .arg(now.0)
+        .arg("LIMIT")
+        .arg(0)
+        .arg(limit)
+        .query_async(redis)
+        .await?;
+    let script = Script::new(SWEEP);
+    let mut gone = Vec::new();
+    for id in due {
+        let Ok(uuid) = id.parse::<uuid::Uuid>() else {
+            // Not ours: drop it so it is not looked at every second forever.
+            let _: i64 = redis::cmd("ZREM")
+                .arg(EXPIRY_INDEX)
+                .arg(&id)
+                .query_async(redis)
+                .await?;
+            continue;
+        };
+        let u = UserId(uuid);
+        let went: i64 = script
+            .key(sessions_key(u))
+            .key(EXPIRY_INDEX)
+            .arg(now.0)
+            .arg(&id)
+            .invoke_async(redis)
+            .await?;
+        if went == 1 {
+            gone.push(u);
+        }
+    }
+    Ok(gone)
+}
+
+/// A user's presence as `GET /users/{id}/presence` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub online: bool,
+    pub last_seen: Option<UnixMillis>,
+}
+
+pub async fn status(
+    redis: &mut ConnectionManager,
+    u: UserId,
+    now: UnixMillis,
+) -> RedisResult<Status> {
+    let (live, seen): (i64, Option<i64>) = redis::pipe()
+        .cmd("ZCOUNT")
+        .arg(sessions_key(u))
+        .arg(format!("({}", now.0))
+        .arg("+inf")
+        .cmd("GET")
+        .arg(last_seen_key(u))
+        .query_async(redis)
+        .await?;
+    Ok(Status {
+        online: live > 0,
+        last_seen: seen.map(UnixMillis),
+    })
+}

@@ -1,0 +1,231 @@
+//! The sockets this gateway holds, by user, and the subscriptions that feed them.
+//!
+//! A gateway subscribes to a user's channel (`chat_core::live::user_channel`) while it
+//! holds at least one of their sockets, so it only ever receives frames for its own
+//! users. Frames arrive already rendered and are copied to each of the user's sockets.
+//! A socket whose outbound queue is full (a reader that stopped reading) misses the
+//! frame; its client sees the gap through `prev_seq` and repairs it with `sync`.
+//!
+//! Subscribe and unsubscribe commands go through one task in the order the socket table
+//! changed, so a quick disconnect-reconnect cannot end unsubscribed. The subscriber
+//! connection is RESP3 and resubscribes by itself after a reconnect.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use chat_core::config::{PresenceSettings, RedisSettings};
+use chat_core::events::PresenceKind;
+use chat_core::ids::{SessionId, UserId};
+use chat_core::live;
+use redis::aio::ConnectionManager;
+use redis::{PushInfo, PushKind, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::presence_log::PresenceLog;
+
+/// The sending side of one socket's outbound queue.
+pub type Out = mpsc::Sender<Message>;
+
+struct Local {
+    session: SessionId,
+    out: Out,
+}
+
+enum Subscription {
+    Subscribe(UserId, oneshot::Sender<()>),
+    Unsubscribe(UserId),
+}
+
+pub struct Hub {
+    sockets: Mutex<HashMap<UserId, Vec<Local>>>,
+    subscriptions: mpsc::UnboundedSender<Subscription>,
+    presence: PresenceLog,
+}
+
+impl Hub {
+    /// Connect the subscriber and start the tasks that keep the hub running until
+    /// `shutdown`.
+    pub async fn start(
+        redis: &RedisSettings,
+        presence: PresenceLog,
+        presence_settings: &PresenceSettings,
+        shutdown: CancellationToken,
+    ) -> redis::RedisResult<Arc<Hub>> {
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let subscriber = chat_core::redis_client::connect_subscriber(redis, push_tx).await?;
+        let (sub_tx, sub_rx) = mpsc::unbounded_channel();
+        let hub = Arc::new(Hub {
+            sockets: Mutex::new(HashMap::new()),
+            subscriptions: sub_tx,
+            presence,
+        });
+        tokio::spawn(manage_subscriptions(subscriber, sub_rx));
+        tokio::spawn(dispatch(hub.clone(), push_rx));
+        tokio::spawn(heartbeats(
+            hub.clone(),
+            presence_settings.heartbeat_interval(),
+            shutdown,
+        ));
+        Ok(hub)
+    }
+
+    fn table(&self) -> MutexGuard<'_, HashMap<UserId, Vec<Local>>> {
+        // A panic while holding the lock cannot leave the table half-changed (every
+        // change is a single insert or remove), so a poisoned lock is still usable.
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register a socket; returns once the user's channel is subscribed, so frames
+    /// published from then on reach it.
+    pub async fn join(&self, user: UserId, session: SessionId, out: Out) {
+        let record = self
+            .presence
+            .encode(user, session, PresenceKind::Connected)
+            .await;
+        let subscribed = {
+            let mut table = self.table();
+            let sockets = table.entry(user).or_default();
+            sockets.push(Local { session, out });
+            let first = sockets.len() == 1;
+            if let Some(r) = record {
+                self.presence.enqueue(r);
+            }
+            if first {
+                let (tx, rx) = oneshot::channel();
+                let _ = self.subscriptions.send(Subscription::Subscribe(user, tx));
+                Some(rx)
+            } else {
+                None
+            }
+        };
+        if let Some(done) = subscribed {
+            if tokio::time::timeout(Duration::from_secs(5), done)
+                .await
+                .is_err()
+            {
+                tracing::warn!(%user, "subscribing took over 5 s; live frames may be late");
+            }
+        }
+        metrics::gauge!("gateway_live_users").set(self.table().len() as f64);
+    }
+
+    /// Unregister a socket (and unsubscribe when it was the user's last here).
+    pub async fn leave(&self, user: UserId, session: SessionId) {
+        let record = self
+            .presence
+            .encode(user, session, PresenceKind::Disconnected)
+            .await;
+        let mut table = self.table();
+        if let Some(sockets) = table.get_mut(&user) {
+            sockets.retain(|l| l.session != session);
+            if sockets.is_empty() {
+                table.remove(&user);
+                let _ = self.subscriptions.send(Subscription::Unsubscribe(user));
+            }
+        }
+        if let Some(r) = record {
+            self.presence.enqueue(r);
+        }
+        metrics::gauge!("gateway_live_users").set(table.len() as f64);
+    }
+
+    /// Copy a frame to every socket of `user` on this gateway.
+    fn deliver(&self, user: UserId, frame: Utf8Bytes) {
+        let table = self.table();
+        let Some(sockets) = table.get(&user) else {
+            return;
+        };
+        for l in sockets {
+            match l.out.try_send(Message::Text(frame.clone())) {
+                Ok(()) => metrics::counter!("gateway_live_frames_total").increment(1),
+                Err(_) => metrics::counter!("gateway_live_dropped_total").increment(1),
+            }
+        }
+    }
+}
+
+async fn manage_subscriptions(
+    mut subscriber: ConnectionManager,
+    mut commands: mpsc::UnboundedReceiver<Subscription>,
+) {
+    while let Some(cmd) = commands.recv().await {
+        match cmd {
+            Subscription::Subscribe(user, done) => {
+                let channel = live::user_channel(user);
+                if let Err(e) = subscriber.subscribe(&channel).await {
+                    tracing::warn!(error = %e, %user, "subscribe failed");
+                    metrics::counter!("gateway_subscribe_failures_total").increment(1);
+                }
+                let _ = done.send(());
+            }
+            Subscription::Unsubscribe(user) => {
+                if let Err(e) = subscriber.unsubscribe(live::user_channel(user)).await {
+                    tracing::warn!(error = %e, %user, "unsubscribe failed");
+                }
+            }
+        }
+    }
+}
+
+/// Pushed pub/sub messages to sockets.
+async fn dispatch(hub: Arc<Hub>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) {
+    while let Some(push) = pushes.recv().await {
+        if push.kind != PushKind::Message {
+            continue;
+        }
+        let mut data = push.data.into_iter();
+        let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+            continue;
+        };
+        let Some(user) = text(channel).as_deref().and_then(live::user_of_channel) else {
+            continue;
+        };
+        if let Some(frame) = text(payload) {
+            hub.deliver(user, Utf8Bytes::from(frame));
+        }
+    }
+}
+
+fn text(v: Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Every heartbeat interval, one heartbeat record per socket held.
+async fn heartbeats(hub: Arc<Hub>, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let sessions: Vec<(UserId, SessionId)> = hub
+            .table()
+            .iter()
+            .flat_map(|(u, ls)| ls.iter().map(move |l| (*u, l.session)))
+            .collect();
+        for (user, session) in sessions {
+            let Some(record) = hub
+                .presence
+                .encode(user, session, PresenceKind::Heartbeat)
+                .await
+            else {
+                continue;
+            };
+            let table = hub.table();
+            let still_here = table
+                .get(&user)
+                .is_some_and(|ls| ls.iter().any(|l| l.session == session));
+            if still_here {
+                hub.presence.enqueue(record);
+            }
+        }
+    }
+}

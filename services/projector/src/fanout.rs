@@ -1,0 +1,368 @@
+//! `--role fanout`: live delivery. Reads the log in order and publishes each event,
+//! rendered once as the protocol's `event` frame, to the pub/sub channel of every member
+//! of its conversation (see `chat_core::live`). Gateways subscribe to the channels of
+//! the users whose sockets they hold, so no gateway reads the topic.
+//!
+//! `prev_seq` needs the previous published seq of each conversation. It lives in Redis
+//! (`fanout:last:{c}`), and a chunk's publishes and its new `last` values are written
+//! by one script that first checks the `last` values are still the ones this chunk was
+//! computed from. So each event is published once even when the chunk is applied twice
+//! (a crash before the offset commit, a rebalance, two fanout groups reading the same
+//! topic): the second attempt finds `last` moved and publishes nothing.
+//!
+//! Stale events are not pushed: after the fanout was down for a while, a burst of old
+//! events helps nobody (the clients that were online fetch them with one `sync`). An
+//! event older than `stale_after` when read is chained (the next event's `prev_seq`
+//! points at it, so clients see the gap) but not published.
+//!
+//! Who receives an event: the conversation's members per the gateways' write-through
+//! set in Redis (the CQL projection when Redis knows nothing), adjusted by the
+//! membership events of the chunk in order: a removed member still gets their own
+//! `member_removed`, an added one gets their `member_added`. Events whose actor is not a
+//! member are not published (the gateways never append those; the history role
+//! dead-letters them), and they stay out of the `prev_seq` chain.
+
+use std::collections::{HashMap, HashSet};
+
+use chat_core::events::{ConversationEvent, Logged, Payload, Rejection};
+use chat_core::ids::{ConversationId, UserId};
+use chat_core::live::{self, frames};
+use chat_core::time::UnixMillis;
+use chat_history::HistoryStore;
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::runner::Projection;
+
+pub struct Fanout {
+    pub redis: ConnectionManager,
+    pub history: HistoryStore,
+    pub stale_after: std::time::Duration,
+}
+
+fn last_key(c: ConversationId) -> String {
+    format!("fanout:last:{c}")
+}
+
+/// KEYS: the `last` key of each conversation. ARGV: for each conversation, the value it
+/// is expected to hold ('' for none), the new value, and how many publishes follow;
+/// then those publishes as channel, frame pairs. Conversations whose `last` moved are
+/// skipped whole. Returns how many frames were published.
+const PUBLISH: &str = r#"
+local a = 1
+local published = 0
+for i, key in ipairs(KEYS) do
+  local expected = ARGV[a]
+  local new = ARGV[a + 1]
+  local n = tonumber(ARGV[a + 2])
+  a = a + 3
+  local current = redis.call('GET', key) or ''
+  if current == expected then
+    for j = 0, n - 1 do
+      redis.call('PUBLISH', ARGV[a + 2 * j], ARGV[a + 2 * j + 1])
+    end
+    published = published + n
+    redis.call('SET', key, new)
+  end
+  a = a + 2 * n
+end
+return published
+"#;
+
+/// One conversation's share of a chunk.
+struct Batch<'a> {
+    conversation: ConversationId,
+    events: Vec<&'a Logged<ConversationEvent>>,
+}
+
+/// What a conversation's events turn into: who gets which frame, and the new `last`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    pub deliveries: Vec<(UserId, String)>,
+    pub last: Option<i64>,
+}
+
+/// Route one conversation's events in order, given the last chained seq and the
+/// current members; events that occurred before `fresh_since` are chained but not
+/// delivered. Pure, so the routing rules are unit-tested.
+pub fn plan<'a>(
+    events: impl IntoIterator<Item = &'a Logged<ConversationEvent>>,
+    mut last: Option<i64>,
+    mut members: HashSet<UserId>,
+    fresh_since: UnixMillis,
+) -> Plan {
+    let mut deliveries = Vec::new();
+    for record in events {
+        let seq = record.offset;
+        if last.is_some_and(|l| seq <= l) {
+            continue; // published before (a replay)
+        }
+        let e = &record.event;
+        let mut removed = None;
+        match &e.payload {
+            Payload::ConversationCreated(c) => {
+                members.extend(c.members.iter().copied());
+                members.insert(e.actor_id);
+            }
+            Payload::MemberAdded { user_id, .. } if members.contains(&e.actor_id) => {
+                members.insert(*user_id);
+            }
+            Payload::MemberRemoved { user_id } => removed = Some(*user_id),
+            _ => {}
+        }
+        if !members.contains(&e.actor_id) {
+            metrics::counter!("fanout_skipped_total", "reason" => "actor_not_member").increment(1);
+            continue;
+        }
+        if e.occurred_at >= fresh_since {
+            let frame = frames::event_frame(e, seq, last);
+            let mut recipients: Vec<UserId> = members.iter().copied().collect();
+            recipients.sort_by_key(|u| u.0);
+            for u in recipients {
+                deliveries.push((u, frame.clone()));
+            }
+        } else {
+            metrics::counter!("fanout_skipped_total", "reason" => "stale").increment(1);
+        }
+        if let Some(u) = removed {
+            members.remove(&u);
+        }
+        last = Some(seq);
+    }
+    Plan { deliveries, last }
+}
+
+impl Fanout {
+    /// The members of each conversation: Redis first, the CQL projection for the ones
+    /// Redis has no record of.
+    async fn members(
+        &self,
+        conversations: &[ConversationId],
+    ) -> Result<Vec<HashSet<UserId>>, String> {
+        let mut redis = self.redis.clone();
+        let mut pipe = redis::pipe();
+        for c in conversations {
+            pipe.smembers(live::members_key(*c));
+        }
+        let sets: Vec<Vec<String>> = pipe
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let mut out = Vec::with_capacity(sets.len());
+        for (c, set) in conversations.iter().zip(sets) {
+            let mut members: HashSet<UserId> = set
+                .iter()
+                .filter_map(|s| s.parse::<uuid::Uuid>().ok())
+                .map(UserId)
+                .collect();
+            if members.is_empty() {
+                members = self
+                    .history
+                    .members(c.0)
+                    .await
+                    .map_err(|e| format!("cql: {e}"))?
+                    .into_iter()
+                    .map(|m| UserId(m.user_id))
+                    .collect();
+            }
+            out.push(members);
+        }
+        Ok(out)
+    }
+}
+
+impl Projection for Fanout {
+    type Event = ConversationEvent;
+    /// Deliveries wait for nothing: a chunk is what is already buffered.
+    const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+    /// Replays publish nothing (see the module docs), so commits need not block.
+    const COMMIT: rdkafka::consumer::CommitMode = rdkafka::consumer::CommitMode::Async;
+
+    async fn apply(
+        &self,
+        records: Vec<Logged<ConversationEvent>>,
+    ) -> Result<Vec<Rejection>, String> {
+        let mut index: HashMap<ConversationId, usize> = HashMap::new();
+        let mut batches: Vec<Batch<'_>> = Vec::new();
+        for r in &records {
+            let c = r.event.conversation_id;
+            let i = *index.entry(c).or_insert_with(|| {
+                batches.push(Batch {
+                    conversation: c,
+                    events: Vec::new(),
+                });
+                batches.len() - 1
+            });
+            batches[i].events.push(r);
+        }
+        let conversations: Vec<ConversationId> = batches.iter().map(|b| b.conversation).collect();
+        let mut redis = self.redis.clone();
+        let lasts: Vec<Option<i64>> = if conversations.is_empty() {
+            vec![]
+        } else {
+            redis::cmd("MGET")
+                .arg(
+                    conversations
+                        .iter()
+                        .map(|c| last_key(*c))
+                        .collect::<Vec<_>>(),
+                )
+                .query_async(&mut redis)
+                .await
+                .map_err(|e| format!("redis: {e}"))?
+        };
+        let members = self.members(&conversations).await?;
+
+        let fresh_since = UnixMillis(UnixMillis::now().0 - self.stale_after.as_millis() as i64);
+        let script = Script::new(PUBLISH);
+        let mut invocation = script.prepare_invoke();
+        let mut touched = 0usize;
+        for ((batch, last), members) in batches.iter().zip(lasts).zip(members) {
+            let p = plan(batch.events.iter().copied(), last, members, fresh_since);
+            let Some(new_last) = p.last.filter(|n| Some(*n) != last) else {
+                continue;
+            };
+            invocation
+                .key(last_key(batch.conversation))
+                .arg(last.map(|l| l.to_string()).unwrap_or_default())
+                .arg(new_last)
+                .arg(p.deliveries.len());
+            touched += 1;
+            for (user, frame) in p.deliveries {
+                invocation.arg(live::user_channel(user)).arg(frame);
+            }
+        }
+        if touched == 0 {
+            return Ok(vec![]);
+        }
+        let published: i64 = invocation
+            .invoke_async(&mut redis)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        metrics::counter!("fanout_frames_published_total").increment(published.max(0) as u64);
+        let now = UnixMillis::now().0;
+        for r in &records {
+            let delay = (now - r.event.occurred_at.0).max(0) as f64 / 1000.0;
+            metrics::histogram!("fanout_event_delay_seconds").record(delay);
+        }
+        Ok(vec![])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_core::events::{ConversationCreated, ConversationKind};
+    use uuid::Uuid;
+
+    fn u(n: u128) -> UserId {
+        UserId(Uuid::from_u128(n))
+    }
+
+    fn at(offset: i64, actor: UserId, payload: Payload) -> Logged<ConversationEvent> {
+        Logged {
+            partition: 0,
+            offset,
+            event: ConversationEvent {
+                event_id: Uuid::new_v4(),
+                conversation_id: ConversationId(Uuid::from_u128(99)),
+                actor_id: actor,
+                occurred_at: UnixMillis(0),
+                gateway_id: "gw".into(),
+                payload,
+            },
+        }
+    }
+
+    fn seqs_of(p: &Plan, user: UserId) -> Vec<(i64, Option<i64>)> {
+        p.deliveries
+            .iter()
+            .filter(|(to, _)| *to == user)
+            .map(|(_, f)| {
+                let v: serde_json::Value = serde_json::from_str(f).unwrap();
+                (v["seq"].as_i64().unwrap(), v["prev_seq"].as_i64())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chains_prev_seq_and_follows_membership_in_order() {
+        let events = vec![
+            at(
+                3,
+                u(1),
+                Payload::ConversationCreated(ConversationCreated {
+                    kind: ConversationKind::Group,
+                    name: None,
+                    members: vec![u(1), u(2)],
+                    admins: vec![u(1)],
+                }),
+            ),
+            at(
+                7,
+                u(1),
+                Payload::MemberAdded {
+                    user_id: u(3),
+                    as_admin: false,
+                },
+            ),
+            at(9, u(1), Payload::MemberRemoved { user_id: u(2) }),
+            at(12, u(1), Payload::ReadUpTo { seq: 9 }),
+        ];
+        let p = plan(&events, None, HashSet::new(), UnixMillis(0));
+        assert_eq!(p.last, Some(12));
+        assert_eq!(
+            seqs_of(&p, u(1)),
+            vec![(3, None), (7, Some(3)), (9, Some(7)), (12, Some(9))]
+        );
+        // The removed member gets their own removal, then nothing.
+        assert_eq!(
+            seqs_of(&p, u(2)),
+            vec![(3, None), (7, Some(3)), (9, Some(7))]
+        );
+        // The added member from their addition on.
+        assert_eq!(
+            seqs_of(&p, u(3)),
+            vec![(7, Some(3)), (9, Some(7)), (12, Some(9))]
+        );
+    }
+
+    #[test]
+    fn replays_publish_nothing_and_outsiders_stay_out_of_the_chain() {
+        let members: HashSet<UserId> = [u(1), u(2)].into_iter().collect();
+        let events = vec![
+            at(4, u(1), Payload::ReadUpTo { seq: 1 }),
+            at(5, u(1), Payload::ReadUpTo { seq: 2 }),
+            at(6, u(66), Payload::ReadUpTo { seq: 3 }),
+            at(8, u(2), Payload::DeliveredUpTo { seq: 5 }),
+        ];
+        let p = plan(&events, Some(4), members, UnixMillis(0));
+        assert_eq!(seqs_of(&p, u(2)), vec![(5, Some(4)), (8, Some(5))]);
+        assert_eq!(p.last, Some(8));
+        let again = plan(
+            &events,
+            Some(8),
+            [u(1)].into_iter().collect(),
+            UnixMillis(0),
+        );
+        assert_eq!(
+            again,
+            Plan {
+                deliveries: vec![],
+                last: Some(8)
+            }
+        );
+    }
+
+    #[test]
+    fn stale_events_are_chained_but_not_delivered() {
+        let members: HashSet<UserId> = [u(1), u(2)].into_iter().collect();
+        let mut old = at(4, u(1), Payload::ReadUpTo { seq: 1 });
+        old.event.occurred_at = UnixMillis(100);
+        let mut fresh = at(6, u(1), Payload::ReadUpTo { seq: 2 });
+        fresh.event.occurred_at = UnixMillis(5_000);
+        let p = plan(&[old, fresh], Some(2), members, UnixMillis(1_000));
+        assert_eq!(seqs_of(&p, u(2)), vec![(6, Some(4))]);
+        assert_eq!(p.last, Some(6));
+    }
+}

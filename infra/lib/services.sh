@@ -23,6 +23,8 @@ services_spec() {
   # Projector roles: one process per role (each its own consumer group); PORT serves
   # /healthz, /readyz and /metrics.
   echo "projector-history 9101 chat-projector --role history --port 9101"
+  echo "projector-fanout 9102 chat-projector --role fanout --port 9102"
+  echo "projector-presence 9103 chat-projector --role presence --port 9103"
 }
 
 # The HS256 secret all gateways share, made once per state directory (never printed).

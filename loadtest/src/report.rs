@@ -1,7 +1,6 @@
 //! The machine-readable result of a run (`summary.json`).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -31,37 +30,22 @@ impl Latency {
     }
 }
 
+/// `summary.json` of the `chat` scenario.
 #[derive(Serialize)]
 pub struct Summary {
     pub scenario: String,
     pub connections: usize,
     pub sent: u64,
     pub acked: u64,
+    /// Deliveries of acked messages to members other than the sender.
+    pub delivered: u64,
+    /// Acked messages that some other member never received live.
+    pub lost: u64,
+    pub duplicates: u64,
     pub errors: HashMap<String, u64>,
     pub ack_ms: Latency,
+    pub deliver_ms: Latency,
     pub msgs_per_s: f64,
+    pub deliveries_per_s: f64,
     pub elapsed_s: f64,
-}
-
-impl Summary {
-    pub fn new(
-        scenario: &str,
-        connections: usize,
-        sent: &u64,
-        acked: &u64,
-        errors: &HashMap<String, u64>,
-        ack: &Histogram<u64>,
-        elapsed: Duration,
-    ) -> Self {
-        Summary {
-            scenario: scenario.to_string(),
-            connections,
-            sent: *sent,
-            acked: *acked,
-            errors: errors.clone(),
-            ack_ms: Latency::from_micros(ack),
-            msgs_per_s: *acked as f64 / elapsed.as_secs_f64(),
-            elapsed_s: elapsed.as_secs_f64(),
-        }
-    }
 }

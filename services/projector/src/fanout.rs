@@ -23,6 +23,7 @@
 //! dead-letters them), and they stay out of the `prev_seq` chain.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chat_core::events::{ConversationEvent, Logged, Payload, Rejection};
 use chat_core::ids::{ConversationId, UserId};
@@ -75,11 +76,36 @@ struct Batch<'a> {
     events: Vec<&'a Logged<ConversationEvent>>,
 }
 
-/// What a conversation's events turn into: who gets which frame, and the new `last`.
+/// One event of the chain: its frame and who gets it (no frame: stale, chained only).
+#[derive(Debug, PartialEq)]
+pub struct Step {
+    pub seq: i64,
+    pub frame: Option<Arc<str>>,
+    pub recipients: Vec<UserId>,
+}
+
+/// What a conversation's events turn into, in order.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
-    pub deliveries: Vec<(UserId, String)>,
-    pub last: Option<i64>,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn last(&self) -> Option<i64> {
+        self.steps.last().map(|s| s.seq)
+    }
+}
+
+/// Publishes per script call: bounds one call's size whatever the group size and chunk.
+const MAX_PUBLISHES_PER_CALL: usize = 5000;
+
+/// A stretch of one conversation's chain, published by the script if `last` still
+/// holds `expected`.
+struct Segment {
+    key: String,
+    expected: Option<i64>,
+    new: i64,
+    publishes: Vec<(String, Arc<str>)>,
 }
 
 /// Route one conversation's events in order, given the last chained seq and the
@@ -91,7 +117,7 @@ pub fn plan<'a>(
     mut members: HashSet<UserId>,
     fresh_since: UnixMillis,
 ) -> Plan {
-    let mut deliveries = Vec::new();
+    let mut steps = Vec::new();
     for record in events {
         let seq = record.offset;
         if last.is_some_and(|l| seq <= l) {
@@ -114,25 +140,94 @@ pub fn plan<'a>(
             metrics::counter!("fanout_skipped_total", "reason" => "actor_not_member").increment(1);
             continue;
         }
-        if e.occurred_at >= fresh_since {
-            let frame = frames::event_frame(e, seq, last);
+        let step = if e.occurred_at >= fresh_since {
             let mut recipients: Vec<UserId> = members.iter().copied().collect();
             recipients.sort_by_key(|u| u.0);
-            for u in recipients {
-                deliveries.push((u, frame.clone()));
+            Step {
+                seq,
+                frame: Some(Arc::from(frames::event_frame(e, seq, last))),
+                recipients,
             }
         } else {
             metrics::counter!("fanout_skipped_total", "reason" => "stale").increment(1);
-        }
+            Step {
+                seq,
+                frame: None,
+                recipients: vec![],
+            }
+        };
+        steps.push(step);
         if let Some(u) = removed {
             members.remove(&u);
         }
         last = Some(seq);
     }
-    Plan { deliveries, last }
+    Plan { steps }
+}
+
+/// Cut a conversation's plan into segments of at most [`MAX_PUBLISHES_PER_CALL`]
+/// publishes (one event's publishes are never split).
+fn segments(c: ConversationId, last: Option<i64>, plan: Plan) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut current = Segment {
+        key: last_key(c),
+        expected: last,
+        new: 0,
+        publishes: Vec::new(),
+    };
+    let mut open = false;
+    for step in plan.steps {
+        if let Some(frame) = &step.frame {
+            for u in &step.recipients {
+                current
+                    .publishes
+                    .push((live::user_channel(*u), frame.clone()));
+            }
+        }
+        current.new = step.seq;
+        open = true;
+        if current.publishes.len() >= MAX_PUBLISHES_PER_CALL {
+            let next = Segment {
+                key: current.key.clone(),
+                expected: Some(step.seq),
+                new: 0,
+                publishes: Vec::new(),
+            };
+            out.push(std::mem::replace(&mut current, next));
+            open = false;
+        }
+    }
+    if open {
+        out.push(current);
+    }
+    out
 }
 
 impl Fanout {
+    /// One script call: each segment's publishes and its new `last`, if `last` still
+    /// holds what the segment expects.
+    async fn publish(&self, call: Vec<Segment>) -> Result<(), String> {
+        let script = Script::new(PUBLISH);
+        let mut invocation = script.prepare_invoke();
+        for s in &call {
+            invocation
+                .key(&s.key)
+                .arg(s.expected.map(|l| l.to_string()).unwrap_or_default())
+                .arg(s.new)
+                .arg(s.publishes.len());
+            for (channel, frame) in &s.publishes {
+                invocation.arg(channel).arg(frame.as_ref());
+            }
+        }
+        let mut redis = self.redis.clone();
+        let published: i64 = invocation
+            .invoke_async(&mut redis)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        metrics::counter!("fanout_frames_published_total").increment(published.max(0) as u64);
+        Ok(())
+    }
+
     /// The members of each conversation: Redis first, the CQL projection for the ones
     /// Redis has no record of.
     async fn members(
@@ -175,6 +270,8 @@ impl Projection for Fanout {
     type Event = ConversationEvent;
     /// Deliveries wait for nothing: a chunk is what is already buffered.
     const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+    /// Smaller chunks: every event becomes a frame per member, held until published.
+    const MAX_CHUNK: usize = 500;
     /// Replays publish nothing (see the module docs), so commits need not block.
     const COMMIT: rdkafka::consumer::CommitMode = rdkafka::consumer::CommitMode::Async;
 
@@ -214,32 +311,25 @@ impl Projection for Fanout {
         let members = self.members(&conversations).await?;
 
         let fresh_since = UnixMillis(UnixMillis::now().0 - self.stale_after.as_millis() as i64);
-        let script = Script::new(PUBLISH);
-        let mut invocation = script.prepare_invoke();
-        let mut touched = 0usize;
+        let mut all = Vec::new();
         for ((batch, last), members) in batches.iter().zip(lasts).zip(members) {
             let p = plan(batch.events.iter().copied(), last, members, fresh_since);
-            let Some(new_last) = p.last.filter(|n| Some(*n) != last) else {
-                continue;
-            };
-            invocation
-                .key(last_key(batch.conversation))
-                .arg(last.map(|l| l.to_string()).unwrap_or_default())
-                .arg(new_last)
-                .arg(p.deliveries.len());
-            touched += 1;
-            for (user, frame) in p.deliveries {
-                invocation.arg(live::user_channel(user)).arg(frame);
+            all.extend(segments(batch.conversation, last, p));
+        }
+        // Calls go out one after another, so a conversation's segments apply in order.
+        let mut call: Vec<Segment> = Vec::new();
+        let mut size = 0;
+        for segment in all {
+            size += segment.publishes.len();
+            call.push(segment);
+            if size >= MAX_PUBLISHES_PER_CALL {
+                self.publish(std::mem::take(&mut call)).await?;
+                size = 0;
             }
         }
-        if touched == 0 {
-            return Ok(vec![]);
+        if !call.is_empty() {
+            self.publish(call).await?;
         }
-        let published: i64 = invocation
-            .invoke_async(&mut redis)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
-        metrics::counter!("fanout_frames_published_total").increment(published.max(0) as u64);
         let now = UnixMillis::now().0;
         for r in &records {
             let delay = (now - r.event.occurred_at.0).max(0) as f64 / 1000.0;
@@ -275,10 +365,11 @@ mod tests {
     }
 
     fn seqs_of(p: &Plan, user: UserId) -> Vec<(i64, Option<i64>)> {
-        p.deliveries
+        p.steps
             .iter()
-            .filter(|(to, _)| *to == user)
-            .map(|(_, f)| {
+            .filter(|s| s.recipients.contains(&user))
+            .filter_map(|s| s.frame.as_ref())
+            .map(|f| {
                 let v: serde_json::Value = serde_json::from_str(f).unwrap();
                 (v["seq"].as_i64().unwrap(), v["prev_seq"].as_i64())
             })
@@ -310,7 +401,7 @@ mod tests {
             at(12, u(1), Payload::ReadUpTo { seq: 9 }),
         ];
         let p = plan(&events, None, HashSet::new(), UnixMillis(0));
-        assert_eq!(p.last, Some(12));
+        assert_eq!(p.last(), Some(12));
         assert_eq!(
             seqs_of(&p, u(1)),
             vec![(3, None), (7, Some(3)), (9, Some(7)), (12, Some(9))]
@@ -338,20 +429,14 @@ mod tests {
         ];
         let p = plan(&events, Some(4), members, UnixMillis(0));
         assert_eq!(seqs_of(&p, u(2)), vec![(5, Some(4)), (8, Some(5))]);
-        assert_eq!(p.last, Some(8));
+        assert_eq!(p.last(), Some(8));
         let again = plan(
             &events,
             Some(8),
             [u(1)].into_iter().collect(),
             UnixMillis(0),
         );
-        assert_eq!(
-            again,
-            Plan {
-                deliveries: vec![],
-                last: Some(8)
-            }
-        );
+        assert_eq!(again, Plan::default());
     }
 
     #[test]
@@ -363,6 +448,22 @@ mod tests {
         fresh.event.occurred_at = UnixMillis(5_000);
         let p = plan(&[old, fresh], Some(2), members, UnixMillis(1_000));
         assert_eq!(seqs_of(&p, u(2)), vec![(6, Some(4))]);
-        assert_eq!(p.last, Some(6));
+        assert_eq!(p.last(), Some(6));
+    }
+
+    #[test]
+    fn big_fanouts_are_cut_into_chained_segments() {
+        let members: HashSet<UserId> = (1..=3000).map(u).collect();
+        let events: Vec<_> = (10..14)
+            .map(|seq| at(seq, u(1), Payload::ReadUpTo { seq: 1 }))
+            .collect();
+        let p = plan(&events, Some(5), members, UnixMillis(0));
+        let segs = segments(ConversationId(Uuid::from_u128(99)), Some(5), p);
+        // 3,000 recipients per event: a segment closes once it reaches 5,000 publishes.
+        let chain: Vec<(Option<i64>, i64, usize)> = segs
+            .iter()
+            .map(|s| (s.expected, s.new, s.publishes.len()))
+            .collect();
+        assert_eq!(chain, vec![(Some(5), 11, 6000), (Some(11), 13, 6000)]);
     }
 }

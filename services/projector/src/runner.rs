@@ -38,6 +38,9 @@ pub trait Projection: Send + Sync {
     /// chunks (throughput), shorter makes earlier deliveries (latency).
     const CHUNK_WAIT: Duration = Duration::from_millis(10);
 
+    /// Most records per chunk.
+    const MAX_CHUNK: usize = MAX_CHUNK;
+
     /// How offsets are committed. Sync for projections whose replays cost work; async
     /// where replays are cheap and latency matters.
     const COMMIT: CommitMode = CommitMode::Sync;
@@ -113,7 +116,7 @@ impl<P: Projection> Runner<P> {
             };
         let mut chunk = vec![first];
         let deadline = Instant::now() + P::CHUNK_WAIT;
-        while chunk.len() < MAX_CHUNK {
+        while chunk.len() < P::MAX_CHUNK {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.consumer.recv()).await {
                 Ok(Ok(m)) => chunk.push(m.detach()),

@@ -193,17 +193,38 @@ pub async fn run(args: ChatArgs) -> Result<()> {
                     break;
                 }
             }
-            // Keep reading while the last deliveries arrive.
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            let _ = tx.send(Message::Close(None)).await;
-            reader.abort();
-            anyhow::Ok(())
+            anyhow::Ok((tx, reader))
         }));
     }
+    let mut open = Vec::new();
     for t in tasks {
-        if let Err(e) = t.await? {
-            eprintln!("client failed: {e:#}");
+        match t.await? {
+            Ok(socket) => open.push(socket),
+            Err(e) => eprintln!("client failed: {e:#}"),
         }
+    }
+    // Keep reading while the last acks and deliveries arrive: until nothing new came
+    // for 5 s (at most 2 min), so late is told apart from lost.
+    let drain_started = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut seen = 0u64;
+    while quiet_since.elapsed() < Duration::from_secs(5)
+        && drain_started.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now_seen = {
+            let t = lock(&tracker);
+            t.ack.len() + t.deliver.len()
+        };
+        if now_seen != seen {
+            seen = now_seen;
+            quiet_since = Instant::now();
+        }
+    }
+    eprintln!("drained in {:?}", drain_started.elapsed());
+    for (mut tx, reader) in open {
+        let _ = tx.send(Message::Close(None)).await;
+        reader.abort();
     }
     let elapsed = args.duration;
     let t = lock(&tracker);

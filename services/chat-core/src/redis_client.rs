@@ -29,3 +29,15 @@ pub async fn connect_subscriber(
         .set_automatic_resubscription();
     ConnectionManager::new_with_config(client, config).await
 }
+
+/// For consumers that send big pipelines and scripts (the fanout's publishes): a slow
+/// answer under load is waited for rather than failed and retried.
+pub async fn connect_patient(
+    settings: &RedisSettings,
+    response_timeout: std::time::Duration,
+) -> redis::RedisResult<ConnectionManager> {
+    let client = redis::Client::open(settings.url.expose())?;
+    let config =
+        redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(response_timeout));
+    ConnectionManager::new_with_config(client, config).await
+}

@@ -144,9 +144,12 @@ async fn main() -> Result<()> {
     match cli.role.as_str() {
         "history" => parts.run(History { store: history }).await?,
         "fanout" => {
-            let redis = chat_core::redis_client::connect(&settings.redis)
-                .await
-                .context("connecting to Redis")?;
+            let redis = chat_core::redis_client::connect_patient(
+                &settings.redis,
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .context("connecting to Redis")?;
             parts
                 .run(Fanout {
                     redis,
@@ -156,9 +159,12 @@ async fn main() -> Result<()> {
                 .await?
         }
         _ => {
-            let redis = chat_core::redis_client::connect(&settings.redis)
-                .await
-                .context("connecting to Redis")?;
+            let redis = chat_core::redis_client::connect_patient(
+                &settings.redis,
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .context("connecting to Redis")?;
             let p = Presence {
                 redis,
                 history: Arc::new(history),

@@ -48,10 +48,13 @@ redis_start() {
   mkdir -p "$REDIS_DIR"
   # No config file: everything on the command line, so /etc/redis/redis.conf (logfile,
   # daemonize, dir) never applies. Logs go to stdout, which start_bg appends to the log.
+  # Durability is the append-only file (fsync every second); the periodic RDB snapshots
+  # Redis also takes by default are off (`--save ""`): under chat load they fork and
+  # rewrite the whole dataset every minute, for nothing the AOF does not already keep.
   start_bg redis redis-server \
     --bind 127.0.0.1 --port "$REDIS_PORT" \
     --dir "$REDIS_DIR" \
-    --appendonly yes --appendfsync everysec \
+    --appendonly yes --appendfsync everysec --save "" \
     --daemonize no --supervised no --logfile "" \
     --protected-mode yes
 }

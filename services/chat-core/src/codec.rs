@@ -125,6 +125,23 @@ impl EventCodec {
         };
         Ok(T::from_value(decoded.value, &decoded.schema.parsed)?)
     }
+
+    /// Decode any record of any registered schema to JSON (for `chatctl tail`).
+    pub async fn decode_json(&self, bytes: &[u8]) -> Result<serde_json::Value, CodecError> {
+        if bytes.len() < 5 || bytes[0] != 0 {
+            return Err(CodecError::WireFormat("not in the Confluent wire format"));
+        }
+        let decoded = match self.decoder.decode_with_schema(Some(bytes)).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return Err(CodecError::WireFormat("no value")),
+            Err(e) => {
+                self.decoder.remove_errors_from_cache();
+                return Err(e.into());
+            }
+        };
+        serde_json::Value::try_from(decoded.value)
+            .map_err(|_| CodecError::WireFormat("a value JSON cannot hold"))
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,10 @@ enum Command {
     },
     /// Check that Kafka, the CQL store, Redis and the registry answer; non-zero if not.
     Health,
+    /// Print a topic's records decoded through the registry, one JSON object per line.
+    Tail(commands::tail::TailArgs),
+    /// Consumer lag per group and partition (log end minus committed offset).
+    Lag(commands::lag::LagArgs),
     /// Rebuild a projection by replaying the log into a fresh keyspace.
     Rebuild {
         #[command(subcommand)]
@@ -65,6 +69,8 @@ async fn main() -> Result<()> {
         Command::Migrate => commands::migrate::run(&settings).await,
         Command::Schemas { action } => commands::schemas::run(&settings, action).await,
         Command::Health => commands::health::run(&settings).await,
+        Command::Tail(args) => commands::tail::run(&settings, args).await,
+        Command::Lag(args) => commands::lag::run(&settings, args).await,
         Command::Rebuild {
             projection: RebuildWhat::History(args),
         } => commands::rebuild::history(&settings, args).await,

@@ -19,7 +19,7 @@ pub struct LiveStack {
     pub history: Projector,
     pub fanout: Option<Projector>,
     pub presence: Projector,
-    tag: String,
+    pub tag: String,
 }
 
 impl LiveStack {

@@ -109,38 +109,43 @@ impl EventCodec {
 
     /// Decode a record value from `bytes` (Confluent wire format).
     pub async fn decode<T: AvroRecord>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        let (value, writer) = self.decode_value(bytes).await?;
+        Ok(T::from_value(value, &writer.parsed)?)
+    }
+
+    /// Decode any record of any registered schema to JSON (for `chatctl tail`).
+    pub async fn decode_json(&self, bytes: &[u8]) -> Result<serde_json::Value, CodecError> {
+        let (value, _) = self.decode_value(bytes).await?;
+        serde_json::Value::try_from(value)
+            .map_err(|_| CodecError::WireFormat("a value JSON cannot hold"))
+    }
+
+    /// The wire-format checks and the registry lookup both decoders share: the value
+    /// and the schema it was written with.
+    async fn decode_value(
+        &self,
+        bytes: &[u8],
+    ) -> Result<
+        (
+            apache_avro::types::Value,
+            std::sync::Arc<schema_registry_converter::avro_common::AvroSchema>,
+        ),
+        CodecError,
+    > {
         if bytes.len() < 5 {
             return Err(CodecError::WireFormat("shorter than the 5-byte header"));
         }
         if bytes[0] != 0 {
             return Err(CodecError::WireFormat("magic byte is not 0"));
         }
-        let decoded = match self.decoder.decode_with_schema(Some(bytes)).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return Err(CodecError::WireFormat("no value")),
+        match self.decoder.decode_with_schema(Some(bytes)).await {
+            Ok(Some(d)) => Ok((d.value, d.schema)),
+            Ok(None) => Err(CodecError::WireFormat("no value")),
             Err(e) => {
                 self.decoder.remove_errors_from_cache();
-                return Err(e.into());
+                Err(e.into())
             }
-        };
-        Ok(T::from_value(decoded.value, &decoded.schema.parsed)?)
-    }
-
-    /// Decode any record of any registered schema to JSON (for `chatctl tail`).
-    pub async fn decode_json(&self, bytes: &[u8]) -> Result<serde_json::Value, CodecError> {
-        if bytes.len() < 5 || bytes[0] != 0 {
-            return Err(CodecError::WireFormat("not in the Confluent wire format"));
         }
-        let decoded = match self.decoder.decode_with_schema(Some(bytes)).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return Err(CodecError::WireFormat("no value")),
-            Err(e) => {
-                self.decoder.remove_errors_from_cache();
-                return Err(e.into());
-            }
-        };
-        serde_json::Value::try_from(decoded.value)
-            .map_err(|_| CodecError::WireFormat("a value JSON cannot hold"))
     }
 }
 

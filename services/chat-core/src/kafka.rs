@@ -41,6 +41,20 @@ pub fn producer(k: &KafkaSettings, client_id: &str) -> Result<FutureProducer, Ka
         .create()
 }
 
+/// A consumer for tools that read or inspect without joining in (`chatctl tail`,
+/// `chatctl lag`): never commits; `group_id` only names whose offsets it looks at.
+pub fn inspector(
+    k: &KafkaSettings,
+    client_id: &str,
+    group_id: &str,
+) -> Result<rdkafka::consumer::BaseConsumer, KafkaError> {
+    base_config(k, client_id)
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+}
+
 /// A consumer in `group_id` that starts from the beginning of the log for a new group
 /// and commits only when told to.
 pub fn consumer(

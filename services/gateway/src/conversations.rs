@@ -140,11 +140,7 @@ impl Conversations {
         let mut r = self.redis();
         let ids: Vec<String> = r.smembers(keys::members(c)).await?;
         if !ids.is_empty() {
-            return Ok(ids
-                .iter()
-                .filter_map(|s| s.parse::<uuid::Uuid>().ok())
-                .map(UserId)
-                .collect());
+            return Ok(chat_core::live::user_ids(&ids).collect());
         }
         let result = self
             .session

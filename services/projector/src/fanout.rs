@@ -245,11 +245,7 @@ impl Fanout {
             .map_err(|e| format!("redis: {e}"))?;
         let mut out = Vec::with_capacity(sets.len());
         for (c, set) in conversations.iter().zip(sets) {
-            let mut members: HashSet<UserId> = set
-                .iter()
-                .filter_map(|s| s.parse::<uuid::Uuid>().ok())
-                .map(UserId)
-                .collect();
+            let mut members: HashSet<UserId> = live::user_ids(&set).collect();
             if members.is_empty() {
                 members = self
                     .history

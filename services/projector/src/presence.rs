@@ -52,11 +52,7 @@ impl Presence {
             .query_async(&mut redis)
             .await
             .map_err(|e| format!("redis: {e}"))?;
-        Ok(sets
-            .iter()
-            .flatten()
-            .filter_map(|s| s.parse::<uuid::Uuid>().ok())
-            .map(UserId)
+        Ok(live::user_ids(sets.iter().flatten())
             .filter(|u| *u != user)
             .collect())
     }

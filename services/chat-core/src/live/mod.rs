@@ -19,6 +19,17 @@ pub fn members_key(c: ConversationId) -> String {
     format!("conv:{c}:members")
 }
 
+/// The user ids of a Redis member set (anything that is not a UUID is skipped).
+pub fn user_ids<'a, I>(raw: I) -> impl Iterator<Item = UserId> + 'a
+where
+    I: IntoIterator<Item = &'a String>,
+    I::IntoIter: 'a,
+{
+    raw.into_iter()
+        .filter_map(|s| s.parse::<uuid::Uuid>().ok())
+        .map(UserId)
+}
+
 /// The pub/sub channel of one user's live frames.
 pub fn user_channel(user: UserId) -> String {
     format!("live:u:{user}")

@@ -10,7 +10,7 @@ use chat_core::config::Settings;
 use chat_core::topics::Topics;
 use clap::Args;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 #[derive(Args)]
 pub struct LagArgs {
@@ -20,15 +20,11 @@ pub struct LagArgs {
 }
 
 fn consumer(settings: &Settings, group: &str) -> Result<BaseConsumer> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &settings.kafka.brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false");
-    for (k, v) in &settings.kafka.extra {
-        config.set(k, v.expose());
-    }
-    Ok(config.create()?)
+    Ok(chat_core::kafka::inspector(
+        &settings.kafka,
+        "chatctl-lag",
+        group,
+    )?)
 }
 
 pub async fn run(settings: &Settings, args: LagArgs) -> Result<()> {

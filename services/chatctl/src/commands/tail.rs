@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use chat_core::codec::EventCodec;
 use chat_core::config::Settings;
 use clap::Args;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 
 #[derive(Args)]
@@ -36,16 +36,9 @@ pub async fn run(settings: &Settings, args: TailArgs) -> Result<()> {
     } else {
         format!("{}{}", settings.kafka.topic_prefix, args.topic)
     };
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &settings.kafka.brokers)
-        .set("group.id", format!("chatctl-tail-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed");
-    for (k, v) in &settings.kafka.extra {
-        config.set(k, v.expose());
-    }
-    let consumer: BaseConsumer = config.create().context("Kafka consumer")?;
+    let group = format!("chatctl-tail-{}", uuid::Uuid::new_v4());
+    let consumer = chat_core::kafka::inspector(&settings.kafka, "chatctl-tail", &group)
+        .context("Kafka consumer")?;
     let metadata = consumer
         .fetch_metadata(Some(&topic), Duration::from_secs(10))
         .context("topic metadata")?;

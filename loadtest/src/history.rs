@@ -3,58 +3,45 @@
 //! `--pages` random 50-message pages (`GET .../messages?before=SEQ&limit=50`) from
 //! `--readers` concurrent clients.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use futures::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
-use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::report::Latency;
-use crate::{sign_up, Client};
-
-pub struct HistoryArgs {
-    pub gateway: String,
-    pub messages: usize,
-    pub pages: usize,
-    pub readers: usize,
-    pub senders: usize,
-    pub out: PathBuf,
-}
-
-#[derive(Serialize)]
-struct HistorySummary {
-    scenario: &'static str,
-    messages: usize,
-    fill_seconds: f64,
-    fill_msgs_per_s: f64,
-    projection_caught_up_after_fill_s: f64,
-    pages: usize,
-    page_size: usize,
-    page_ms: Latency,
-    pages_per_s: f64,
-}
+use crate::client::{Connector, Frame};
+use crate::report::{Latency, Report, Summary};
+use crate::sample::{self, Sampler};
+use crate::tracker::{self, Tracker};
+use crate::{setup, Ctx};
 
 /// Send `n` messages over one socket, keeping up to 200 unacknowledged; the seqs acked.
-async fn fill(client: &Client, conversation: &str, from: usize, n: usize) -> Result<Vec<i64>> {
-    let url = format!("{}/api/v1/ws", client.gateway.replacen("http", "ws", 1));
-    let mut req = url.into_client_request()?;
-    req.headers_mut()
-        .insert("Authorization", format!("Bearer {}", client.token).parse()?);
-    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+async fn fill(
+    connector: &Connector,
+    gateway: &str,
+    token: &str,
+    conversation: &str,
+    from: usize,
+    n: usize,
+    tracker: &Tracker,
+) -> Result<Vec<i64>> {
+    let ws = connector
+        .open(gateway, token)
+        .await
+        .map_err(|e| anyhow::anyhow!("connect: {e}"))?;
+    tracker.opened();
     let (mut tx, mut rx) = ws.split();
     let mut seqs = Vec::with_capacity(n);
     let mut sent = 0;
     while seqs.len() < n {
         while sent < n && sent - seqs.len() < 200 {
             let i = from + sent;
-            let frame = json!({"type": "send", "conversation_id": conversation, "client_msg_id": format!("h-{i}"), "body": format!("history message {i} with some text to make it a realistic length")});
+            let id = format!("h-{i}");
+            let frame = json!({"type": "send", "conversation_id": conversation, "client_msg_id": id, "body": format!("history message {i} with some text to make it a realistic length")});
+            tracker.sent(id, 0);
             tx.send(Message::text(frame.to_string())).await?;
             sent += 1;
         }
@@ -62,47 +49,63 @@ async fn fill(client: &Client, conversation: &str, from: usize, n: usize) -> Res
             bail!("socket closed while filling")
         };
         let Message::Text(t) = msg? else { continue };
-        let v: Value = serde_json::from_str(&t)?;
-        match v["type"].as_str() {
-            Some("ack") => seqs.push(v["seq"].as_i64().context("seq")?),
-            Some("error") => bail!("send refused: {v}"),
+        let f: Frame = serde_json::from_str(&t).context("unparsable frame")?;
+        match f.kind.as_ref() {
+            "ack" => {
+                let seq = f.seq.context("ack without seq")?;
+                if let Some(id) = f.client_msg_id.as_deref() {
+                    tracker.ack(id, Some(seq), f.message_id.as_deref());
+                }
+                seqs.push(seq);
+            }
+            "error" => {
+                let code = f.code.as_deref().unwrap_or("unknown");
+                tracker.error(code);
+                bail!("send refused: {code}");
+            }
             _ => {}
         }
     }
+    let _ = tx.send(Message::Close(None)).await;
+    tracker.closed();
     Ok(seqs)
 }
 
-pub async fn run(args: HistoryArgs) -> Result<()> {
-    let http = reqwest::Client::new();
-    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let mut clients = Vec::new();
-    for i in 0..args.senders {
-        clients.push(sign_up(&http, &args.gateway, &run, i).await?);
-    }
+pub async fn run(ctx: &Ctx) -> Result<()> {
+    let a = &ctx.args;
+    let http = &ctx.http;
+    let gateway = a.gateways[0].clone();
+    let senders = a.members_or(5);
+    let clients = setup::accounts(http, &gateway, &ctx.run, senders, a.accounts.as_deref()).await?;
     let others: Vec<&str> = clients[1..].iter().map(|c| c.user_id.as_str()).collect();
-    let v: Value = http
-        .post(format!("{}/api/v1/conversations", args.gateway))
-        .bearer_auth(&clients[0].token)
-        .json(&json!({"kind": "group", "name": "history benchmark", "members": others}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let conversation = v["conversation_id"]
-        .as_str()
-        .context("conversation_id")?
-        .to_string();
+    let conversation =
+        setup::create_group(http, &gateway, &clients[0], &others, "history benchmark").await?;
+    let tracker = Arc::new(Tracker::new());
+    let sampler = Sampler::start(
+        sample::discover(&a.watch),
+        tracker.clone(),
+        Duration::from_secs(1),
+    );
 
     eprintln!(
         "filling {conversation} with {} messages over {} sockets",
-        args.messages,
+        a.messages,
         clients.len()
     );
     let started = Instant::now();
-    let per = args.messages.div_ceil(clients.len());
+    let per = a.messages.div_ceil(clients.len());
     let fills = clients.iter().enumerate().map(|(k, c)| {
-        let n = per.min(args.messages.saturating_sub(k * per));
-        fill(c, &conversation, k * per, n)
+        let n = per.min(a.messages.saturating_sub(k * per));
+        let gateway = &a.gateways[k % a.gateways.len()];
+        fill(
+            &ctx.connector,
+            gateway,
+            &c.token,
+            &conversation,
+            k * per,
+            n,
+            &tracker,
+        )
     });
     let mut seqs: Vec<i64> = futures::future::try_join_all(fills)
         .await?
@@ -117,7 +120,7 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
     let caught = Instant::now();
     loop {
         let v: Value = http
-            .get(format!("{}/api/v1/conversations", args.gateway))
+            .get(format!("{gateway}/api/v1/conversations"))
             .bearer_auth(&clients[0].token)
             .send()
             .await?
@@ -141,19 +144,14 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
     }
     let projection_lag = caught.elapsed().as_secs_f64();
 
-    eprintln!("timing {} pages from {} readers", args.pages, args.readers);
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
-        1, 60_000_000, 3,
-    )?));
+    eprintln!("timing {} pages from {} readers", a.pages, a.readers);
+    let hist = Arc::new(Mutex::new(tracker::histogram(3)));
     let seqs = Arc::new(seqs);
     let started = Instant::now();
-    let per_reader = args.pages.div_ceil(args.readers);
-    let readers = (0..args.readers).map(|r| {
+    let per_reader = a.pages.div_ceil(a.readers.max(1));
+    let readers = (0..a.readers.max(1)).map(|r| {
         let (http, hist, seqs) = (http.clone(), hist.clone(), seqs.clone());
-        let url = format!(
-            "{}/api/v1/conversations/{conversation}/messages",
-            args.gateway
-        );
+        let url = format!("{gateway}/api/v1/conversations/{conversation}/messages");
         let token = clients[r % clients.len()].token.clone();
         async move {
             for i in 0..per_reader {
@@ -175,30 +173,40 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
                         page.to_string().chars().take(200).collect::<String>()
                     );
                 }
-                hist.lock().await.record(us.max(1))?;
+                hist.lock().await.saturating_record(us.max(1));
             }
             anyhow::Ok(())
         }
     });
     futures::future::try_join_all(readers).await?;
     let elapsed = started.elapsed().as_secs_f64();
+    let samples = sampler.stop().await;
     let hist = hist.lock().await;
-    let summary = HistorySummary {
-        scenario: "history",
-        messages: args.messages,
-        fill_seconds,
-        fill_msgs_per_s: args.messages as f64 / fill_seconds,
-        projection_caught_up_after_fill_s: projection_lag,
-        pages: hist.len() as usize,
-        page_size: 50,
-        page_ms: Latency::from_micros(&hist),
-        pages_per_s: hist.len() as f64 / elapsed,
-    };
-    std::fs::create_dir_all(&args.out)?;
-    std::fs::write(
-        args.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )?;
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    let t = tracker.lock();
+    let mut summary = Summary::new("history", a.params());
+    summary.connections = clients.len();
+    summary.sent = t.sent;
+    summary.acked = t.msgs.values().filter(|m| m.ack.is_some()).count() as u64;
+    summary.errors = t.errors.clone();
+    summary.ack_ms = Latency::from_micros(&t.ack);
+    summary.msgs_per_s = a.messages as f64 / fill_seconds;
+    summary.elapsed_s = fill_seconds + elapsed;
+    summary.set("messages", a.messages);
+    summary.set("fill_seconds", fill_seconds);
+    summary.set("fill_msgs_per_s", a.messages as f64 / fill_seconds);
+    summary.set("projection_caught_up_after_fill_s", projection_lag);
+    summary.set("pages", hist.len());
+    summary.set("page_size", 50);
+    summary.set("page_ms", Latency::from_micros(&hist));
+    summary.set("pages_per_s", hist.len() as f64 / elapsed);
+    summary.resources = samples.resources();
+    let mut report = Report::default();
+    report.latency(&t.seconds, &t.ack, &t.deliver);
+    report.chart(
+        "page_histogram.svg",
+        "History page (50 messages) latency histogram",
+        crate::chart::histogram("history page", &hist),
+    );
+    report.resources(&samples);
+    report.write(&a.out, &summary)
 }

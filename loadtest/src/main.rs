@@ -1,43 +1,104 @@
 //! `chat-loadtest`: a load generator that speaks the real client protocol
 //! (../shared/PROTOCOL.md) to running gateways. Bounded in connections and time, it
-//! stops by itself and writes `summary.json` to `--out`.
+//! stops by itself and writes `summary.json`, `report.md` and SVG charts to `--out`.
 //!
-//! Scenarios: `chat` (see [`chat`]) and `history` (see [`history`]).
+//! Scenarios, one module each: [`idle`], [`chat`], [`fanout`], [`history`],
+//! [`reconnect`]. Shared pieces: accounts and groups ([`setup`]), sockets and the
+//! client's ordering rule ([`client`]), connected members sending and receiving
+//! ([`live`]), what is recorded ([`tracker`]), the history check ([`verify`]), process
+//! sampling ([`sample`]) and the output ([`report`], [`chart`]).
 
+mod chart;
 mod chat;
+mod client;
+mod fanout;
 mod history;
+mod idle;
+mod live;
+mod reconnect;
 mod report;
+mod sample;
+mod setup;
+mod tracker;
+mod verify;
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{ArgAction, Parser};
 use serde_json::{json, Value};
 
-#[derive(Parser, Clone)]
-#[command(name = "chat-loadtest", about = "Load generator for the chat gateways")]
-struct Args {
-    /// Scenario to run.
+use crate::client::Connector;
+
+#[derive(Parser, Clone, Debug)]
+#[command(
+    name = "chat-loadtest",
+    about = "Load generator for the chat gateways",
+    // A flag given on the command line overrides the same one from --scenario-file.
+    args_override_self = true
+)]
+pub struct Args {
+    /// Scenario: idle, chat, fanout, history or reconnect.
     #[arg(long, default_value = "chat")]
     scenario: String,
-    /// How long to send for (e.g. 30s, 2m).
+    /// A TOML file of flags (`rate = 1000`, `gateways = ["http://..."]`,
+    /// `duration = "30s"`); flags on the command line win.
+    #[arg(long)]
+    scenario_file: Option<PathBuf>,
+    /// How long to send for (chat, fanout, reconnect) or to hold the sockets (idle).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     duration: Duration,
-    /// Gateway base URLs; clients are spread over them.
-    #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',')]
+    /// Gateway base URLs; connections are spread over them in turn.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',', action = ArgAction::Set)]
     gateways: Vec<String>,
-    /// Conversations.
+    /// Where to write summary.json, report.md and the charts.
+    #[arg(long, default_value = "loadtest-output")]
+    out: PathBuf,
+
+    /// chat: group conversations.
     #[arg(long, default_value_t = 10)]
     conversations: usize,
-    /// Members per conversation (each a connection).
-    #[arg(long, default_value_t = 5)]
-    members: usize,
-    /// Messages per second, in total.
-    #[arg(long, default_value_t = 500)]
-    rate: u64,
-    /// Where to write summary.json.
-    #[arg(long, default_value = "loadtest-output")]
-    out: std::path::PathBuf,
+    /// chat: members per conversation; fanout: the group's size; reconnect: group size
+    /// (one sender that stays, the rest drop); history: sockets that fill.
+    #[arg(long)]
+    members: Option<usize>,
+    /// Messages per second, in total (chat, fanout, reconnect).
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Padding of each message body, in bytes.
+    #[arg(long, default_value_t = 64)]
+    body_bytes: usize,
+    /// fanout: how many of the members send.
+    #[arg(long, default_value_t = 4)]
+    senders: usize,
+
+    /// idle: sockets to open and hold.
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    /// idle: distinct users behind the sockets (each holds connections/users of them;
+    /// signing up costs the gateway two argon2 hashes). Default: min(connections, 1000).
+    #[arg(long)]
+    users: Option<usize>,
+    /// idle: ping interval per socket.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    heartbeat: Duration,
+    /// Sockets opened per second at most while connecting.
+    #[arg(long, default_value_t = 1000)]
+    connect_rate: u64,
+    /// Connection attempts in flight at most while connecting.
+    #[arg(long, default_value_t = 200)]
+    connect_concurrency: usize,
+
+    /// reconnect: clients that drop at once and come back with sync.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// reconnect: how long they stay away while the others keep sending.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    outage: Duration,
+
     /// history: messages to fill the conversation with.
     #[arg(long, default_value_t = 100_000)]
     messages: usize,
@@ -47,70 +108,225 @@ struct Args {
     /// history: concurrent page readers.
     #[arg(long, default_value_t = 8)]
     readers: usize,
+
+    /// Source addresses for sockets to loopback gateways: auto (127.0.0.1-127.0.0.250),
+    /// none, a range A-B, or a comma-separated list.
+    #[arg(long, default_value = "auto")]
+    source_addrs: String,
+    /// More pids to sample besides the chat-gateway and chat-projector processes
+    /// found in /proc.
+    #[arg(long, value_delimiter = ',', action = ArgAction::Set)]
+    watch: Vec<u32>,
+    /// Keep accounts (and their tokens) in this file between runs; JSON lines.
+    #[arg(long)]
+    accounts: Option<PathBuf>,
+    /// Skip reading every acked message back from the history API after the run.
+    #[arg(long)]
+    no_history_check: bool,
+    /// Longest wait for the history projection to catch up before checking.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    history_wait: Duration,
 }
 
-pub(crate) struct Client {
-    pub(crate) user_id: String,
-    pub(crate) token: String,
-    pub(crate) gateway: String,
-}
-
-pub(crate) async fn sign_up(
-    http: &reqwest::Client,
-    gateway: &str,
-    run: &str,
-    i: usize,
-) -> Result<Client> {
-    let username = format!("lt-{run}-{i}");
-    let password = "load-test-password";
-    let r = http
-        .post(format!("{gateway}/api/v1/users"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await?;
-    if r.status().as_u16() != 201 {
-        bail!("sign up failed: {}", r.text().await.unwrap_or_default());
+impl Args {
+    fn members_or(&self, default: usize) -> usize {
+        self.members.unwrap_or(default).max(1)
     }
-    let v: Value = http
-        .post(format!("{gateway}/api/v1/auth"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(Client {
-        user_id: v["user_id"].as_str().context("user_id")?.to_string(),
-        token: v["token"].as_str().context("token")?.to_string(),
-        gateway: gateway.to_string(),
-    })
+
+    fn rate_or(&self, default: u64) -> u64 {
+        self.rate.unwrap_or(default).max(1)
+    }
+
+    /// The parameters as recorded in summary.json.
+    fn params(&self) -> Value {
+        json!({
+            "scenario": self.scenario,
+            "duration": humantime::format_duration(self.duration).to_string(),
+            "gateways": self.gateways,
+            "conversations": self.conversations,
+            "members": self.members,
+            "rate": self.rate,
+            "body_bytes": self.body_bytes,
+            "senders": self.senders,
+            "connections": self.connections,
+            "users": self.users,
+            "heartbeat": humantime::format_duration(self.heartbeat).to_string(),
+            "connect_rate": self.connect_rate,
+            "clients": self.clients,
+            "outage": humantime::format_duration(self.outage).to_string(),
+            "messages": self.messages,
+            "pages": self.pages,
+            "readers": self.readers,
+            "source_addrs": self.source_addrs,
+            "history_check": !self.no_history_check,
+        })
+    }
+}
+
+/// What every scenario gets.
+pub struct Ctx {
+    pub args: Args,
+    pub http: reqwest::Client,
+    pub connector: Arc<Connector>,
+    /// A short id naming this run's users.
+    pub run: String,
+    /// The open-files limit in force (each socket is one).
+    pub nofile: u64,
+}
+
+/// The command line with the flags of `--scenario-file` (if any) put before the
+/// others, so the command line wins.
+fn argv() -> Result<Vec<OsString>> {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let mut file = None;
+    for (i, a) in argv.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if let Some(p) = a.strip_prefix("--scenario-file=") {
+            file = Some(PathBuf::from(p));
+        } else if a == "--scenario-file" {
+            file = argv.get(i + 1).map(PathBuf::from);
+        }
+    }
+    let Some(file) = file else { return Ok(argv) };
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+    let mut out = vec![argv
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "chat-loadtest".into())];
+    out.extend(file_flags(&text).with_context(|| format!("in {}", file.display()))?);
+    out.extend(argv.into_iter().skip(1));
+    Ok(out)
+}
+
+fn file_flags(text: &str) -> Result<Vec<OsString>> {
+    let table: toml::Table = toml::from_str(text)?;
+    let mut out = Vec::new();
+    for (k, v) in table {
+        let flag = format!("--{}", k.replace('_', "-"));
+        let value = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(true) => {
+                out.push(flag.into());
+                continue;
+            }
+            toml::Value::Boolean(false) => continue,
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|x| match x {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => bail!("{k}: unsupported value {other:?}"),
+        };
+        out.push(flag.into());
+        out.push(value.into());
+    }
+    Ok(out)
+}
+
+/// Raise this process's open-files limit as far as allowed: to the kernel's
+/// `fs.nr_open` when we may raise the hard limit (root), else the soft limit to the
+/// hard one. Every socket is a descriptor; 50,000 of them need more than the usual
+/// defaults (1,024 soft).
+fn raise_nofile() -> u64 {
+    let want: libc::rlim_t = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20);
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read or write the struct we pass by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: want.max(r.rlim_max),
+            rlim_max: want.max(r.rlim_max),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            return raised.rlim_cur;
+        }
+        let soft = libc::rlimit {
+            rlim_cur: r.rlim_max,
+            rlim_max: r.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &soft) == 0 {
+            return soft.rlim_cur;
+        }
+        r.rlim_cur
+    }
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
-    match args.scenario.as_str() {
-        "chat" => {}
-        "history" => {
-            return history::run(history::HistoryArgs {
-                gateway: args.gateways[0].clone(),
-                messages: args.messages,
-                pages: args.pages,
-                readers: args.readers,
-                senders: args.members.max(1),
-                out: args.out.clone(),
-            })
-            .await;
-        }
-        other => bail!("scenario {other} is not implemented yet (available: chat, history)"),
+    let args = Args::try_parse_from(argv()?)?;
+    if args.gateways.is_empty() {
+        bail!("--gateways is empty");
     }
-    chat::run(chat::ChatArgs {
-        gateways: args.gateways.clone(),
-        conversations: args.conversations,
-        members: args.members,
-        rate: args.rate,
-        duration: args.duration,
-        out: args.out.clone(),
-        scenario: args.scenario.clone(),
-    })
-    .await
+    let nofile = raise_nofile();
+    let connector = Arc::new(Connector::new(&args.gateways, &args.source_addrs).await?);
+    eprintln!(
+        "scenario {}: open-files limit {nofile}, {} source address(es) for loopback",
+        args.scenario,
+        connector.source_count()
+    );
+    let ctx = Ctx {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?,
+        connector,
+        run: setup::run_id(),
+        nofile,
+        args,
+    };
+    match ctx.args.scenario.as_str() {
+        "idle" => idle::run(&ctx).await,
+        "chat" => chat::run(&ctx).await,
+        "fanout" => fanout::run(&ctx).await,
+        "history" => history::run(&ctx).await,
+        "reconnect" => reconnect::run(&ctx).await,
+        other => bail!("unknown scenario {other} (idle, chat, fanout, history, reconnect)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_flags_then_command_line() {
+        let flags = file_flags(
+            "scenario = \"fanout\"\nrate = 50\nduration = \"10s\"\ngateways = [\"http://a:1\", \"http://b:2\"]\nno_history_check = true\n",
+        )
+        .unwrap();
+        let mut argv: Vec<OsString> = vec!["x".into()];
+        argv.extend(flags);
+        argv.extend(["--rate", "70"].map(OsString::from));
+        let a = Args::try_parse_from(argv).unwrap();
+        assert_eq!(a.scenario, "fanout");
+        assert_eq!(a.rate, Some(70));
+        assert_eq!(a.duration, Duration::from_secs(10));
+        assert_eq!(a.gateways, vec!["http://a:1", "http://b:2"]);
+        assert!(a.no_history_check);
+        let a = Args::try_parse_from([
+            "x",
+            "--gateways",
+            "http://a:1,http://b:2",
+            "--gateways",
+            "http://c:3",
+        ])
+        .unwrap();
+        assert_eq!(a.gateways, vec!["http://c:3"]);
+        assert!(file_flags("nope = {a = 1}").is_err());
+    }
 }

@@ -71,9 +71,17 @@ services_start() {
     local vars
     mapfile -t vars < <(platform_env_args)
     vars+=("CHAT__GATEWAY__JWT_SECRET=${CHAT__GATEWAY__JWT_SECRET:-$(jwt_secret)}")
+    # In a subshell so the raised open-files limit applies to this service only.
     # shellcheck disable=SC2086 # args is a word list by design
-    start_bg "$name" env "${vars[@]}" "$RELEASE_DIR/$bin" $args
+    (raise_nofile && start_bg "$name" env "${vars[@]}" "$RELEASE_DIR/$bin" $args)
   done < <(services_spec)
+}
+
+# Every WebSocket is a file descriptor: lift the open-files limit so one gateway can hold
+# 50,000+ sockets (login shells often have 1,024). Root may raise the hard limit up to
+# fs.nr_open; anyone else gets the soft limit raised to the hard one.
+raise_nofile() {
+  ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 }
 
 services_wait() {

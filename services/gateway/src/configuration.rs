@@ -28,6 +28,10 @@ pub struct GatewaySettings {
     /// Frames per second a connection may sustain, and the burst above it.
     pub frames_per_sec: u32,
     pub frames_burst: u32,
+    /// Directory of the built browser client (`npm run build` in services/web), served
+    /// at `/`. Relative paths are resolved from the working directory; `infra/dev` passes
+    /// an absolute one. When it holds no `index.html`, `/` answers a 404 saying so.
+    pub web_dir: String,
     /// Enterprise single sign-on: accept RS256 tokens from this OpenID Connect issuer.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
@@ -55,7 +59,8 @@ impl GatewaySettings {
             .set_default("max_frame_bytes", 64 * 1024)?
             .set_default("dedup_ttl_secs", 48 * 3600)?
             .set_default("frames_per_sec", 50)?
-            .set_default("frames_burst", 200)?;
+            .set_default("frames_burst", 200)?
+            .set_default("web_dir", "services/web/dist")?;
         if let Some(path) = env.get("CHAT_CONFIG").filter(|p| !p.is_empty()) {
             // Only the [gateway] table of the shared file concerns us.
             let whole = config::Config::builder()
@@ -137,6 +142,7 @@ mod tests {
         assert_eq!(s.port, 9000);
         assert_eq!(s.max_body_bytes, 16 * 1024);
         assert_eq!(s.oidc.unwrap().issuer, "https://idp.example");
+        assert_eq!(s.web_dir, "services/web/dist");
         assert!(!format!("{:?}", s.jwt_secret).contains("0123"));
     }
 }

@@ -8,6 +8,7 @@ mod history;
 mod json;
 mod presence;
 mod sessions;
+mod web;
 mod ws;
 
 use axum::extract::DefaultBodyLimit;
@@ -51,7 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .fallback(health::not_found)
+        .fallback(web::serve)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -18,14 +18,24 @@ use sha2::{Digest, Sha256};
 use crate::config::CqlSettings;
 
 /// Migrations in the order they apply: (version, name, text).
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "0001_initial",
-    include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schemas/cql/0001_initial.cql"
-    )),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "0001_initial",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/cql/0001_initial.cql"
+        )),
+    ),
+    (
+        2,
+        "0002_notification_mutes",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/cql/0002_notification_mutes.cql"
+        )),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CqlError {

@@ -20,7 +20,7 @@
 use chat_core::ids::{ConversationId, MessageId, UserId};
 
 pub fn meta(c: ConversationId) -> String {
-    format!("conv:{c}:meta")
+    chat_core::live::meta_key(c)
 }
 pub fn members(c: ConversationId) -> String {
     chat_core::live::members_key(c)

@@ -47,6 +47,9 @@ pub async fn build(
     let history = chat_history::HistoryStore::new(cql.clone(), &settings.cql.keyspace)
         .await
         .context("preparing history statements")?;
+    let recipients = chat_history::RecipientStore::new(cql.clone(), &settings.cql.keyspace)
+        .await
+        .context("preparing mute statements")?;
     let shutdown = CancellationToken::new();
     let presence_log = PresenceLog::new(
         producer.clone(),
@@ -70,6 +73,7 @@ pub async fn build(
         accounts,
         conversations,
         history,
+        recipients,
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
         hub,
         redis,

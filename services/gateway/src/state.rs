@@ -22,6 +22,8 @@ pub struct Inner {
     pub accounts: Accounts,
     pub conversations: Conversations,
     pub history: chat_history::HistoryStore,
+    /// Notification preferences (mutes).
+    pub recipients: chat_history::RecipientStore,
     pub appender: Appender,
     /// The sockets held here and the live frames that feed them.
     pub hub: Arc<crate::live::Hub>,

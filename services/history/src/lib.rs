@@ -9,13 +9,17 @@
 //! - [`store`] holds the prepared statements and the reads the gateway serves pages,
 //!   conversation lists and sync from.
 //!
+//! - [`recipients`] holds notification preferences (mutes) and usernames for mentions.
+//!
 //! The projector writes through it, the gateway reads through it, and `chatctl rebuild`
 //! replays the log through it into a fresh keyspace.
 
 pub mod apply;
 pub mod model;
+pub mod recipients;
 pub mod store;
 
 pub use apply::{Applier, Rejection};
 pub use model::{ConversationSummary, Message, Page};
+pub use recipients::RecipientStore;
 pub use store::{HistoryError, HistoryStore, BUCKET_SIZE};

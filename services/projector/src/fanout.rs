@@ -29,15 +29,15 @@ use chat_core::events::{ConversationEvent, Logged, Payload, Rejection};
 use chat_core::ids::{ConversationId, UserId};
 use chat_core::live::{self, frames};
 use chat_core::time::UnixMillis;
-use chat_history::HistoryStore;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+use crate::members::Members;
 use crate::runner::Projection;
 
 pub struct Fanout {
     pub redis: ConnectionManager,
-    pub history: HistoryStore,
+    pub members: Members,
     pub stale_after: std::time::Duration,
 }
 
@@ -227,39 +227,6 @@ impl Fanout {
         metrics::counter!("fanout_frames_published_total").increment(published.max(0) as u64);
         Ok(())
     }
-
-    /// The members of each conversation: Redis first, the CQL projection for the ones
-    /// Redis has no record of.
-    async fn members(
-        &self,
-        conversations: &[ConversationId],
-    ) -> Result<Vec<HashSet<UserId>>, String> {
-        let mut redis = self.redis.clone();
-        let mut pipe = redis::pipe();
-        for c in conversations {
-            pipe.smembers(live::members_key(*c));
-        }
-        let sets: Vec<Vec<String>> = pipe
-            .query_async(&mut redis)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
-        let mut out = Vec::with_capacity(sets.len());
-        for (c, set) in conversations.iter().zip(sets) {
-            let mut members: HashSet<UserId> = live::user_ids(&set).collect();
-            if members.is_empty() {
-                members = self
-                    .history
-                    .members(c.0)
-                    .await
-                    .map_err(|e| format!("cql: {e}"))?
-                    .into_iter()
-                    .map(|m| UserId(m.user_id))
-                    .collect();
-            }
-            out.push(members);
-        }
-        Ok(out)
-    }
 }
 
 impl Projection for Fanout {
@@ -304,7 +271,7 @@ impl Projection for Fanout {
                 .await
                 .map_err(|e| format!("redis: {e}"))?
         };
-        let members = self.members(&conversations).await?;
+        let members = self.members.of(&conversations).await?;
 
         let fresh_since = UnixMillis(UnixMillis::now().0 - self.stale_after.as_millis() as i64);
         let mut all = Vec::new();

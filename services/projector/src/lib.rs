@@ -3,8 +3,10 @@
 //! [`runner`] is the loop every role shares: read a chunk of records, decode them through
 //! the registry, hand them to the role's [`runner::Projection`], send what it refused to
 //! the dead-letter topic, and only then commit the offsets. The roles: [`history`] (the
-//! CQL read model), [`fanout`] (live delivery over Redis pub/sub) and [`presence`]
-//! (online state in Redis). [`lag`] publishes how far each partition's committed offset
+//! CQL read model), [`fanout`] (live delivery over Redis pub/sub), [`presence`]
+//! (online state in Redis), [`notifications`] (push notifications owed to offline
+//! members, coalesced) and [`webhook`] (those notifications POSTed, signed, to a
+//! receiver). [`lag`] publishes how far each partition's committed offset
 //! trails the log.
 
 pub mod dead_letter;
@@ -12,5 +14,8 @@ pub mod fanout;
 pub mod history;
 pub mod http;
 pub mod lag;
+pub mod members;
+pub mod notifications;
 pub mod presence;
 pub mod runner;
+pub mod webhook;

@@ -1,5 +1,6 @@
-//! `chat-projector --role history|fanout|presence`: one consumer group per role, so each
-//! scales and fails on its own. Serves `/healthz`, `/readyz` and `/metrics` on `--port`.
+//! `chat-projector --role history|fanout|presence|notifications|webhook`: one consumer
+//! group per role, so each scales and fails on its own. Serves `/healthz`, `/readyz` and
+//! `/metrics` on `--port`.
 
 use std::sync::Arc;
 
@@ -7,16 +8,22 @@ use anyhow::{Context, Result};
 use chat_core::codec::EventCodec;
 use chat_core::config::Settings;
 use chat_core::topics::Topics;
-use chat_history::HistoryStore;
+use chat_history::{HistoryStore, RecipientStore};
 use chat_projector::dead_letter::DeadLetters;
 use chat_projector::fanout::Fanout;
 use chat_projector::history::History;
+use chat_projector::members::Members;
+use chat_projector::notifications::emitter::Emitter;
+use chat_projector::notifications::{window, Notifications};
 use chat_projector::presence::{self, Presence};
 use chat_projector::runner::{Projection, Runner};
+use chat_projector::webhook::Webhook;
 use chat_projector::{http, lag};
 use clap::Parser;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
+use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -27,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 )]
 struct Cli {
     /// Which projection to run.
-    #[arg(long, value_parser = ["history", "fanout", "presence"])]
+    #[arg(long, value_parser = ["history", "fanout", "presence", "notifications", "webhook"])]
     role: String,
     /// Port of /healthz, /readyz and /metrics.
     #[arg(long, default_value_t = 9101)]
@@ -39,6 +46,30 @@ struct Cli {
     /// were online see the gap and `sync`); they still count in `prev_seq`.
     #[arg(long, env = "CHAT_FANOUT_STALE_AFTER_SECS", default_value_t = 30)]
     stale_after_secs: u64,
+    /// notifications: at most one notification per recipient and conversation per
+    /// window; the messages in between are counted into the next one.
+    #[arg(long, env = "CHAT_NOTIFY_WINDOW_SECS", default_value_t = 30)]
+    notify_window_secs: u64,
+    /// notifications: messages older than this when read are not notified (after an
+    /// outage, or a new consumer group starting at the beginning of the log).
+    #[arg(long, env = "CHAT_NOTIFY_MAX_AGE_SECS", default_value_t = 3600)]
+    notify_max_age_secs: u64,
+    /// webhook: where notifications are POSTed.
+    #[arg(long, env = "CHAT_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// webhook: the HMAC-SHA256 key shared with the receiver (from the environment, so
+    /// it stays out of process listings).
+    #[arg(long, env = "CHAT_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// webhook: attempts per notification before it is parked on the dead-letter topic.
+    #[arg(long, env = "CHAT_WEBHOOK_ATTEMPTS", default_value_t = 8)]
+    webhook_attempts: usize,
+    /// webhook: the first retry's delay; each later one doubles, up to 60 s, with jitter.
+    #[arg(long, env = "CHAT_WEBHOOK_BACKOFF_MS", default_value_t = 500)]
+    webhook_backoff_ms: u64,
+    /// webhook: how long one request may take.
+    #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    webhook_timeout_ms: u64,
 }
 
 /// What every role's loop is built from.
@@ -81,6 +112,7 @@ async fn main() -> Result<()> {
     let topics = Topics::from_settings(&settings.kafka);
     let topic = match cli.role.as_str() {
         "presence" => topics.presence.clone(),
+        "webhook" => topics.notifications.clone(),
         _ => topics.conversation_events.clone(),
     };
     let group = cli
@@ -129,7 +161,7 @@ async fn main() -> Result<()> {
     }
 
     let session = chat_core::cql::connect_keyspace(&settings.cql).await?;
-    let history = HistoryStore::new(session, &settings.cql.keyspace).await?;
+    let history = HistoryStore::new(session.clone(), &settings.cql.keyspace).await?;
     tracing::info!(role = %cli.role, %group, %topic, port = cli.port, "projector running");
     let parts = Parts {
         consumer,
@@ -141,37 +173,100 @@ async fn main() -> Result<()> {
         role: cli.role.clone(),
         shutdown: shutdown.clone(),
     };
+    let history = Arc::new(history);
+    let connect_redis =
+        || chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10));
     match cli.role.as_str() {
-        "history" => parts.run(History { store: history }).await?,
+        "history" => {
+            let store = Arc::into_inner(history).context("history store is shared")?;
+            parts.run(History { store }).await?
+        }
         "fanout" => {
-            let redis = chat_core::redis_client::connect_patient(
-                &settings.redis,
-                std::time::Duration::from_secs(10),
-            )
-            .await
-            .context("connecting to Redis")?;
+            let redis = connect_redis().await.context("connecting to Redis")?;
             parts
                 .run(Fanout {
+                    members: Members {
+                        redis: redis.clone(),
+                        history,
+                    },
                     redis,
-                    history,
-                    stale_after: std::time::Duration::from_secs(cli.stale_after_secs),
+                    stale_after: Duration::from_secs(cli.stale_after_secs),
                 })
                 .await?
         }
-        _ => {
-            let redis = chat_core::redis_client::connect_patient(
-                &settings.redis,
-                std::time::Duration::from_secs(10),
-            )
-            .await
-            .context("connecting to Redis")?;
+        "presence" => {
+            let redis = connect_redis().await.context("connecting to Redis")?;
             let p = Presence {
                 redis,
-                history: Arc::new(history),
+                history,
                 ttl: settings.presence.ttl(),
             };
             tokio::spawn(presence::sweep_forever(p.clone(), shutdown.clone()));
             parts.run(p).await?
+        }
+        "notifications" => {
+            let redis = connect_redis().await.context("connecting to Redis")?;
+            let recipients = Arc::new(
+                RecipientStore::new(session, &settings.cql.keyspace)
+                    .await
+                    .context("preparing recipient statements")?,
+            );
+            let window = Duration::from_secs(cli.notify_window_secs);
+            let namespace = window::namespace(&parts.topics.notifications);
+            let wake = Arc::new(Notify::new());
+            let emitter = Emitter {
+                redis: redis.clone(),
+                producer: parts.producer.clone(),
+                codec: parts.codec.clone(),
+                topic: parts.topics.notifications.clone(),
+                window,
+                wake: wake.clone(),
+                shutdown: shutdown.clone(),
+            };
+            let sending = tokio::spawn(emitter.run());
+            parts
+                .run(Notifications {
+                    members: Members {
+                        redis: redis.clone(),
+                        history: history.clone(),
+                    },
+                    redis,
+                    history,
+                    recipients,
+                    window,
+                    namespace,
+                    max_age: Duration::from_secs(cli.notify_max_age_secs),
+                    wake,
+                    direct: Default::default(),
+                    usernames: Default::default(),
+                })
+                .await?;
+            let _ = sending.await;
+        }
+        _ => {
+            let url = cli
+                .webhook_url
+                .as_deref()
+                .context("--role webhook needs --webhook-url (CHAT_WEBHOOK_URL)")?;
+            let url = reqwest::Url::parse(url).context("--webhook-url is not a URL")?;
+            let secret = cli
+                .webhook_secret
+                .filter(|s| !s.is_empty())
+                .context("--role webhook needs CHAT_WEBHOOK_SECRET")?;
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_millis(cli.webhook_timeout_ms))
+                .build()
+                .context("building the HTTP client")?;
+            parts
+                .run(Webhook {
+                    client,
+                    url,
+                    secret: secret.into_bytes(),
+                    attempts: cli.webhook_attempts.max(1),
+                    first_backoff: Duration::from_millis(cli.webhook_backoff_ms),
+                    max_backoff: Duration::from_secs(60),
+                })
+                .await?
         }
     }
     tracing::info!("stopped");

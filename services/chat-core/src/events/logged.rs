@@ -29,6 +29,12 @@ impl Keyed for super::ConversationEvent {
     }
 }
 
+impl Keyed for super::NotificationRequested {
+    fn log_key(&self) -> String {
+        self.user_id.to_string()
+    }
+}
+
 impl Keyed for super::PresenceEvent {
     fn log_key(&self) -> String {
         self.user_id.to_string()

@@ -19,6 +19,12 @@ pub fn members_key(c: ConversationId) -> String {
     format!("conv:{c}:members")
 }
 
+/// The hash of a conversation's metadata the gateways keep (`kind` is `direct` or
+/// `group`, `name`, `created_by`); present once the creation was acknowledged.
+pub fn meta_key(c: ConversationId) -> String {
+    format!("conv:{c}:meta")
+}
+
 /// The user ids of a Redis member set (anything that is not a UUID is skipped).
 pub fn user_ids<'a, I>(raw: I) -> impl Iterator<Item = UserId> + 'a
 where

@@ -169,11 +169,9 @@ pub async fn status(
     u: UserId,
     now: UnixMillis,
 ) -> RedisResult<Status> {
-    let (live, seen): (i64, Option<i64>) = redis::pipe()
-        .cmd("ZCOUNT")
-        .arg(sessions_key(u))
-        .arg(format!("({}", now.0))
-        .arg("+inf")
+    let mut pipe = redis::pipe();
+    count_live_sessions(&mut pipe, u, now);
+    let (live, seen): (i64, Option<i64>) = pipe
         .cmd("GET")
         .arg(last_seen_key(u))
         .query_async(redis)
@@ -182,4 +180,34 @@ pub async fn status(
         online: live > 0,
         last_seen: seen.map(UnixMillis),
     })
+}
+
+/// Which of `users` have a live session at `now` (one round trip for all of them).
+pub async fn online_among(
+    redis: &mut ConnectionManager,
+    users: &[UserId],
+    now: UnixMillis,
+) -> RedisResult<std::collections::HashSet<UserId>> {
+    if users.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut pipe = redis::pipe();
+    for u in users {
+        count_live_sessions(&mut pipe, *u, now);
+    }
+    let live: Vec<i64> = pipe.query_async(redis).await?;
+    Ok(users
+        .iter()
+        .zip(live)
+        .filter(|(_, n)| *n > 0)
+        .map(|(u, _)| *u)
+        .collect())
+}
+
+/// Queue the count of `u`'s sessions that are still live at `now` (expiry after now).
+fn count_live_sessions(pipe: &mut redis::Pipeline, u: UserId, now: UnixMillis) {
+    pipe.cmd("ZCOUNT")
+        .arg(sessions_key(u))
+        .arg(format!("({}", now.0))
+        .arg("+inf");
 }

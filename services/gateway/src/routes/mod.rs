@@ -6,13 +6,14 @@ mod conversations;
 mod health;
 mod history;
 mod json;
+mod mutes;
 mod presence;
 mod sessions;
 mod web;
 mod ws;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::state::AppState;
@@ -43,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/conversations/{id}/members/{user_id}",
             delete(conversations::remove_member),
+        )
+        .route(
+            "/api/v1/conversations/{id}/mute",
+            put(mutes::mute).delete(mutes::unmute).get(mutes::show),
         )
         .route(
             "/api/v1/conversations/{id}/messages",

@@ -1,0 +1,83 @@
+//! Muting a conversation's notifications: `PUT` and `DELETE
+//! /api/v1/conversations/{id}/mute`, and `GET` for the current state.
+//!
+//! Only push notifications are affected: a muted member still gets every live frame and
+//! unread count, and is still notified when a message mentions them (`@username`).
+//! Only members may mute; others get `not_member` as everywhere else.
+
+use axum::extract::{Path, State};
+use chat_core::ids::{ConversationId, UserId};
+use serde_json::{json, Value};
+
+use super::json::parse_id;
+use super::ApiJson;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn mute(
+    state: State<AppState>,
+    user: AuthUser,
+    id: Path<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    set(state, user, id, true).await
+}
+
+pub async fn unmute(
+    state: State<AppState>,
+    user: AuthUser,
+    id: Path<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    set(state, user, id, false).await
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let c = member_conversation(&state, user, &id).await?;
+    let muted = state
+        .recipients
+        .muted_by(user.0)
+        .await
+        .map_err(unavailable)?
+        .contains(&c.0);
+    Ok(body(c, muted))
+}
+
+async fn set(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    muted: bool,
+) -> Result<ApiJson<Value>, ApiError> {
+    let c = member_conversation(&state, user, &id).await?;
+    state
+        .recipients
+        .set_muted(c.0, user.0, muted)
+        .await
+        .map_err(unavailable)?;
+    Ok(body(c, muted))
+}
+
+async fn member_conversation(
+    state: &AppState,
+    user: UserId,
+    id: &str,
+) -> Result<ConversationId, ApiError> {
+    let c: ConversationId = parse_id(id, "conversation id")?;
+    match state.conversations.membership(c, user).await? {
+        Some(_) => Ok(c),
+        None => Err(ApiError::not_member()),
+    }
+}
+
+fn unavailable(e: chat_history::HistoryError) -> ApiError {
+    tracing::warn!(error = %e, "mute store");
+    ApiError::unavailable("the conversation store is unreachable")
+}
+
+fn body(c: ConversationId, muted: bool) -> ApiJson<Value> {
+    ApiJson(json!({ "conversation_id": c, "muted": muted }))
+}

@@ -1,0 +1,284 @@
+//! `--role notifications`: a `NotificationRequested` record on `chat.notifications`
+//! (keyed by recipient) for each member who should hear about a message but is not
+//! online to see it live.
+//!
+//! - [`rules`] decides who is notified and why (offline, mentions, mutes, DM or group).
+//! - [`window`] coalesces bursts: per recipient and conversation, at most one
+//!   notification per window, carrying the count. Its state is in Redis.
+//! - [`emitter`] sends what is due to Kafka and confirms it in Redis.
+//!
+//! The consumer's part ([`Notifications::apply`]) only counts messages into Redis, so
+//! its offsets commit as soon as the counts are stored; sending happens beside it. A
+//! message older than `max_age` when read (after an outage of this role, or a new
+//! consumer group reading from the start of the log) is not notified: a push about
+//! yesterday's message helps nobody, and a new deployment must not notify the whole
+//! history. Those are counted in `notifications_skipped_stale_total`.
+
+pub mod emitter;
+pub mod rules;
+pub mod window;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chat_core::events::{
+    ConversationEvent, Logged, MessageKind, MessageSent, NotificationReason, Payload, Rejection,
+};
+use chat_core::ids::{ConversationId, UserId};
+use chat_core::live::presence;
+use chat_core::time::UnixMillis;
+use chat_history::{HistoryStore, RecipientStore};
+use futures::{StreamExt, TryStreamExt};
+use redis::aio::ConnectionManager;
+use tokio::sync::Notify;
+
+use crate::members::Members;
+use crate::runner::Projection;
+use window::Pending;
+
+/// Usernames are fixed at sign-up, so they are cached; the cache is dropped whole when
+/// it grows past this (simpler than an LRU, and refilling costs one read per user).
+const USERNAME_CACHE_MAX: usize = 100_000;
+
+pub struct Notifications {
+    pub redis: ConnectionManager,
+    pub members: Members,
+    pub history: Arc<HistoryStore>,
+    pub recipients: Arc<RecipientStore>,
+    /// The coalescing window.
+    pub window: Duration,
+    /// Messages older than this when read are not notified.
+    pub max_age: Duration,
+    /// The namespace of the coalescing state (see [`window::namespace`]).
+    pub namespace: String,
+    /// Wakes the emitter when something may be due now.
+    pub wake: Arc<Notify>,
+    /// Conversation id -> is it direct (kinds never change).
+    pub direct: Mutex<HashMap<ConversationId, bool>>,
+    pub usernames: Mutex<HashMap<UserId, String>>,
+}
+
+/// What one conversation's messages need.
+struct ConversationFacts {
+    members: HashSet<UserId>,
+    muted: HashSet<UserId>,
+    direct: bool,
+}
+
+impl Notifications {
+    async fn facts(
+        &self,
+        conversations: &[ConversationId],
+    ) -> Result<Vec<ConversationFacts>, String> {
+        let members = self.members.of(conversations).await?;
+        let extra: Vec<(HashSet<UserId>, bool)> =
+            futures::stream::iter(conversations.iter().copied())
+                .map(|c| async move {
+                    let muted = self
+                        .recipients
+                        .muted_in(c.0)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .map(UserId)
+                        .collect();
+                    Ok::<_, String>((muted, self.is_direct(c).await?))
+                })
+                .buffered(16)
+                .try_collect()
+                .await?;
+        Ok(members
+            .into_iter()
+            .zip(extra)
+            .map(|(members, (muted, direct))| ConversationFacts {
+                members,
+                muted,
+                direct,
+            })
+            .collect())
+    }
+
+    async fn is_direct(&self, c: ConversationId) -> Result<bool, String> {
+        if let Some(d) = self.direct.lock().map_err(|_| "poisoned")?.get(&c) {
+            return Ok(*d);
+        }
+        // The gateway's Redis record knows the kind from the moment the conversation is
+        // acked; the projection may still be behind, and then this is a group until it
+        // catches up (the kind is cached only once known).
+        let mut redis = self.redis.clone();
+        let kind: Option<String> = redis::cmd("HGET")
+            .arg(chat_core::live::meta_key(c))
+            .arg("kind")
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let kind = match kind {
+            Some(k) => Some(k),
+            None => self
+                .history
+                .conversation(c.0)
+                .await
+                .map_err(|e| e.to_string())?
+                .and_then(|row| row.kind),
+        };
+        let Some(kind) = kind else { return Ok(false) };
+        let direct = kind.eq_ignore_ascii_case("direct");
+        self.direct
+            .lock()
+            .map_err(|_| "poisoned")?
+            .insert(c, direct);
+        Ok(direct)
+    }
+
+    async fn usernames_of(
+        &self,
+        users: &HashSet<UserId>,
+    ) -> Result<HashMap<UserId, String>, String> {
+        let missing: Vec<uuid::Uuid> = {
+            let cache = self.usernames.lock().map_err(|_| "poisoned")?;
+            users
+                .iter()
+                .filter(|u| !cache.contains_key(u))
+                .map(|u| u.0)
+                .collect()
+        };
+        let found = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            self.recipients
+                .usernames(&missing)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let mut cache = self.usernames.lock().map_err(|_| "poisoned")?;
+        if cache.len() + found.len() > USERNAME_CACHE_MAX {
+            cache.clear();
+        }
+        for (u, name) in found {
+            cache.insert(UserId(u), name);
+        }
+        Ok(users
+            .iter()
+            .filter_map(|u| Some((*u, cache.get(u)?.clone())))
+            .collect())
+    }
+}
+
+impl Projection for Notifications {
+    type Event = ConversationEvent;
+
+    async fn apply(
+        &self,
+        records: Vec<Logged<ConversationEvent>>,
+    ) -> Result<Vec<Rejection>, String> {
+        let now = UnixMillis::now();
+        let oldest = now.0 - self.max_age.as_millis() as i64;
+        let mut messages: Vec<(&Logged<ConversationEvent>, &MessageSent)> = Vec::new();
+        for r in &records {
+            if let Payload::MessageSent(m) = &r.event.payload {
+                if m.kind == MessageKind::System {
+                    continue;
+                }
+                if r.event.occurred_at.0 < oldest {
+                    metrics::counter!("notifications_skipped_stale_total").increment(1);
+                    continue;
+                }
+                messages.push((r, m));
+            }
+        }
+        if messages.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut conversations: Vec<ConversationId> = Vec::new();
+        for (r, _) in &messages {
+            if !conversations.contains(&r.event.conversation_id) {
+                conversations.push(r.event.conversation_id);
+            }
+        }
+        let facts = self.facts(&conversations).await?;
+        let by_conversation: HashMap<ConversationId, &ConversationFacts> =
+            conversations.iter().copied().zip(facts.iter()).collect();
+
+        let everyone: Vec<UserId> = facts
+            .iter()
+            .flat_map(|f| f.members.iter().copied())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut redis = self.redis.clone();
+        let online = presence::online_among(&mut redis, &everyone, now)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        // Usernames only matter to bodies that mention someone.
+        let mentioning: HashSet<UserId> = messages
+            .iter()
+            .filter(|(_, m)| m.body.contains('@'))
+            .flat_map(|(r, _)| {
+                by_conversation[&r.event.conversation_id]
+                    .members
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        let usernames = self.usernames_of(&mentioning).await?;
+
+        let mut items: Vec<(Pending, bool)> = Vec::new();
+        for (r, m) in &messages {
+            let f = by_conversation[&r.event.conversation_id];
+            let decided = rules::recipients(&rules::Facts {
+                sender: r.event.actor_id,
+                body: &m.body,
+                direct: f.direct,
+                members: &f.members,
+                online: &online,
+                muted: &f.muted,
+                usernames: &usernames,
+            });
+            for (user, reason) in decided {
+                items.push((
+                    Pending {
+                        user_id: user.0,
+                        conversation_id: r.event.conversation_id.0,
+                        message_id: m.message_id.0,
+                        seq: r.offset,
+                        sender_id: r.event.actor_id.0,
+                        preview: rules::preview(&m.body),
+                        reason: reason_symbol(reason).to_string(),
+                        occurred_at: r.event.occurred_at.0,
+                    },
+                    reason == NotificationReason::Mention,
+                ));
+            }
+        }
+        let counted = window::note(
+            &mut redis,
+            &self.namespace,
+            now.0,
+            self.window.as_millis() as i64,
+            &items,
+        )
+        .await?;
+        metrics::counter!("notifications_counted_total").increment(counted.max(0) as u64);
+        if counted > 0 {
+            self.wake.notify_one();
+        }
+        Ok(vec![])
+    }
+}
+
+pub fn reason_symbol(r: NotificationReason) -> &'static str {
+    match r {
+        NotificationReason::Dm => "DM",
+        NotificationReason::Mention => "MENTION",
+        NotificationReason::Group => "GROUP",
+    }
+}
+
+pub fn reason_of_symbol(s: &str) -> NotificationReason {
+    match s {
+        "DM" => NotificationReason::Dm,
+        "MENTION" => NotificationReason::Mention,
+        _ => NotificationReason::Group,
+    }
+}

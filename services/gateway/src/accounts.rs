@@ -168,6 +168,22 @@ impl Accounts {
         Ok(row.and_then(|(u,)| u).map(UserId))
     }
 
+    /// The username and display name of an account, to show a user id to people.
+    pub async fn profile(&self, user_id: UserId) -> Result<Option<(String, String)>, ApiError> {
+        let row = chat_core::cql::first_row::<(Option<String>, Option<String>, Option<String>)>(
+            &self.session,
+            &self.user_by_id,
+            (user_id.0,),
+        )
+        .await
+        .map_err(cql)?;
+        Ok(row.and_then(|(username, display, _)| {
+            let username = username?;
+            let display = display.unwrap_or_else(|| username.clone());
+            Some((username, display))
+        }))
+    }
+
     /// Whether an account with this id exists.
     pub async fn exists(&self, user_id: UserId) -> Result<bool, ApiError> {
         let rows = self

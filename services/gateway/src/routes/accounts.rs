@@ -2,9 +2,11 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use chat_core::ids::UserId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::json::parse_id;
 use super::ApiJson;
 use crate::auth::{password, AuthUser};
 use crate::domain::{DisplayName, Password, Username};
@@ -80,21 +82,44 @@ pub async fn authenticate(
 
 #[derive(Deserialize)]
 pub struct LookupQuery {
-    username: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
 }
 
-/// Find a user by username (to start a conversation with them).
+/// Find a user by username (to start a conversation with them), or by id (to show who
+/// a member or a sender is: the browser client's addition, `?user_id=`). Both answer
+/// `{"users":[{"user_id","username","display_name"}]}`, empty when there is none.
 pub async fn lookup(
     State(state): State<AppState>,
     AuthUser(_caller): AuthUser,
-    Query(q): Query<LookupQuery>,
+    query: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let users = match Username::parse(&q.username) {
-        Ok(u) => match state.accounts.user_id_of(&u).await? {
-            Some(id) => vec![json!({ "user_id": id, "username": u.as_str() })],
+    let Query(q) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    let user_id = match (q.username, q.user_id) {
+        (Some(name), None) => match Username::parse(&name) {
+            Ok(u) => state.accounts.user_id_of(&u).await?,
+            Err(_) => None,
+        },
+        (None, Some(id)) => Some(parse_id::<UserId>(&id, "user_id")?),
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                "give either username or user_id",
+            ))
+        }
+    };
+    let users = match user_id {
+        Some(id) => match state.accounts.profile(id).await? {
+            Some((username, display_name)) => vec![json!({
+                "user_id": id,
+                "username": username,
+                "display_name": display_name,
+            })],
             None => vec![],
         },
-        Err(_) => vec![],
+        None => vec![],
     };
     Ok(ApiJson(json!({ "users": users })))
 }

@@ -4,7 +4,6 @@
 
 use axum::extract::{Path, Query, State};
 use chat_core::ids::ConversationId;
-use chat_history::Page;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -37,7 +36,7 @@ pub async fn page(
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<ApiJson<Page>, ApiError> {
+) -> Result<ApiJson<Value>, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
@@ -58,7 +57,26 @@ pub async fn page(
         .membership(c, user)
         .await?
         .ok_or_else(ApiError::not_member)?;
-    Ok(ApiJson(
-        state.history.page(c.0, q.before, q.after, limit).await?,
-    ))
+    let (page, members) = tokio::try_join!(
+        state.history.page(c.0, q.before, q.after, limit),
+        state.history.members(c.0),
+    )?;
+    // An addition to PROTOCOL.md: each member's read and delivered pointers, so a
+    // client that opens a conversation can show read and delivered ticks for what was
+    // read before it connected (live `read`/`delivered` events only tell what follows).
+    let receipts: Vec<Value> = members
+        .iter()
+        .map(|m| {
+            json!({
+                "user_id": m.user_id.to_string(),
+                "read_seq": m.read_seq,
+                "delivered_seq": m.delivered_seq,
+            })
+        })
+        .collect();
+    let mut body = serde_json::to_value(page).map_err(|_| ApiError::internal())?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("receipts".into(), Value::Array(receipts));
+    }
+    Ok(ApiJson(body))
 }

@@ -113,6 +113,14 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
         );
         v += x_step;
     }
+    // A backdrop so the legend stays readable over the lines.
+    let _ = write!(
+        svg,
+        r##"<rect x="{}" y="{}" width="175" height="{}" fill="white" fill-opacity="0.85"/>"##,
+        W - RIGHT - 176.0,
+        TOP,
+        16.0 * series.len() as f64 + 4.0
+    );
     for (k, s) in series.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         let pts: Vec<String> = s

@@ -102,6 +102,11 @@ impl Connector {
         })
     }
 
+    /// The gateways' ports (to find their processes).
+    pub fn ports(&self) -> Vec<u16> {
+        self.resolved.values().map(|(a, _)| a.port()).collect()
+    }
+
     pub fn source_count(&self) -> usize {
         self.sources.len()
     }

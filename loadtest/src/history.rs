@@ -82,7 +82,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         setup::create_group(http, &gateway, &clients[0], &others, "history benchmark").await?;
     let tracker = Arc::new(Tracker::new());
     let sampler = Sampler::start(
-        sample::discover(&a.watch),
+        sample::discover(&ctx.connector.ports(), &a.watch),
         tracker.clone(),
         Duration::from_secs(1),
     );

@@ -47,7 +47,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     .await?;
     let tracker = Arc::new(Tracker::new());
     let sampler = Sampler::start(
-        sample::discover(&a.watch),
+        sample::discover(&ctx.connector.ports(), &a.watch),
         tracker.clone(),
         Duration::from_secs(1),
     );

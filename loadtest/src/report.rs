@@ -279,8 +279,14 @@ impl Report {
             let _ = writeln!(md, "| {k} | {v} |");
         }
         for (k, v) in &s.extra {
-            if !v.is_object() {
-                let _ = writeln!(md, "| {k} | {v} |");
+            match v.as_f64() {
+                Some(f) if v.is_f64() => {
+                    let _ = writeln!(md, "| {k} | {:.3} |", f);
+                }
+                _ if !v.is_object() => {
+                    let _ = writeln!(md, "| {k} | {v} |");
+                }
+                _ => {}
             }
         }
         let _ = writeln!(

@@ -23,10 +23,13 @@ pub struct Watched {
     pub label: String,
 }
 
-/// The gateways and projectors running on this machine (by executable name, labelled
-/// with their port or role), the `extra` pids, and this process.
-pub fn discover(extra: &[u32]) -> Vec<Watched> {
-    let mut out = Vec::new();
+/// The gateways listening on `gateway_ports` and the projectors run from the same
+/// directory as them (found in /proc by executable name, labelled with their port or
+/// role), the `extra` pids, and this process. Gateways and projectors of other builds
+/// (e.g. test suites' private stacks) are left out.
+pub fn discover(gateway_ports: &[u16], extra: &[u32]) -> Vec<Watched> {
+    let mut gateways = Vec::new();
+    let mut projectors = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
             let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -44,20 +47,40 @@ pub fn discover(extra: &[u32]) -> Vec<Watched> {
                     .and_then(|i| args.get(i + 1))
                     .cloned()
             };
-            let label = if comm == "chat-gateway" {
-                format!(
-                    "chat-gateway:{}",
-                    flag("--port").unwrap_or_else(|| "8080".into())
-                )
+            let dir = std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+            if comm == "chat-gateway" {
+                let port = flag("--port").unwrap_or_else(|| "8080".into());
+                if port.parse().is_ok_and(|p: u16| gateway_ports.contains(&p)) {
+                    gateways.push((
+                        Watched {
+                            pid,
+                            label: format!("chat-gateway:{port}"),
+                        },
+                        dir,
+                    ));
+                }
             } else {
-                format!(
-                    "chat-projector:{}",
-                    flag("--role").unwrap_or_else(|| "?".into())
-                )
-            };
-            out.push(Watched { pid, label });
+                let role = flag("--role").unwrap_or_else(|| "?".into());
+                projectors.push((
+                    Watched {
+                        pid,
+                        label: format!("chat-projector:{role}"),
+                    },
+                    dir,
+                ));
+            }
         }
     }
+    let dirs: Vec<_> = gateways.iter().filter_map(|g| g.1.clone()).collect();
+    let mut out: Vec<Watched> = gateways.into_iter().map(|g| g.0).collect();
+    out.extend(
+        projectors
+            .into_iter()
+            .filter(|p| dirs.is_empty() || p.1.as_ref().is_some_and(|d| dirs.contains(d)))
+            .map(|p| p.0),
+    );
     for &pid in extra {
         if out.iter().any(|w| w.pid == pid) {
             continue;
@@ -250,7 +273,8 @@ impl Samples {
                 }
                 _ => None,
             },
-            gateway_cpu_percent_per_1k_connections: (!cpu_at_peak.is_empty() && peak > 0).then(
+            // Per-socket CPU means something only with enough sockets to dominate.
+            gateway_cpu_percent_per_1k_connections: (!cpu_at_peak.is_empty() && peak >= 100).then(
                 || {
                     round1(
                         cpu_at_peak.iter().sum::<f64>()

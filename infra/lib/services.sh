@@ -54,6 +54,8 @@ with_platform_env() {
 
 services_build() {
   command -v cargo >/dev/null || die "cargo is missing: install Rust (rustup) first"
+  # The browser client first (seconds): the gateways serve its dist/ at /.
+  web_build
   log "building release binaries (cargo build --release; the first build takes several minutes on 2 cores)"
   (cd "$REPO_ROOT" && cargo build --release --locked --bins -q) || die "cargo build --release failed"
 }
@@ -71,6 +73,7 @@ services_start() {
     local vars
     mapfile -t vars < <(platform_env_args)
     vars+=("CHAT__GATEWAY__JWT_SECRET=${CHAT__GATEWAY__JWT_SECRET:-$(jwt_secret)}")
+    vars+=("CHAT__GATEWAY__WEB_DIR=${CHAT__GATEWAY__WEB_DIR:-$WEB_DIST}")
     # In a subshell so the raised open-files limit applies to this service only.
     # shellcheck disable=SC2086 # args is a word list by design
     (raise_nofile && start_bg "$name" env "${vars[@]}" "$RELEASE_DIR/$bin" $args)

@@ -201,6 +201,7 @@ mod tests {
             dedup_ttl_secs: 1,
             frames_per_sec: 1,
             frames_burst: 1,
+            web_dir: "dist".into(),
             oidc: None,
         }
     }

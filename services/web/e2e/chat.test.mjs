@@ -336,6 +336,8 @@ describe("browser client", () => {
       all,
       Array.from({ length: 120 }, (_, i) => `history ${i + 1}`),
     );
+    // Loading a page keeps the reader's place; show the start for the screenshot.
+    await pageA.locator("#messages").evaluate((el) => el.scrollTo(0, 0));
     await shot(pageA, "06-history-scrolled-to-start");
   });
 });

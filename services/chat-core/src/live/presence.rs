@@ -182,7 +182,15 @@ pub async fn status(
     })
 }
 
-/// Which of `users` have a live session at `now` (one round trip for all of them).
+/// How many users one `ZMSCORE` asks about: a command blocks Redis while it runs.
+const ONLINE_BATCH: usize = 1000;
+
+/// Which of `users` have a live session at `now`, in one round trip for all of them.
+///
+/// Read from the expiry index, whose score for a user is their latest session's expiry
+/// (the scripts above keep it so): online exactly when that is after `now`. One
+/// `ZMSCORE` per thousand users instead of a `ZCOUNT` per user: for a message to a
+/// 1,000-member group this was most of Redis's work.
 pub async fn online_among(
     redis: &mut ConnectionManager,
     users: &[UserId],
@@ -192,14 +200,17 @@ pub async fn online_among(
         return Ok(Default::default());
     }
     let mut pipe = redis::pipe();
-    for u in users {
-        count_live_sessions(&mut pipe, *u, now);
+    for chunk in users.chunks(ONLINE_BATCH) {
+        let cmd = pipe.cmd("ZMSCORE").arg(EXPIRY_INDEX);
+        for u in chunk {
+            cmd.arg(u.to_string());
+        }
     }
-    let live: Vec<i64> = pipe.query_async(redis).await?;
+    let expiries: Vec<Vec<Option<f64>>> = pipe.query_async(redis).await?;
     Ok(users
         .iter()
-        .zip(live)
-        .filter(|(_, n)| *n > 0)
+        .zip(expiries.into_iter().flatten())
+        .filter(|(_, expiry)| expiry.is_some_and(|e| e > now.0 as f64))
         .map(|(u, _)| *u)
         .collect())
 }

@@ -113,6 +113,11 @@ pub struct PresenceSettings {
     /// A session not heard from for this long is offline (a gateway killed without
     /// closing its sockets). Gateways send heartbeats every third of it.
     pub ttl_secs: u64,
+    /// Presence changes are pushed through conversations of at most this many members.
+    /// Through larger groups every connect would fan out to every member (a 1,000-member
+    /// group coming online at 9 am is a million frames); their clients ask
+    /// `GET /api/v1/users/{id}/presence` for the people they look at instead.
+    pub max_group_members: usize,
 }
 
 impl PresenceSettings {
@@ -164,6 +169,7 @@ impl Settings {
             .set_default("cql.replication_factor", 1)?
             .set_default("redis.url", "redis://127.0.0.1:6379")?
             .set_default("presence.ttl_secs", 60)?
+            .set_default("presence.max_group_members", 100)?
             .set_default("telemetry.log_format", "text")?
             .set_default("telemetry.log_filter", "info")?;
         if let Some(path) = env.get("CHAT_CONFIG").filter(|p| !p.is_empty()) {
@@ -209,6 +215,11 @@ impl Settings {
         }
         if self.presence.ttl_secs < 3 {
             return invalid("presence.ttl_secs must be at least 3");
+        }
+        if self.presence.max_group_members < 2 {
+            return invalid(
+                "presence.max_group_members must be at least 2 (a direct conversation)",
+            );
         }
         if self.cql.nodes.is_empty() {
             return invalid("cql.nodes is empty");
@@ -275,5 +286,14 @@ mod tests {
     fn bad_keyspace_is_refused() {
         let err = Settings::load_from(&env(&[("CHAT__CQL__KEYSPACE", "x;drop")])).unwrap_err();
         assert!(err.to_string().contains("keyspace"), "{err}");
+    }
+
+    #[test]
+    fn presence_group_limit_defaults_to_100_and_is_at_least_a_direct_conversation() {
+        let s = Settings::load_from(&env(&[])).unwrap();
+        assert_eq!(s.presence.max_group_members, 100);
+        let err =
+            Settings::load_from(&env(&[("CHAT__PRESENCE__MAX_GROUP_MEMBERS", "1")])).unwrap_err();
+        assert!(err.to_string().contains("max_group_members"), "{err}");
     }
 }

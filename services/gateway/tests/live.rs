@@ -318,6 +318,63 @@ async fn presence_online_offline_and_after_a_gateway_is_killed() {
 }
 
 #[tokio::test]
+async fn presence_frames_skip_groups_above_the_limit() {
+    // The stack pushes presence through conversations of at most two members.
+    let stack = LiveStack::start(1, 60, 30).await;
+    let api = stack.api(0);
+    let (a, b) = (sign_up(&api, "ana").await, sign_up(&api, "ben").await);
+    let (c, d) = (sign_up(&api, "cat").await, sign_up(&api, "dan").await);
+    let trio = create_group(&api, &a, &[&b, &c]).await;
+    let ana_cat = create_group(&api, &a, &[&c]).await;
+    let dan_ben = create_group(&api, &d, &[&b]).await;
+    for (user, conversation) in [(&a, &trio), (&a, &ana_cat), (&d, &dan_ben)] {
+        common::eventually("the conversation is projected", || async {
+            let r = api
+                .call("GET", "/api/v1/conversations", Some(&user.token), None)
+                .await;
+            r.body["conversations"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|x| x["conversation_id"] == conversation.as_str())
+            })
+        })
+        .await;
+    }
+    let online = |id: String| {
+        move |cl: &Client| {
+            cl.presence
+                .iter()
+                .any(|p| p["user_id"] == id.as_str() && p["status"] == "online")
+        }
+    };
+    let mut ben = Client::connect(&stack.gateways[0], &b, "ben").await;
+    let mut cat = Client::connect(&stack.gateways[0], &c, "cat").await;
+    let _ana = Client::connect(&stack.gateways[0], &a, "ana").await;
+    cat.until(
+        "Ana online (a two-member conversation)",
+        WAIT,
+        online(a.id.clone()),
+    )
+    .await;
+    // Dan's announcement is published after Ana's, so by the time Ben has it, Ana's
+    // would have reached him too had it been sent through the three-person group.
+    let _dan = Client::connect(&stack.gateways[0], &d, "dan").await;
+    ben.until(
+        "Dan online (a two-member conversation)",
+        WAIT,
+        online(d.id.clone()),
+    )
+    .await;
+    assert!(
+        !ben.presence.iter().any(|p| p["user_id"] == a.id.as_str()),
+        "Ben shares only a three-person group with Ana: {:?}",
+        ben.presence
+    );
+    // Her status is still there on request.
+    let p = presence_of(&api, &b.token, &a.id).await;
+    assert_eq!(p["status"], "online", "{p}");
+}
+
+#[tokio::test]
 async fn a_gap_left_by_a_stopped_fanout_is_repaired_by_sync() {
     // Events older than 2 s when the fanout reads them are not pushed live.
     let mut stack = LiveStack::start(2, 60, 2).await;

@@ -200,6 +200,7 @@ async fn main() -> Result<()> {
                 redis,
                 history,
                 ttl: settings.presence.ttl(),
+                max_group_members: settings.presence.max_group_members,
             };
             tokio::spawn(presence::sweep_forever(p.clone(), shutdown.clone()));
             parts.run(p).await?

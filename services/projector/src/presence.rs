@@ -18,6 +18,7 @@ use chat_core::time::UnixMillis;
 use chat_history::HistoryStore;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::runner::Projection;
 
@@ -26,6 +27,8 @@ pub struct Presence {
     pub redis: ConnectionManager,
     pub history: Arc<HistoryStore>,
     pub ttl: Duration,
+    /// Conversations larger than this carry no presence frames.
+    pub max_group_members: usize,
 }
 
 impl Presence {
@@ -33,7 +36,8 @@ impl Presence {
         self.ttl.as_millis() as i64
     }
 
-    /// Everyone who shares a conversation with `user`, but not `user`.
+    /// Everyone who shares a conversation of at most `max_group_members` members with
+    /// `user`, but not `user`. Sizes first, so a large group's member set is never read.
     async fn contacts(&self, user: UserId) -> Result<HashSet<UserId>, String> {
         let conversations = self
             .history
@@ -43,11 +47,23 @@ impl Presence {
         if conversations.is_empty() {
             return Ok(HashSet::new());
         }
-        let mut pipe = redis::pipe();
-        for c in &conversations {
-            pipe.smembers(live::members_key(ConversationId(*c)));
-        }
         let mut redis = self.redis.clone();
+        let mut sizes = redis::pipe();
+        for c in &conversations {
+            sizes.scard(live::members_key(ConversationId(*c)));
+        }
+        let sizes: Vec<usize> = sizes
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let small = carries_presence(&conversations, &sizes, self.max_group_members);
+        if small.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut pipe = redis::pipe();
+        for c in small {
+            pipe.smembers(live::members_key(ConversationId(c)));
+        }
         let sets: Vec<Vec<String>> = pipe
             .query_async(&mut redis)
             .await
@@ -101,6 +117,17 @@ impl Projection for Presence {
     }
 }
 
+/// The conversations (of `conversations`, with member counts `sizes`) through which
+/// presence is pushed: those of at most `max_members` members.
+fn carries_presence(conversations: &[Uuid], sizes: &[usize], max_members: usize) -> Vec<Uuid> {
+    conversations
+        .iter()
+        .zip(sizes)
+        .filter(|(_, n)| **n <= max_members)
+        .map(|(c, _)| *c)
+        .collect()
+}
+
 /// Once a second, announce offline the users whose sessions all lapsed.
 pub async fn sweep_forever(p: Presence, shutdown: CancellationToken) {
     let mut redis = p.redis.clone();
@@ -126,5 +153,26 @@ pub async fn sweep_forever(p: Presence, shutdown: CancellationToken) {
                 tracing::warn!(error = %e, %user, "could not announce a lapse");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_conversations_up_to_the_limit_carry_presence() {
+        let (dm, team, all_hands) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let conversations = [dm, team, all_hands];
+        let sizes = [2, 100, 1000];
+        assert_eq!(
+            carries_presence(&conversations, &sizes, 100),
+            vec![dm, team]
+        );
+        assert_eq!(carries_presence(&conversations, &sizes, 2), vec![dm]);
+        assert_eq!(
+            carries_presence(&conversations, &sizes, 1000),
+            vec![dm, team, all_hands]
+        );
     }
 }

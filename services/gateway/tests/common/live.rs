@@ -25,7 +25,7 @@ pub struct LiveStack {
 impl LiveStack {
     /// Topics, the three projector roles and `gateways` gateways; presence sessions
     /// expire after `presence_ttl_secs`, the fanout skips events older than
-    /// `stale_after_secs`.
+    /// `stale_after_secs`; presence frames go through conversations of at most two.
     pub async fn start(gateways: usize, presence_ttl_secs: u64, stale_after_secs: u64) -> Self {
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
         let env: Vec<(String, String)> = vec![
@@ -35,6 +35,8 @@ impl LiveStack {
                 "CHAT__PRESENCE__TTL_SECS".into(),
                 presence_ttl_secs.to_string(),
             ),
+            // Small, so a three-person group already carries no presence frames.
+            ("CHAT__PRESENCE__MAX_GROUP_MEMBERS".into(), "2".into()),
             ("CHAT__CQL__KEYSPACE".into(), settings().cql.keyspace),
             (
                 "CHAT_FANOUT_STALE_AFTER_SECS".into(),

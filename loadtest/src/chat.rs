@@ -17,14 +17,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let a = &ctx.args;
     let (c, s) = (a.conversations.max(1), a.members_or(5).max(2));
     let n = c * s;
-    let accounts = setup::accounts(
-        &ctx.http,
-        &a.gateways[0],
-        &ctx.run,
-        n,
-        a.accounts.as_deref(),
-    )
-    .await?;
+    let accounts = ctx.accounts(n).await?;
     // Conversation k: accounts k*S .. (k+1)*S, created by the first.
     let groups: Vec<Vec<usize>> = (0..c).map(|k| (k * s..(k + 1) * s).collect()).collect();
     eprintln!("creating {c} conversations of {s} members");

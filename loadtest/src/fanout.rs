@@ -16,14 +16,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let a = &ctx.args;
     let m = a.members_or(1000).max(2);
     let senders = a.senders.clamp(1, m);
-    let accounts = setup::accounts(
-        &ctx.http,
-        &a.gateways[0],
-        &ctx.run,
-        m,
-        a.accounts.as_deref(),
-    )
-    .await?;
+    let accounts = ctx.accounts(m).await?;
     eprintln!("creating one group of {m} members");
     let ids =
         setup::create_groups(&ctx.http, &a.gateways[0], &accounts, &[(0..m).collect()]).await?;

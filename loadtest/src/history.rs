@@ -76,7 +76,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let http = &ctx.http;
     let gateway = a.gateways[0].clone();
     let senders = a.members_or(5);
-    let clients = setup::accounts(http, &gateway, &ctx.run, senders, a.accounts.as_deref()).await?;
+    let clients = ctx.accounts(senders).await?;
     let others: Vec<&str> = clients[1..].iter().map(|c| c.user_id.as_str()).collect();
     let conversation =
         setup::create_group(http, &gateway, &clients[0], &others, "history benchmark").await?;

@@ -19,7 +19,7 @@ use crate::client::{Frame, Ws, PING};
 use crate::report::{Latency, Report, Summary};
 use crate::sample::{self, Sampler};
 use crate::tracker::{self, Tracker};
-use crate::{setup, Ctx};
+use crate::Ctx;
 
 #[derive(Default)]
 struct Pings {
@@ -37,14 +37,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             ctx.nofile
         );
     }
-    let accounts = setup::accounts(
-        &ctx.http,
-        &a.gateways[0],
-        &ctx.run,
-        users,
-        a.accounts.as_deref(),
-    )
-    .await?;
+    let accounts = ctx.accounts(users).await?;
     let tracker = Arc::new(Tracker::new());
     let sampler = Sampler::start(
         sample::discover(&ctx.connector.ports(), &a.watch),

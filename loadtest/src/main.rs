@@ -174,6 +174,21 @@ pub struct Ctx {
     pub nofile: u64,
 }
 
+impl Ctx {
+    /// `n` accounts for this run, signed up through the first gateway (or reused from
+    /// `--accounts`).
+    pub async fn accounts(&self, n: usize) -> Result<Vec<setup::Account>> {
+        setup::accounts(
+            &self.http,
+            &self.args.gateways[0],
+            &self.run,
+            n,
+            self.args.accounts.as_deref(),
+        )
+        .await
+    }
+}
+
 /// The command line with the flags of `--scenario-file` (if any) put before the
 /// others, so the command line wins.
 fn argv() -> Result<Vec<OsString>> {

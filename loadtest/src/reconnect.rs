@@ -294,14 +294,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let groups = k.div_ceil(per_group);
     let rate = a.rate_or(100);
     // Accounts 0..groups are the senders; then the K droppers, per_group to a group.
-    let accounts = setup::accounts(
-        &ctx.http,
-        &a.gateways[0],
-        &ctx.run,
-        groups + k,
-        a.accounts.as_deref(),
-    )
-    .await?;
+    let accounts = ctx.accounts(groups + k).await?;
     let group_of = |j: usize| j / per_group;
     let member_lists: Vec<Vec<usize>> = (0..groups)
         .map(|g| {

@@ -16,6 +16,9 @@ use crate::auth::tokens::ExternalIdentity;
 use crate::domain::{DisplayName, Username};
 use crate::error::ApiError;
 
+/// A `users` row as `user_by_id` selects it: username, display name, password hash.
+type UserRow = (Option<String>, Option<String>, Option<String>);
+
 pub struct Accounts {
     session: Arc<Session>,
     claim_username: PreparedStatement,
@@ -140,13 +143,7 @@ impl Accounts {
         let Some(user_id) = self.user_id_of(username).await? else {
             return Ok(None);
         };
-        let row = chat_core::cql::first_row::<(Option<String>, Option<String>, Option<String>)>(
-            &self.session,
-            &self.user_by_id,
-            (user_id.0,),
-        )
-        .await
-        .map_err(cql)?;
+        let row = self.user_row(user_id).await?;
         // A username claimed by a create that died before writing the user row has no
         // password: nobody can log in as it.
         Ok(row
@@ -155,6 +152,12 @@ impl Accounts {
                 user_id,
                 password_hash,
             }))
+    }
+
+    async fn user_row(&self, user_id: UserId) -> Result<Option<UserRow>, ApiError> {
+        chat_core::cql::first_row::<UserRow>(&self.session, &self.user_by_id, (user_id.0,))
+            .await
+            .map_err(cql)
     }
 
     pub async fn user_id_of(&self, username: &Username) -> Result<Option<UserId>, ApiError> {
@@ -170,13 +173,7 @@ impl Accounts {
 
     /// The username and display name of an account, to show a user id to people.
     pub async fn profile(&self, user_id: UserId) -> Result<Option<(String, String)>, ApiError> {
-        let row = chat_core::cql::first_row::<(Option<String>, Option<String>, Option<String>)>(
-            &self.session,
-            &self.user_by_id,
-            (user_id.0,),
-        )
-        .await
-        .map_err(cql)?;
+        let row = self.user_row(user_id).await?;
         Ok(row.and_then(|(username, display, _)| {
             let username = username?;
             let display = display.unwrap_or_else(|| username.clone());
@@ -186,14 +183,7 @@ impl Accounts {
 
     /// Whether an account with this id exists.
     pub async fn exists(&self, user_id: UserId) -> Result<bool, ApiError> {
-        let rows = self
-            .session
-            .execute_unpaged(&self.user_by_id, (user_id.0,))
-            .await
-            .map_err(cql)?
-            .into_rows_result()
-            .map_err(cql)?;
-        Ok(rows.rows_num() > 0)
+        Ok(self.user_row(user_id).await?.is_some())
     }
 
     /// Make sure an SSO user has an account, with a username derived from their claims

@@ -17,7 +17,7 @@ use chat_core::codec::EventCodec;
 use chat_core::events::{NotificationReason, NotificationRequested};
 use chat_core::topics::Topics;
 use common::live::{send, Client, LiveStack};
-use common::{create_group, eventually, settings, sign_up, Api, Projector, User};
+use common::{create_direct, create_group, eventually, settings, sign_up, Api, Projector, User};
 use hmac::{Hmac, Mac};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
@@ -25,21 +25,13 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-fn env_of(stack: &LiveStack) -> Vec<(&str, &str)> {
-    stack
-        .env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
-
 fn topics_of(stack: &LiveStack) -> Topics {
     Topics::new(&format!("t{}.", stack.tag))
 }
 
 /// The notifications role of a stack, with a coalescing window of `window_secs`.
 fn start_notifications(stack: &LiveStack, window_secs: u64) -> Projector {
-    let mut env = env_of(stack);
+    let mut env = stack.env_pairs();
     let window = window_secs.to_string();
     env.push(("CHAT_NOTIFY_WINDOW_SECS", &window));
     Projector::start_with("notifications", &format!("n-{}", stack.tag), &env, &[])
@@ -244,18 +236,7 @@ async fn offline_members_are_notified_by_the_rules_and_online_ones_are_not() {
         .until("dan's and cat's third", wait, |r| r.len() >= 5)
         .await;
     // 4. A direct message to cat.
-    let r = api
-        .call(
-            "POST",
-            "/api/v1/conversations",
-            Some(&ana.token),
-            Some(json!({"kind": "direct", "members": [cat.id]})),
-        )
-        .await;
-    let direct = r.body["conversation_id"]
-        .as_str()
-        .expect("direct id")
-        .to_string();
+    let direct = create_direct(&api, &ana, &cat).await;
     let ack4 = ana_ws.send_and_ack(send(&direct, "n-4", "just you")).await;
     reader.until("cat's DM", wait, |r| r.len() >= 6).await;
     // Nothing else comes.
@@ -471,7 +452,7 @@ async fn the_webhook_posts_signed_payloads_retries_and_parks_what_it_cannot_deli
     let _notifications = start_notifications(&stack, 1);
     let received = Arc::new(Mutex::new(Received::default()));
     let (url, server) = start_receiver(received.clone()).await;
-    let mut env = env_of(&stack);
+    let mut env = stack.env_pairs();
     env.extend([
         ("CHAT_WEBHOOK_URL", url.as_str()),
         ("CHAT_WEBHOOK_SECRET", SECRET),
@@ -483,18 +464,7 @@ async fn the_webhook_posts_signed_payloads_retries_and_parks_what_it_cannot_deli
     let api = stack.api(0);
     let ana = sign_up(&api, "ana").await;
     let cat = sign_up(&api, "cat").await; // offline
-    let r = api
-        .call(
-            "POST",
-            "/api/v1/conversations",
-            Some(&ana.token),
-            Some(json!({"kind": "direct", "members": [cat.id]})),
-        )
-        .await;
-    let direct = r.body["conversation_id"]
-        .as_str()
-        .expect("direct id")
-        .to_string();
+    let direct = create_direct(&api, &ana, &cat).await;
     let mut ana_ws = Client::connect(&stack.gateways[0], &ana, "ana").await;
 
     // 1. Delivered, signed.

@@ -8,14 +8,6 @@ use std::time::Duration;
 use common::live::{send, Client, LiveStack};
 use common::{chatctl_with, create_group, eventually, sign_up};
 
-fn env_of(stack: &LiveStack) -> Vec<(&str, &str)> {
-    stack
-        .env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
-
 /// Sum of `projector_lag` over partitions, if the projector reports any.
 async fn metric_lag(port: u16) -> Option<i64> {
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
@@ -35,7 +27,7 @@ async fn metric_lag(port: u16) -> Option<i64> {
 
 /// Sum of the LAG column of `chatctl lag --group G` for the conversation-events topic.
 fn cli_lag(stack: &LiveStack, group: &str) -> i64 {
-    let out = chatctl_with(&env_of(stack), &["lag", "--group", group]);
+    let out = chatctl_with(&stack.env_pairs(), &["lag", "--group", group]);
     out.lines()
         .skip(1)
         .filter(|l| l.contains("conversation-events"))
@@ -53,7 +45,7 @@ async fn tail_prints_decoded_events_and_lag_matches_the_metric() {
     ana.send_and_ack(send(&group, "t-1", "hello <tail>")).await;
 
     let out = chatctl_with(
-        &env_of(&stack),
+        &stack.env_pairs(),
         &[
             "tail",
             "conversation-events",

@@ -106,6 +106,12 @@ impl Parts {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    // The webhook role's own settings are checked before anything is connected.
+    let webhook = if cli.role == "webhook" {
+        Some(webhook_sink(&cli)?)
+    } else {
+        None
+    };
     let settings = Settings::load()?;
     chat_core::telemetry::init_tracing(&settings.telemetry);
     let metrics = chat_core::telemetry::install_metrics("projector")?;
@@ -160,8 +166,6 @@ async fn main() -> Result<()> {
         });
     }
 
-    let session = chat_core::cql::connect_keyspace(&settings.cql).await?;
-    let history = HistoryStore::new(session.clone(), &settings.cql.keyspace).await?;
     tracing::info!(role = %cli.role, %group, %topic, port = cli.port, "projector running");
     let parts = Parts {
         consumer,
@@ -173,6 +177,14 @@ async fn main() -> Result<()> {
         role: cli.role.clone(),
         shutdown: shutdown.clone(),
     };
+    if let Some(webhook) = webhook {
+        // The one role that needs neither the CQL store nor Redis.
+        parts.run(webhook).await?;
+        tracing::info!("stopped");
+        return Ok(());
+    }
+    let session = chat_core::cql::connect_keyspace(&settings.cql).await?;
+    let history = HistoryStore::new(session.clone(), &settings.cql.keyspace).await?;
     let history = Arc::new(history);
     let connect_redis =
         || chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10));
@@ -205,7 +217,8 @@ async fn main() -> Result<()> {
             tokio::spawn(presence::sweep_forever(p.clone(), shutdown.clone()));
             parts.run(p).await?
         }
-        "notifications" => {
+        _ => {
+            // notifications (clap admits no other role here)
             let redis = connect_redis().await.context("connecting to Redis")?;
             let recipients = Arc::new(
                 RecipientStore::new(session, &settings.cql.keyspace)
@@ -244,32 +257,33 @@ async fn main() -> Result<()> {
                 .await?;
             let _ = sending.await;
         }
-        _ => {
-            let url = cli
-                .webhook_url
-                .as_deref()
-                .context("--role webhook needs --webhook-url (CHAT_WEBHOOK_URL)")?;
-            let url = reqwest::Url::parse(url).context("--webhook-url is not a URL")?;
-            let secret = cli
-                .webhook_secret
-                .filter(|s| !s.is_empty())
-                .context("--role webhook needs CHAT_WEBHOOK_SECRET")?;
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_millis(cli.webhook_timeout_ms))
-                .build()
-                .context("building the HTTP client")?;
-            parts
-                .run(Webhook {
-                    client,
-                    url,
-                    secret: secret.into_bytes(),
-                    attempts: cli.webhook_attempts.max(1),
-                    first_backoff: Duration::from_millis(cli.webhook_backoff_ms),
-                    max_backoff: Duration::from_secs(60),
-                })
-                .await?
-        }
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The webhook role's sink, from its flags: a clear error for what is missing.
+fn webhook_sink(cli: &Cli) -> Result<Webhook> {
+    let url = cli
+        .webhook_url
+        .as_deref()
+        .context("--role webhook needs --webhook-url (CHAT_WEBHOOK_URL)")?;
+    let url = reqwest::Url::parse(url).context("--webhook-url is not a URL")?;
+    let secret = cli
+        .webhook_secret
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .context("--role webhook needs CHAT_WEBHOOK_SECRET")?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(cli.webhook_timeout_ms))
+        .build()
+        .context("building the HTTP client")?;
+    Ok(Webhook {
+        client,
+        url,
+        secret: secret.as_bytes().to_vec(),
+        attempts: cli.webhook_attempts.max(1),
+        first_backoff: Duration::from_millis(cli.webhook_backoff_ms),
+        max_backoff: Duration::from_secs(60),
+    })
 }

@@ -27,7 +27,6 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::notifications::reason_symbol;
 use crate::runner::Projection;
 
 /// Requests in flight per chunk.
@@ -87,7 +86,7 @@ pub fn body_of(n: &NotificationRequested) -> Value {
         "seq": n.seq,
         "sender_id": n.sender_id,
         "preview": n.preview,
-        "reason": reason_symbol(n.reason).to_ascii_lowercase(),
+        "reason": n.reason.symbol().to_ascii_lowercase(),
         "count": n.coalesced_count,
         "occurred_at": n.occurred_at.to_rfc3339(),
     })

@@ -39,6 +39,22 @@ pub enum NotificationReason {
 
 const REASONS: [&str; 3] = ["DM", "MENTION", "GROUP"];
 
+impl NotificationReason {
+    /// The Avro enum symbol (also how the coalescing state in Redis stores it).
+    pub fn symbol(self) -> &'static str {
+        REASONS[self as usize]
+    }
+
+    /// The reason for a symbol; one this build does not know reads as `Group`.
+    pub fn from_symbol(symbol: &str) -> Self {
+        match symbol {
+            "DM" => NotificationReason::Dm,
+            "MENTION" => NotificationReason::Mention,
+            _ => NotificationReason::Group,
+        }
+    }
+}
+
 impl AvroRecord for NotificationRequested {
     fn schema() -> &'static Schema {
         &SCHEMA
@@ -57,10 +73,7 @@ impl AvroRecord for NotificationRequested {
             ("seq", Value::Long(self.seq)),
             ("sender_id", Value::Uuid(self.sender_id.0)),
             ("preview", Value::String(self.preview.clone())),
-            (
-                "reason",
-                enum_value(&REASONS, REASONS[self.reason as usize]),
-            ),
+            ("reason", enum_value(&REASONS, self.reason.symbol())),
             ("coalesced_count", Value::Int(self.coalesced_count)),
             ("occurred_at", Value::TimestampMillis(self.occurred_at.0)),
         ])
@@ -76,11 +89,7 @@ impl AvroRecord for NotificationRequested {
             seq: f.long("seq")?,
             sender_id: UserId(f.uuid("sender_id")?),
             preview: f.string("preview")?,
-            reason: match f.symbol("reason")?.as_str() {
-                "DM" => NotificationReason::Dm,
-                "MENTION" => NotificationReason::Mention,
-                _ => NotificationReason::Group,
-            },
+            reason: NotificationReason::from_symbol(&f.symbol("reason")?),
             coalesced_count: match f.take_opt("coalesced_count") {
                 Some(Value::Int(n)) => n,
                 Some(_) => {

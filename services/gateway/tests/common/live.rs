@@ -62,18 +62,18 @@ impl LiveStack {
         stack
     }
 
-    pub fn start_fanout(&mut self) {
-        let pairs: Vec<(&str, &str)> = self
-            .env
+    /// The stack's environment as the `(name, value)` pairs the harness takes.
+    pub fn env_pairs(&self) -> Vec<(&str, &str)> {
+        self.env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.fanout = Some(Projector::start_with(
-            "fanout",
-            &format!("f-{}", self.tag),
-            &pairs,
-            &[],
-        ));
+            .collect()
+    }
+
+    pub fn start_fanout(&mut self) {
+        let fanout =
+            Projector::start_with("fanout", &format!("f-{}", self.tag), &self.env_pairs(), &[]);
+        self.fanout = Some(fanout);
     }
 
     pub fn stop_fanout(&mut self) {

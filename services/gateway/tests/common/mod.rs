@@ -250,6 +250,22 @@ pub async fn create_group(api: &Api, owner: &User, members: &[&User]) -> String 
         .to_string()
 }
 
+pub async fn create_direct(api: &Api, owner: &User, other: &User) -> String {
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/conversations",
+            Some(&owner.token),
+            Some(json!({"kind": "direct", "members": [other.id]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "create direct: {}", r.body);
+    r.body["conversation_id"]
+        .as_str()
+        .expect("conversation_id")
+        .to_string()
+}
+
 type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

@@ -19,7 +19,6 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::reason_of_symbol;
 use super::window::{self, Claimed};
 
 const TICK: Duration = Duration::from_millis(250);
@@ -61,7 +60,7 @@ pub fn record_of(c: &Claimed) -> NotificationRequested {
         } else {
             // The latest message's own reason (never MENTION here: a mention in the
             // claimed run sets `mention`).
-            match reason_of_symbol(&p.reason) {
+            match NotificationReason::from_symbol(&p.reason) {
                 NotificationReason::Mention => NotificationReason::Group,
                 r => r,
             }

@@ -244,7 +244,7 @@ impl Projection for Notifications {
                         seq: r.offset,
                         sender_id: r.event.actor_id.0,
                         preview: rules::preview(&m.body),
-                        reason: reason_symbol(reason).to_string(),
+                        reason: reason.symbol().to_string(),
                         occurred_at: r.event.occurred_at.0,
                     },
                     reason == NotificationReason::Mention,
@@ -264,21 +264,5 @@ impl Projection for Notifications {
             self.wake.notify_one();
         }
         Ok(vec![])
-    }
-}
-
-pub fn reason_symbol(r: NotificationReason) -> &'static str {
-    match r {
-        NotificationReason::Dm => "DM",
-        NotificationReason::Mention => "MENTION",
-        NotificationReason::Group => "GROUP",
-    }
-}
-
-pub fn reason_of_symbol(s: &str) -> NotificationReason {
-    match s {
-        "DM" => NotificationReason::Dm,
-        "MENTION" => NotificationReason::Mention,
-        _ => NotificationReason::Group,
     }
 }

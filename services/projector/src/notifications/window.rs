@@ -97,8 +97,8 @@ return counted
     )
 });
 
-/// ARGV: namespace, now, lease ms, most pairs. Returns flat triples: pair, pending, mention (1/0),
-/// payload. Pairs with nothing pending leave the due set.
+/// ARGV: namespace, now, lease ms, most pairs. Returns four values per claimed pair, flat:
+/// pair, pending, mention (1/0), payload. Pairs with nothing pending leave the due set.
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"

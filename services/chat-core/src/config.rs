@@ -100,6 +100,15 @@ pub struct CqlSettings {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Secret,
+    /// How long a service keeps trying to reach the store at start-up before it gives
+    /// up (the store may still be booting, or busy).
+    pub connect_patience_secs: u64,
+}
+
+impl CqlSettings {
+    pub fn connect_patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.connect_patience_secs)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -167,6 +176,7 @@ impl Settings {
             .set_default("cql.nodes", vec!["127.0.0.1:9042"])?
             .set_default("cql.keyspace", "chat")?
             .set_default("cql.replication_factor", 1)?
+            .set_default("cql.connect_patience_secs", 60)?
             .set_default("redis.url", "redis://127.0.0.1:6379")?
             .set_default("presence.ttl_secs", 60)?
             .set_default("presence.max_group_members", 100)?
@@ -295,5 +305,13 @@ mod tests {
         let err =
             Settings::load_from(&env(&[("CHAT__PRESENCE__MAX_GROUP_MEMBERS", "1")])).unwrap_err();
         assert!(err.to_string().contains("max_group_members"), "{err}");
+    }
+
+    #[test]
+    fn cql_connect_patience_defaults_to_a_minute_and_can_be_set() {
+        let s = Settings::load_from(&env(&[])).unwrap();
+        assert_eq!(s.cql.connect_patience(), std::time::Duration::from_secs(60));
+        let s = Settings::load_from(&env(&[("CHAT__CQL__CONNECT_PATIENCE_SECS", "5")])).unwrap();
+        assert_eq!(s.cql.connect_patience(), std::time::Duration::from_secs(5));
     }
 }

@@ -24,8 +24,13 @@ pub fn init_tracing(settings: &TelemetrySettings) {
                     .with_current_span(false),
             )
             .try_init(),
+        // Colours only on a terminal: files and journald get plain text.
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
             .try_init(),
     };
     // A second init (tests) keeps the first subscriber; nothing to report.

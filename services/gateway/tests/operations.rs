@@ -1,12 +1,33 @@
 //! The operator's CLI against the real stack: `chatctl tail` prints decoded events and
-//! `chatctl lag` agrees with the projector's own lag metric.
+//! `chatctl lag` agrees with the projector's own lag metric. And start-up order: a
+//! service started before the CQL store answers waits for it instead of exiting.
 
 mod common;
 
 use std::time::Duration;
 
 use common::live::{send, Client, LiveStack};
-use common::{chatctl_with, create_group, eventually, sign_up};
+use common::{chatctl_with, create_group, eventually, free_port, settings, sign_up, Api, Gateway};
+
+/// Forward connections on `port` to `target`, starting only after `delay`: a CQL store
+/// that comes up late, at an address the gateway was told about.
+fn late_forwarder(port: u16, target: String, delay: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind forwarder");
+        for inbound in listener.incoming().flatten() {
+            let Ok(outbound) = std::net::TcpStream::connect(&target) else {
+                continue;
+            };
+            let (Ok(mut in2), Ok(mut out2)) = (inbound.try_clone(), outbound.try_clone()) else {
+                continue;
+            };
+            let (mut inbound, mut outbound) = (inbound, outbound);
+            std::thread::spawn(move || std::io::copy(&mut inbound, &mut outbound));
+            std::thread::spawn(move || std::io::copy(&mut out2, &mut in2));
+        }
+    });
+}
 
 /// Sum of `projector_lag` over partitions, if the projector reports any.
 async fn metric_lag(port: u16) -> Option<i64> {
@@ -86,4 +107,20 @@ async fn tail_prints_decoded_events_and_lag_matches_the_metric() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(cli_lag(&stack, &history_group), 3);
+}
+
+#[tokio::test]
+async fn a_gateway_started_before_the_cql_store_answers_waits_for_it() {
+    let port = free_port();
+    let real_store = settings().cql.nodes[0].clone();
+    late_forwarder(port, real_store, Duration::from_secs(3));
+    let nodes = format!("127.0.0.1:{port}");
+    let gateway = Gateway::start_with("late-cql", &[("CQL_NODES", nodes.as_str())]).await;
+    assert!(
+        gateway.log_text().contains("CQL store not ready"),
+        "the gateway never had to wait:\n{}",
+        gateway.log_text()
+    );
+    // And it works: signing up reads and writes the store.
+    sign_up(&Api::new(&gateway), "late").await;
 }

@@ -29,7 +29,7 @@ pub fn settings() -> Settings {
     Settings::load().expect("settings from the environment")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -65,7 +65,7 @@ impl Gateway {
     }
 
     fn spawn(&mut self) {
-        let log_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-logs");
+        let log_dir = gateway_log_dir();
         std::fs::create_dir_all(&log_dir).expect("log dir");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -91,10 +91,21 @@ impl Gateway {
         self.child = Some(cmd.spawn().expect("start chat-gateway"));
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::Client::new();
         while Instant::now() < deadline {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                panic!(
+                    "gateway {} exited while starting ({status}):\n{}",
+                    self.id,
+                    self.log_text()
+                );
+            }
             if let Ok(r) = client.get(format!("{}/healthz", self.url())).send().await {
                 if r.status().is_success() {
                     return;
@@ -110,6 +121,12 @@ impl Gateway {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Everything this gateway has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(gateway_log_dir().join(format!("{}.log", self.id)))
+            .unwrap_or_default()
     }
 
     /// SIGTERM and wait: the graceful path.
@@ -135,6 +152,8 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        let log = gateway_log_dir().join(format!("{}.log", self.id));
+        report_if_failing(&format!("gateway {}", self.id), &mut self.child, &log);
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -471,6 +490,7 @@ pub struct Projector {
     /// Port of its /healthz, /readyz and /metrics.
     pub port: u16,
     child: Option<Child>,
+    log: std::path::PathBuf,
 }
 
 impl Projector {
@@ -480,10 +500,10 @@ impl Projector {
 
     /// With extra environment and arguments.
     pub fn start_with(role: &str, group: &str, env: &[(&str, &str)], args: &[&str]) -> Projector {
-        let log_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-logs");
+        let log_dir = gateway_log_dir();
         std::fs::create_dir_all(&log_dir).expect("log dir");
-        let log = std::fs::File::create(log_dir.join(format!("projector-{group}.log")))
-            .expect("log file");
+        let log_path = log_dir.join(format!("projector-{group}.log"));
+        let log = std::fs::File::create(&log_path).expect("log file");
         let port = free_port();
         let child = Command::new(sibling_binary("chat-projector"))
             .args([
@@ -505,6 +525,7 @@ impl Projector {
         Projector {
             port,
             child: Some(child),
+            log: log_path,
         }
     }
 
@@ -515,11 +536,42 @@ impl Projector {
 
 impl Drop for Projector {
     fn drop(&mut self) {
+        report_if_failing(
+            &format!("projector on port {}", self.port),
+            &mut self.child,
+            &self.log,
+        );
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// Where the harness writes each process's log (target/tmp/gateway-logs).
+fn gateway_log_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-logs")
+}
+
+/// When a test is failing, say whether this process was still running and show the end
+/// of its log: in CI the test's output is all there is to go on.
+fn report_if_failing(what: &str, child: &mut Option<Child>, log: &std::path::Path) {
+    if !std::thread::panicking() {
+        return;
+    }
+    let state = match child.as_mut().map(|c| c.try_wait()) {
+        None => "stopped by the test".to_string(),
+        Some(Ok(None)) => "still running".to_string(),
+        Some(Ok(Some(status))) => format!("EXITED on its own ({status})"),
+        Some(Err(e)) => format!("unknown ({e})"),
+    };
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(25)..].join("\n");
+    eprintln!(
+        "---- {what}: {state}; last lines of {}:\n{tail}\n----",
+        log.display()
+    );
 }
 
 /// Run `chatctl` with arguments; its stdout (panics on failure).

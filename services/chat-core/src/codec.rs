@@ -48,6 +48,13 @@ impl CodecError {
                 if e.retriable {
                     return true;
                 }
+                // The converter calls only 502 and 503 retriable. Any other 5xx, a
+                // timeout or throttling answer, or refused credentials is the registry's
+                // (or the operator's) problem, not the record's: parking the record would
+                // dead-letter everything until someone noticed.
+                if let Some(status) = registry_status(&e.error) {
+                    return matches!(status, 401 | 403 | 408 | 429 | 500..=599);
+                }
                 let mut source = e.source();
                 while let Some(err) = source {
                     if let Some(r) = err.downcast_ref::<reqwest::Error>() {
@@ -60,6 +67,13 @@ impl CodecError {
             _ => false,
         }
     }
+}
+
+/// The HTTP status in the converter's "... failed with status 500 Internal Server
+/// Error" message (it keeps only the text).
+fn registry_status(error: &str) -> Option<u16> {
+    let (_, after) = error.split_once("failed with status ")?;
+    after.get(..3)?.parse().ok()
 }
 
 /// Encoder and decoder sharing one registry configuration; cheap to share behind an `Arc`.
@@ -187,5 +201,33 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is_transient(), "{err:?}");
+    }
+
+    #[test]
+    fn registry_server_errors_wait_and_unknown_schemas_park() {
+        let answered = |status: &str| {
+            CodecError::Registry(SRCError::new(
+                &format!("HTTP request to schema registry failed with status {status}"),
+                None,
+                false,
+            ))
+        };
+        for status in [
+            "500 Internal Server Error",
+            "504 Gateway Timeout",
+            "429 Too Many Requests",
+            "401 Unauthorized",
+        ] {
+            assert!(answered(status).is_transient(), "{status}");
+        }
+        for status in ["404 Not Found", "422 Unprocessable Entity"] {
+            assert!(!answered(status).is_transient(), "{status}");
+        }
+        let bad_bytes = CodecError::Registry(SRCError::new(
+            "Could not transform bytes using schema",
+            None,
+            false,
+        ));
+        assert!(!bad_bytes.is_transient());
     }
 }

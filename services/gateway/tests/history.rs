@@ -49,6 +49,11 @@ impl Stack {
 }
 
 async fn stack(name: &str) -> Stack {
+    stack_with(name, &[]).await
+}
+
+/// A stack whose projector gets `projector_env` on top of the stack's own variables.
+async fn stack_with(name: &str, projector_env: &[(&str, &str)]) -> Stack {
     let keyspace = fresh_keyspace().await;
     let prefix = format!("t{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let env: Vec<(String, String)> = vec![
@@ -59,7 +64,9 @@ async fn stack(name: &str) -> Stack {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     chatctl_with(&pairs, &["init"]);
     let group = unique(&format!("test-{name}"));
-    let projector = Projector::start_with("history", &group, &pairs, &[]);
+    let mut env_of_projector = pairs.clone();
+    env_of_projector.extend(projector_env.iter().copied());
+    let projector = Projector::start_with("history", &group, &env_of_projector, &[]);
     let mut gateway_env: Vec<(&str, &str)> = FAST.to_vec();
     gateway_env.extend(pairs.iter().copied());
     let gateway = Gateway::start_with(name, &gateway_env).await;
@@ -624,4 +631,101 @@ async fn sync_replays_what_a_client_missed_in_order() {
     let e = c.next().await;
     assert_eq!(e["code"], "not_member");
     assert_eq!(c.next().await["type"], "synced");
+}
+
+/// A schema registry that answers 500 to its first `failures` requests and passes the
+/// rest through to the real one: a registry having a bad moment. Its URL, and how many
+/// requests it has seen.
+async fn flaky_registry(failures: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::http::{StatusCode, Uri};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let real = settings().registry.url;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the flaky registry");
+    let addr = listener.local_addr().expect("its address");
+    let counter = seen.clone();
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let (counter, http, real) = (counter.clone(), http.clone(), real.clone());
+        async move {
+            if counter.fetch_add(1, Ordering::SeqCst) < failures {
+                return (StatusCode::INTERNAL_SERVER_ERROR, String::from("{}"));
+            }
+            let mut target = reqwest::Url::parse(&real).expect("registry URL");
+            target.set_path(uri.path());
+            target.set_query(uri.query());
+            match http.get(target).send().await {
+                Ok(r) => (
+                    StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+                    r.text().await.unwrap_or_default(),
+                ),
+                Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()),
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let path = reqwest::Url::parse(&settings().registry.url)
+        .expect("registry URL")
+        .path()
+        .to_string();
+    (format!("http://{addr}{path}"), seen)
+}
+
+#[tokio::test]
+async fn a_registry_answering_500_delays_the_projection_and_parks_nothing() {
+    // The projector reads schemas through a registry whose first three answers are 500s;
+    // the gateway writes through the real one.
+    let (url, seen) = flaky_registry(3).await;
+    let s = stack_with(
+        "gw-flaky-registry",
+        &[("SCHEMA_REGISTRY_URL", url.as_str())],
+    )
+    .await;
+    let alice = sign_up(&s.api, "alice").await;
+    let bob = sign_up(&s.api, "bob").await;
+    let group = create_group(&s.api, &alice, &[&bob]).await;
+    let mut ws = Ws::connect(&s.gateway, &alice.token).await;
+    let bodies: Vec<String> = (0..5)
+        .map(|i| format!("through a flaky registry {i}"))
+        .collect();
+    send_all(&mut ws, &group, "flaky", &bodies).await;
+    wait_for_last_body(&s.api, &alice, &group, "through a flaky registry 4").await;
+
+    assert!(
+        seen.load(std::sync::atomic::Ordering::SeqCst) > 3,
+        "the projector never got past the refusals"
+    );
+    let r = s
+        .api
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{group}/messages?limit=50"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got: Vec<&str> = r.body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    // A page is newest first.
+    let expected: Vec<&str> = bodies.iter().rev().map(String::as_str).collect();
+    assert_eq!(got, expected);
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", s.projector.port))
+        .await
+        .expect("projector metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        !metrics.contains("projector_dead_letters_total"),
+        "a registry outage parked records:\n{metrics}"
+    );
 }

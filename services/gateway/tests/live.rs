@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::live::{send, Client, LiveStack};
-use common::{create_group, sign_up, Api};
+use common::{create_group, sign_up, until_listed, Api};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -249,15 +249,7 @@ async fn presence_online_offline_and_after_a_gateway_is_killed() {
     let (a, b) = (sign_up(&api, "ana").await, sign_up(&api, "ben").await);
     let group = create_group(&api, &a, &[&b]).await;
     // Presence goes to users who share a conversation, as the history projection knows.
-    common::eventually("the conversation is projected", || async {
-        let r = api
-            .call("GET", "/api/v1/conversations", Some(&a.token), None)
-            .await;
-        r.body["conversations"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["conversation_id"] == group.as_str()))
-    })
-    .await;
+    until_listed(&api, &a, &group).await;
     let offline = presence_of(&api, &b.token, &a.id).await;
     assert_eq!(offline["status"], "offline", "{offline}");
     let bad = api
@@ -328,16 +320,7 @@ async fn presence_frames_skip_groups_above_the_limit() {
     let ana_cat = create_group(&api, &a, &[&c]).await;
     let dan_ben = create_group(&api, &d, &[&b]).await;
     for (user, conversation) in [(&a, &trio), (&a, &ana_cat), (&d, &dan_ben)] {
-        common::eventually("the conversation is projected", || async {
-            let r = api
-                .call("GET", "/api/v1/conversations", Some(&user.token), None)
-                .await;
-            r.body["conversations"].as_array().is_some_and(|cs| {
-                cs.iter()
-                    .any(|x| x["conversation_id"] == conversation.as_str())
-            })
-        })
-        .await;
+        until_listed(&api, user, conversation).await;
     }
     let online = |id: String| {
         move |cl: &Client| {

@@ -269,6 +269,21 @@ pub async fn create_group(api: &Api, owner: &User, members: &[&User]) -> String 
         .to_string()
 }
 
+/// Wait until the history projection lists `conversation` for `user`; a refused list
+/// request fails at once, with its answer, rather than looking like projection lag.
+pub async fn until_listed(api: &Api, user: &User, conversation: &str) {
+    eventually("the conversation is projected", || async {
+        let r = api
+            .call("GET", "/api/v1/conversations", Some(&user.token), None)
+            .await;
+        assert_eq!(r.status, 200, "listing conversations: {}", r.body);
+        r.body["conversations"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["conversation_id"] == conversation))
+    })
+    .await;
+}
+
 pub async fn create_direct(api: &Api, owner: &User, other: &User) -> String {
     let r = api
         .call(

@@ -258,6 +258,9 @@ describe("browser client", () => {
   test("offline and back: five messages arrive once, in order; a message sent offline goes once", async () => {
     await ctxB.setOffline(true);
     await pageB.locator('#conn-status[data-state="offline"]').waitFor();
+    // Offline, Bob cannot know whether Alice is still there: no stale "online".
+    await pageB.locator('#chat-subtitle[data-presence="unknown"]').waitFor({ state: "attached" });
+    assert.equal(await pageB.locator("#chat-subtitle").innerText(), "");
 
     // Bob writes while offline: it waits as pending.
     await send(pageB, "sent while offline");
@@ -270,6 +273,7 @@ describe("browser client", () => {
 
     await ctxB.setOffline(false);
     await pageB.locator('#conn-status[data-state="online"]').waitFor();
+    await pageB.locator('#chat-subtitle[data-presence="online"]').waitFor();
     // Bob has the conversation open, so he reads them: Alice sees the last one read.
     await waitStatus(pageA, "offline 5", "read");
     await waitStatus(pageB, "sent while offline", "read");

@@ -231,6 +231,11 @@ export class ChatApp {
       // Conversations created while offline, and edits or deletes of older messages
       // (sync replays only what came after each position).
       void this.refreshList();
+      // Presence was forgotten when the socket dropped.
+      for (const conv of this.store.convs.values()) {
+        const peer = this.store.peer(conv);
+        if (peer) void this.store.loadPresence(peer);
+      }
       const c = this.openConv();
       if (c) void this.loadNewest(c);
     }
@@ -786,6 +791,12 @@ export class ChatApp {
 
   private showConn(s: ConnState, retryIn: number | null): void {
     this.connStatus.dataset.state = s;
+    if (s === "offline" && this.store.presence.size > 0) {
+      // Without the socket no presence change reaches us: what we knew may be wrong by
+      // now, so show "unknown" rather than a stale "online" (reloaded on reconnect).
+      this.store.presence.clear();
+      this.queueRender();
+    }
     const text =
       s === "online"
         ? "Connected"

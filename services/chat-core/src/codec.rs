@@ -69,6 +69,15 @@ impl CodecError {
     }
 }
 
+impl CodecError {
+    /// The registry answered that the record's schema id does not exist. Usually the
+    /// record is forged or corrupt; but behind a replicated registry a follower may not
+    /// have a brand-new id yet, so a consumer asks a few times before it parks the record.
+    pub fn is_unknown_schema(&self) -> bool {
+        matches!(self, CodecError::Registry(e) if registry_status(&e.error) == Some(404))
+    }
+}
+
 /// The HTTP status in the converter's "... failed with status 500 Internal Server
 /// Error" message (it keeps only the text).
 fn registry_status(error: &str) -> Option<u16> {
@@ -223,6 +232,8 @@ mod tests {
         for status in ["404 Not Found", "422 Unprocessable Entity"] {
             assert!(!answered(status).is_transient(), "{status}");
         }
+        assert!(answered("404 Not Found").is_unknown_schema());
+        assert!(!answered("500 Internal Server Error").is_unknown_schema());
         let bad_bytes = CodecError::Registry(SRCError::new(
             "Could not transform bytes using schema",
             None,

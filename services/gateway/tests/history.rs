@@ -477,6 +477,16 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
         )
         .await
         .unwrap();
+    // Our wire format, but a schema id the registry has never heard of.
+    let unknown_schema = producer
+        .send(
+            FutureRecord::to(&topics.conversation_events)
+                .key(&group)
+                .payload(&[0u8, 0x7f, 0xff, 0xff, 0xf0, 2][..]),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
     // Valid Avro, but the actor is not a member: the projection re-checks and refuses.
     let codec = EventCodec::new(&settings.registry).unwrap();
     let conversation: ConversationId = group.parse().unwrap();
@@ -537,7 +547,7 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
     dlq.assign(&dlq_start).unwrap();
     let mut found = BTreeSet::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while found.len() < 2 && std::time::Instant::now() < deadline {
+    while found.len() < 3 && std::time::Instant::now() < deadline {
         let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), dlq.recv()).await else {
             continue;
         };
@@ -557,7 +567,7 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
         let reason = header("dlq.reason").unwrap();
         // Only the two records produced above are checked.
         if partition != garbage.partition
-            || (offset != garbage.offset && offset != forged_at.offset)
+            || ![garbage.offset, unknown_schema.offset, forged_at.offset].contains(&offset)
         {
             continue;
         }
@@ -574,12 +584,18 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
                 "and the original value"
             );
             found.insert("garbage");
+        } else if offset == unknown_schema.offset {
+            assert!(
+                reason.contains("cannot decode") && reason.contains("404"),
+                "{reason}"
+            );
+            found.insert("unknown schema");
         } else if offset == forged_at.offset {
             assert!(reason.contains("not a member"), "{reason}");
             found.insert("forged");
         }
     }
-    assert_eq!(found.len(), 2, "both records dead-lettered: {found:?}");
+    assert_eq!(found.len(), 3, "all three records dead-lettered: {found:?}");
 
     // The projector publishes its lag per partition, and its dead letters.
     eventually("projector_lag on /metrics", || async {
@@ -633,10 +649,11 @@ async fn sync_replays_what_a_client_missed_in_order() {
     assert_eq!(c.next().await["type"], "synced");
 }
 
-/// A schema registry that answers 500 to its first `failures` requests and passes the
-/// rest through to the real one: a registry having a bad moment. Its URL, and how many
-/// requests it has seen.
-async fn flaky_registry(failures: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+/// A schema registry that answers its first requests with `statuses`, in order, and
+/// passes the rest through to the real one: a registry having a bad moment (or a
+/// follower that has not seen a new schema yet). Its URL, and how many requests it has
+/// seen.
+async fn flaky_registry(statuses: &'static [u16]) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use axum::http::{StatusCode, Uri};
     use std::sync::atomic::{AtomicUsize, Ordering};
     let real = settings().registry.url;
@@ -650,8 +667,9 @@ async fn flaky_registry(failures: usize) -> (String, Arc<std::sync::atomic::Atom
     let app = axum::Router::new().fallback(move |uri: Uri| {
         let (counter, http, real) = (counter.clone(), http.clone(), real.clone());
         async move {
-            if counter.fetch_add(1, Ordering::SeqCst) < failures {
-                return (StatusCode::INTERNAL_SERVER_ERROR, String::from("{}"));
+            if let Some(status) = statuses.get(counter.fetch_add(1, Ordering::SeqCst)) {
+                let status = StatusCode::from_u16(*status).expect("a status code");
+                return (status, String::from("{}"));
             }
             let mut target = reqwest::Url::parse(&real).expect("registry URL");
             target.set_path(uri.path());
@@ -676,10 +694,12 @@ async fn flaky_registry(failures: usize) -> (String, Arc<std::sync::atomic::Atom
 }
 
 #[tokio::test]
-async fn a_registry_answering_500_delays_the_projection_and_parks_nothing() {
-    // The projector reads schemas through a registry whose first three answers are 500s;
-    // the gateway writes through the real one.
-    let (url, seen) = flaky_registry(3).await;
+async fn a_registry_answering_errors_delays_the_projection_and_parks_nothing() {
+    // The projector reads schemas through a registry whose first answers are "no such
+    // schema" twice, then a server error and throttling; the gateway writes through the
+    // real one.
+    const ANSWERS: &[u16] = &[404, 404, 500, 429];
+    let (url, seen) = flaky_registry(ANSWERS).await;
     let s = stack_with(
         "gw-flaky-registry",
         &[("SCHEMA_REGISTRY_URL", url.as_str())],
@@ -696,7 +716,7 @@ async fn a_registry_answering_500_delays_the_projection_and_parks_nothing() {
     wait_for_last_body(&s.api, &alice, &group, "through a flaky registry 4").await;
 
     assert!(
-        seen.load(std::sync::atomic::Ordering::SeqCst) > 3,
+        seen.load(std::sync::atomic::Ordering::SeqCst) > ANSWERS.len(),
         "the projector never got past the refusals"
     );
     let r = s

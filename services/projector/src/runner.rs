@@ -3,8 +3,10 @@
 //! 1. Read a chunk: the first record waits, then whatever else arrives within a few
 //!    milliseconds, up to [`MAX_CHUNK`] records.
 //! 2. Decode each through the registry. A record that can never decode (not our wire
-//!    format, unknown schema, invalid content) goes to the dead-letter topic; a registry
-//!    that is unreachable is waited out, because that record will decode later.
+//!    format, invalid content) goes to the dead-letter topic; a registry that is
+//!    unreachable or failing (5xx, timeouts) is waited out, because that record will
+//!    decode later. A schema id the registry does not know is asked for a few more times
+//!    (about 3 s: a replicated registry's follower may lag a new id) and then parked.
 //! 3. Hand the decoded records to the role's [`Projection`]. An error means a
 //!    dependency failed: the same chunk is applied again after a backoff (projections
 //!    are idempotent). Refused records go to the dead-letter topic.
@@ -28,6 +30,10 @@ use tokio_util::sync::CancellationToken;
 use crate::dead_letter::{DeadLetter, DeadLetters};
 
 pub const MAX_CHUNK: usize = 2000;
+
+/// Extra lookups of a schema id the registry says it does not know, before the record
+/// is parked: 100 ms doubling, about 3 s in all.
+const UNKNOWN_SCHEMA_ASKS: u32 = 5;
 
 /// A read model fed by the log.
 pub trait Projection: Send + Sync {
@@ -183,6 +189,7 @@ impl<P: Projection> Runner<P> {
             return None;
         };
         let mut backoff = Duration::from_millis(100);
+        let mut unknown_schema_asks = 0;
         loop {
             match self.codec.decode::<P::Event>(bytes).await {
                 Ok(e) => {
@@ -195,6 +202,16 @@ impl<P: Projection> Runner<P> {
                 }
                 Err(e) if e.is_transient() && !self.shutdown.is_cancelled() => {
                     tracing::warn!(error = %e, "registry unavailable; waiting");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+                Err(e)
+                    if e.is_unknown_schema()
+                        && unknown_schema_asks < UNKNOWN_SCHEMA_ASKS
+                        && !self.shutdown.is_cancelled() =>
+                {
+                    unknown_schema_asks += 1;
+                    tracing::warn!(error = %e, "schema id unknown to the registry; asking again");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }

@@ -67,9 +67,7 @@ impl CodecError {
             _ => false,
         }
     }
-}
 
-impl CodecError {
     /// The registry answered that the record's schema id does not exist. Usually the
     /// record is forged or corrupt; but behind a replicated registry a follower may not
     /// have a brand-new id yet, so a consumer asks a few times before it parks the record.

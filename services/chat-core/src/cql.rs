@@ -88,22 +88,20 @@ pub async fn connect_keyspace(settings: &CqlSettings) -> Result<Arc<Session>, Cq
     Ok(Arc::new(session))
 }
 
-/// [`connect_keyspace`], retried with backoff for up to `patience`: services may start
+/// [`connect_keyspace`], retried with backoff for up to `cql.connect_patience_secs`:
+/// services may start
 /// before the store answers (a node still booting, or too busy to accept a connection
 /// within the timeout), and a service that gives up at once leaves its work undone
 /// until someone restarts it. A missing keyspace is retried too, since the migrator may
 /// still be running.
-pub async fn connect_keyspace_patiently(
-    settings: &CqlSettings,
-    patience: Duration,
-) -> Result<Arc<Session>, CqlError> {
+pub async fn connect_keyspace_patiently(settings: &CqlSettings) -> Result<Arc<Session>, CqlError> {
     use backon::{ExponentialBuilder, Retryable};
     let backoff = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(250))
         .with_max_delay(Duration::from_secs(5))
         .with_jitter()
         .with_max_times(usize::MAX)
-        .with_total_delay(Some(patience));
+        .with_total_delay(Some(settings.connect_patience()));
     (|| connect_keyspace(settings))
         .retry(backoff)
         .notify(|e, wait| {

@@ -32,10 +32,9 @@ pub async fn build(
     let producer =
         chat_core::kafka::producer(&settings.kafka, &format!("gateway-{}", gateway.gateway_id))
             .context("Kafka producer")?;
-    let cql =
-        chat_core::cql::connect_keyspace_patiently(&settings.cql, settings.cql.connect_patience())
-            .await
-            .context("connecting to the CQL store")?;
+    let cql = chat_core::cql::connect_keyspace_patiently(&settings.cql)
+        .await
+        .context("connecting to the CQL store")?;
     let redis = chat_core::redis_client::connect(&settings.redis)
         .await
         .context("connecting to Redis")?;

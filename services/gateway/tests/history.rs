@@ -115,6 +115,25 @@ async fn conversation_entry(api: &Api, user: &User, conversation: &str) -> Optio
         .cloned()
 }
 
+/// The bodies of the newest page of `conversation`, newest first.
+async fn newest_bodies(api: &Api, user: &User, conversation: &str) -> Vec<String> {
+    let r = api
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            Some(&user.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["body"].as_str().expect("a body").to_string())
+        .collect()
+}
+
 async fn wait_for_last_body(api: &Api, user: &User, conversation: &str, body: &str) {
     eventually(
         &format!("{conversation} projected up to \"{body}\""),
@@ -522,21 +541,7 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
     ws.request(send_frame(&group, "after", "after the poison"))
         .await;
     wait_for_last_body(&s.api, &alice, &group, "after the poison").await;
-    let page = s
-        .api
-        .call(
-            "GET",
-            &format!("/api/v1/conversations/{group}/messages"),
-            Some(&alice.token),
-            None,
-        )
-        .await;
-    let bodies: Vec<&str> = page.body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
+    let bodies = newest_bodies(&s.api, &alice, &group).await;
     assert_eq!(
         bodies,
         ["after the poison", "before the poison"],
@@ -599,12 +604,7 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
 
     // The projector publishes its lag per partition, and its dead letters.
     eventually("projector_lag on /metrics", || async {
-        let url = format!("http://127.0.0.1:{}/metrics", s.projector.port);
-        let text = reqwest::get(url).await.ok().map(|r| r.text());
-        let text = match text {
-            Some(t) => t.await.unwrap_or_default(),
-            None => String::new(),
-        };
+        let text = s.projector.metrics().await;
         text.contains("projector_lag{") && text.contains("projector_dead_letters_total")
     })
     .await;
@@ -719,31 +719,10 @@ async fn a_registry_answering_errors_delays_the_projection_and_parks_nothing() {
         seen.load(std::sync::atomic::Ordering::SeqCst) > ANSWERS.len(),
         "the projector never got past the refusals"
     );
-    let r = s
-        .api
-        .call(
-            "GET",
-            &format!("/api/v1/conversations/{group}/messages?limit=50"),
-            Some(&alice.token),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let got: Vec<&str> = r.body["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["body"].as_str())
-        .collect();
-    // A page is newest first.
-    let expected: Vec<&str> = bodies.iter().rev().map(String::as_str).collect();
+    let got = newest_bodies(&s.api, &alice, &group).await;
+    let expected: Vec<String> = bodies.iter().rev().cloned().collect();
     assert_eq!(got, expected);
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", s.projector.port))
-        .await
-        .expect("projector metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = s.projector.metrics().await;
     assert!(
         !metrics.contains("projector_dead_letters_total"),
         "a registry outage parked records:\n{metrics}"

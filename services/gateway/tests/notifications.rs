@@ -560,12 +560,7 @@ async fn the_webhook_posts_signed_payloads_retries_and_parks_what_it_cannot_deli
         reason.contains("3 attempts") && reason.contains("request failed"),
         "{reason}"
     );
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", webhook.port))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = webhook.metrics().await;
     let value = |name: &str| -> f64 {
         metrics
             .lines()

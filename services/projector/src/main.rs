@@ -183,10 +183,9 @@ async fn main() -> Result<()> {
         tracing::info!("stopped");
         return Ok(());
     }
-    let session =
-        chat_core::cql::connect_keyspace_patiently(&settings.cql, settings.cql.connect_patience())
-            .await
-            .context("connecting to the CQL store")?;
+    let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
+        .await
+        .context("connecting to the CQL store")?;
     let history = HistoryStore::new(session.clone(), &settings.cql.keyspace).await?;
     let history = Arc::new(history);
     let connect_redis =

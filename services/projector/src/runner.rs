@@ -200,18 +200,18 @@ impl<P: Projection> Runner<P> {
                     }
                     return Some(e);
                 }
-                Err(e) if e.is_transient() && !self.shutdown.is_cancelled() => {
-                    tracing::warn!(error = %e, "registry unavailable; waiting");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
                 Err(e)
-                    if e.is_unknown_schema()
-                        && unknown_schema_asks < UNKNOWN_SCHEMA_ASKS
-                        && !self.shutdown.is_cancelled() =>
+                    if !self.shutdown.is_cancelled()
+                        && (e.is_transient()
+                            || (e.is_unknown_schema()
+                                && unknown_schema_asks < UNKNOWN_SCHEMA_ASKS)) =>
                 {
-                    unknown_schema_asks += 1;
-                    tracing::warn!(error = %e, "schema id unknown to the registry; asking again");
+                    if e.is_transient() {
+                        tracing::warn!(error = %e, "registry unavailable; waiting");
+                    } else {
+                        unknown_schema_asks += 1;
+                        tracing::warn!(error = %e, "schema id unknown to the registry; asking again");
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }

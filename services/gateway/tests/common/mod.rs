@@ -65,12 +65,11 @@ impl Gateway {
     }
 
     fn spawn(&mut self) {
-        let log_dir = gateway_log_dir();
-        std::fs::create_dir_all(&log_dir).expect("log dir");
+        std::fs::create_dir_all(gateway_log_dir()).expect("log dir");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log_dir.join(format!("{}.log", self.id)))
+            .open(self.log_path())
             .expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-gateway"));
         cmd.arg("--port")
@@ -123,10 +122,13 @@ impl Gateway {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    fn log_path(&self) -> std::path::PathBuf {
+        gateway_log_dir().join(format!("{}.log", self.id))
+    }
+
     /// Everything this gateway has logged so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(gateway_log_dir().join(format!("{}.log", self.id)))
-            .unwrap_or_default()
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     /// SIGTERM and wait: the graceful path.
@@ -152,7 +154,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        let log = gateway_log_dir().join(format!("{}.log", self.id));
+        let log = self.log_path();
         report_if_failing(&format!("gateway {}", self.id), &mut self.child, &log);
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -546,6 +548,16 @@ impl Projector {
 
     pub fn stop(&mut self) {
         terminate(self.child.take());
+    }
+
+    /// The text of its /metrics (panics when it does not answer).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .await
+            .expect("projector metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 }
 

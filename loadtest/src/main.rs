@@ -1,5 +1,5 @@
 //! `chat-loadtest`: a load generator that speaks the real client protocol
-//! (../shared/PROTOCOL.md) to running gateways. Bounded in connections and time, it
+//! (services/gateway/PROTOCOL.md) to running gateways. Bounded in connections and time, it
 //! stops by itself and writes `summary.json`, `report.md` and SVG charts to `--out`.
 //!
 //! Scenarios, one module each: [`idle`], [`chat`], [`fanout`], [`history`],

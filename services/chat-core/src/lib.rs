@@ -15,6 +15,7 @@ pub mod kafka;
 pub mod live;
 pub mod redis_client;
 pub mod registry;
+pub mod rules;
 pub mod telemetry;
 pub mod time;
 pub mod topics;

@@ -2,7 +2,8 @@
 //!
 //! `append` returns once Kafka has acknowledged the record on every in-sync replica
 //! (idempotent producer, `acks=all`); the record's offset is the event's `seq`. Failures
-//! are `unavailable`: nothing was acknowledged, and the client may retry.
+//! are [`AppendError`]s: nothing was acknowledged, and the client may retry unless the
+//! event could not be encoded at all.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,19 @@ use chat_core::events::ConversationEvent;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
-use crate::error::ApiError;
+/// Why an event is not in the log.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The schema registry did not answer (retryable).
+    #[error("schema registry unreachable")]
+    RegistryUnreachable,
+    /// The event does not encode with its schema (a bug: retrying does not help).
+    #[error("the event could not be encoded")]
+    Unencodable,
+    /// Kafka did not acknowledge the record in time (retryable).
+    #[error("the event log is unreachable")]
+    LogUnreachable,
+}
 
 pub struct Appender {
     producer: FutureProducer,
@@ -30,13 +43,13 @@ impl Appender {
     }
 
     /// Append `event` keyed by its conversation; returns its seq (the record offset).
-    pub async fn append(&self, event: &ConversationEvent) -> Result<i64, ApiError> {
+    pub async fn append(&self, event: &ConversationEvent) -> Result<i64, AppendError> {
         let bytes = self.codec.encode(&self.topic, event).await.map_err(|e| {
             tracing::error!(error = %e, "encoding an event failed");
             if e.is_transient() {
-                ApiError::unavailable("schema registry unreachable")
+                AppendError::RegistryUnreachable
             } else {
-                ApiError::internal()
+                AppendError::Unencodable
             }
         })?;
         let key = event.conversation_id.to_string();
@@ -51,7 +64,7 @@ impl Appender {
             Err((e, _)) => {
                 tracing::warn!(error = %e, topic = %self.topic, "append failed");
                 metrics::counter!("gateway_produce_failures_total").increment(1);
-                Err(ApiError::unavailable("the event log is unreachable"))
+                Err(AppendError::LogUnreachable)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Client input, parsed once into types that are valid by construction. Handlers take
 //! these types, so nothing past the edge re-checks a username or a body length.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// 3..=32 characters of `a-z 0-9 . _ -`, starting with a letter or digit; stored
 /// lowercase, so usernames are case-insensitive.
@@ -19,9 +19,7 @@ impl Username {
         if ok_len && ok_chars && ok_start {
             Ok(Self(s))
         } else {
-            Err(ApiError::bad_request(
-                "invalid_username",
-                "username must be 3 to 32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+            Err(ApiError::new(ErrorCode::InvalidUsername, "username must be 3 to 32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
             ))
         }
     }
@@ -62,8 +60,8 @@ impl Password {
         if (8..=256).contains(&raw.len()) {
             Ok(Self(raw))
         } else {
-            Err(ApiError::bad_request(
-                "invalid_password",
+            Err(ApiError::new(
+                ErrorCode::InvalidPassword,
                 "password must be 8 to 256 bytes",
             ))
         }
@@ -83,8 +81,8 @@ impl DisplayName {
         if (1..=64).contains(&s.chars().count()) && !s.chars().any(char::is_control) {
             Ok(Self(s.to_string()))
         } else {
-            Err(ApiError::bad_request(
-                "invalid_display_name",
+            Err(ApiError::new(
+                ErrorCode::InvalidDisplayName,
                 "display_name must be 1 to 64 printable characters",
             ))
         }
@@ -104,8 +102,8 @@ impl ConversationName {
         if (1..=100).contains(&s.chars().count()) && !s.chars().any(char::is_control) {
             Ok(Self(s.to_string()))
         } else {
-            Err(ApiError::bad_request(
-                "invalid_name",
+            Err(ApiError::new(
+                ErrorCode::InvalidName,
                 "name must be 1 to 100 printable characters",
             ))
         }
@@ -126,8 +124,8 @@ impl MessageBody {
             return Err(ApiError::too_large(max_bytes));
         }
         if raw.trim().is_empty() {
-            return Err(ApiError::bad_request(
-                "invalid_body",
+            return Err(ApiError::new(
+                ErrorCode::InvalidBody,
                 "body must not be empty",
             ));
         }
@@ -148,7 +146,7 @@ mod tests {
         for bad in ["ab", "-abc", "a b c", "ålice", &"x".repeat(33)] {
             assert_eq!(
                 Username::parse(bad).unwrap_err().code,
-                "invalid_username",
+                ErrorCode::InvalidUsername,
                 "{bad}"
             );
         }
@@ -164,11 +162,11 @@ mod tests {
     fn bodies() {
         assert_eq!(
             MessageBody::parse("x".repeat(17), 16).unwrap_err().code,
-            "too_large"
+            ErrorCode::TooLarge
         );
         assert_eq!(
             MessageBody::parse("  \n".into(), 16).unwrap_err().code,
-            "invalid_body"
+            ErrorCode::InvalidBody
         );
         assert!(MessageBody::parse("<img src=x onerror=alert(1)>".into(), 64).is_ok());
     }

@@ -1,100 +1,214 @@
-//! Errors as clients see them: a stable `code` from PROTOCOL.md, a human message, and
-//! for REST a fitting HTTP status. The same [`ApiError`] becomes a WebSocket `error`
-//! frame, so REST and WebSocket report a refusal identically.
+//! Errors as clients see them: a stable [`ErrorCode`] from the protocol
+//! (services/gateway/PROTOCOL.md), a human message, and for REST the HTTP status of that
+//! code. The same [`ApiError`] becomes a WebSocket `error` frame
+//! (`ws::frames::ServerFrame::error`), so REST and WebSocket report a refusal
+//! identically.
+//!
+//! The modules below the edge return their own typed errors (`actions::ActionError`,
+//! `accounts::AccountError`, `append::AppendError`, `chat_store::StoreError`); the `From`
+//! impls here are the one place they become codes.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chat_store::StoreError;
 use serde_json::json;
+
+/// Every error code the gateway sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    BadCredentials,
+    NotMember,
+    Forbidden,
+    NotFound,
+    UsernameTaken,
+    TooLarge,
+    RateLimited,
+    Unavailable,
+    Internal,
+    BadRequest,
+    BadFrame,
+    InvalidId,
+    InvalidLimit,
+    InvalidMembers,
+    InvalidUsername,
+    InvalidPassword,
+    InvalidDisplayName,
+    InvalidName,
+    InvalidBody,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::NotMember => "not_member",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::InvalidId => "invalid_id",
+            ErrorCode::InvalidLimit => "invalid_limit",
+            ErrorCode::InvalidMembers => "invalid_members",
+            ErrorCode::InvalidUsername => "invalid_username",
+            ErrorCode::InvalidPassword => "invalid_password",
+            ErrorCode::InvalidDisplayName => "invalid_display_name",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidBody => "invalid_body",
+        }
+    }
+
+    /// The HTTP status a REST answer with this code carries.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Unauthenticated | ErrorCode::BadCredentials => StatusCode::UNAUTHORIZED,
+            ErrorCode::NotMember | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::UsernameTaken => StatusCode::CONFLICT,
+            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::BadRequest
+            | ErrorCode::BadFrame
+            | ErrorCode::InvalidId
+            | ErrorCode::InvalidLimit
+            | ErrorCode::InvalidMembers
+            | ErrorCode::InvalidUsername
+            | ErrorCode::InvalidPassword
+            | ErrorCode::InvalidDisplayName
+            | ErrorCode::InvalidName
+            | ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(code, message)
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+    pub fn bad_frame(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadFrame, message)
     }
     pub fn unauthenticated() -> Self {
-        Self::new("unauthenticated", "a valid bearer token is required")
+        Self::new(
+            ErrorCode::Unauthenticated,
+            "a valid bearer token is required",
+        )
     }
     /// The one answer a non-member gets, whether or not the conversation exists.
     pub fn not_member() -> Self {
-        Self::new("not_member", "you are not a member of this conversation")
+        Self::new(
+            ErrorCode::NotMember,
+            "you are not a member of this conversation",
+        )
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new("not_found", format!("{what} not found"))
-    }
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new("forbidden", message)
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            "too_large",
+            ErrorCode::TooLarge,
             format!("larger than the limit of {limit} bytes"),
         )
     }
     pub fn unavailable(what: impl std::fmt::Display) -> Self {
         Self::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             format!("{what}; safe to retry with the same client_msg_id"),
         )
     }
+    pub fn rate_limited(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::RateLimited, message)
+    }
     pub fn internal() -> Self {
-        Self::new("internal", "internal error")
+        Self::new(ErrorCode::Internal, "internal error")
     }
 
     pub fn status(&self) -> StatusCode {
-        match self.code {
-            "unauthenticated" | "bad_credentials" => StatusCode::UNAUTHORIZED,
-            "not_member" | "forbidden" => StatusCode::FORBIDDEN,
-            "not_found" => StatusCode::NOT_FOUND,
-            "username_taken" | "conflict" => StatusCode::CONFLICT,
-            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
+        self.code.status()
     }
 }
 
+/// The REST edge: the status of the code and the protocol's error body.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        metrics::counter!("gateway_errors_total", "code" => self.code).increment(1);
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        metrics::counter!("gateway_errors_total", "code" => self.code.as_str()).increment(1);
+        let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
         (self.status(), Json(body)).into_response()
     }
 }
 
-/// Dependencies failing: logged with their cause, reported to the client as
-/// `unavailable` (retryable) without internal detail.
-impl From<redis::RedisError> for ApiError {
-    fn from(e: redis::RedisError) -> Self {
-        tracing::warn!(error = %e, "redis error");
-        ApiError::unavailable("presence and dedup store unreachable")
+/// A store failing: logged with its cause, reported to the client as `unavailable`
+/// (retryable) without internal detail, except a record this build cannot read, which
+/// retrying does not fix.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::Redis(_) => {
+                tracing::warn!(error = %e, "redis error");
+                ApiError::unavailable("presence and dedup store unreachable")
+            }
+            StoreError::Unreadable { .. } | StoreError::EditedMigration { .. } => {
+                tracing::error!(error = %e, "store record unreadable");
+                ApiError::internal()
+            }
+            StoreError::Cql(_) => {
+                tracing::warn!(error = %e, "CQL error");
+                ApiError::unavailable("history store unreachable")
+            }
+        }
     }
 }
 
-impl From<chat_core::cql::CqlError> for ApiError {
-    fn from(e: chat_core::cql::CqlError) -> Self {
-        tracing::warn!(error = %e, "CQL error");
-        ApiError::unavailable("history store unreachable")
+impl From<chat_core::rules::Refusal> for ApiError {
+    fn from(r: chat_core::rules::Refusal) -> Self {
+        ApiError::new(ErrorCode::Forbidden, r.to_string())
     }
 }
 
-impl From<chat_history::HistoryError> for ApiError {
-    fn from(e: chat_history::HistoryError) -> Self {
-        tracing::warn!(error = %e, "history store error");
-        ApiError::unavailable("history store unreachable")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_have_their_statuses() {
+        assert_eq!(ApiError::not_member().status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            ApiError::new(ErrorCode::UsernameTaken, "x").status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            ApiError::rate_limited("x").status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(ApiError::bad_frame("x").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ErrorCode::InvalidMembers.as_str(), "invalid_members");
     }
 }

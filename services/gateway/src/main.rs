@@ -1,22 +1,6 @@
 //! `chat-gateway`: holds clients' WebSocket and REST connections and appends what they
-//! do to the log. See README.md for its routes and settings.
-
-mod accounts;
-mod actions;
-mod append;
-mod auth;
-mod configuration;
-mod conversations;
-mod dedup;
-mod domain;
-mod error;
-mod keys;
-mod live;
-mod routes;
-mod sessions;
-mod startup;
-mod state;
-mod ws;
+//! do to the log. Everything is in the library (`lib.rs`); this reads the settings and
+//! the command line, then builds and serves.
 
 use std::collections::BTreeMap;
 
@@ -48,7 +32,7 @@ async fn main() -> Result<()> {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let settings = Settings::load_from(&env)?;
     chat_core::telemetry::init_tracing(&settings.telemetry);
-    let mut gateway = configuration::GatewaySettings::load_from(&env)?;
+    let mut gateway = chat_gateway::configuration::GatewaySettings::load_from(&env)?;
     if let Some(p) = cli.port {
         gateway.port = p;
     }
@@ -58,6 +42,6 @@ async fn main() -> Result<()> {
     if let Some(id) = cli.gateway_id {
         gateway.gateway_id = id;
     }
-    let (state, listener) = startup::build(settings, gateway).await?;
-    startup::serve(state, listener).await
+    let (state, listener) = chat_gateway::startup::build(settings, gateway).await?;
+    chat_gateway::startup::serve(state, listener).await
 }

@@ -15,12 +15,16 @@ use crate::accounts::Accounts;
 use crate::append::Appender;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
-use crate::conversations::Conversations;
 use crate::live::presence_log::PresenceLog;
 use crate::live::Hub;
 use crate::routes;
-use crate::sessions;
 use crate::state::{AppState, Inner};
+use chat_store::accounts::AccountStore;
+use chat_store::dedup::DedupStore;
+use chat_store::membership::MembershipStore;
+use chat_store::mutes::MuteStore;
+use chat_store::pointers::PointerStore;
+use chat_store::{sessions, HistoryStore};
 
 pub async fn build(
     settings: Settings,
@@ -38,16 +42,17 @@ pub async fn build(
     let redis = chat_core::redis_client::connect(&settings.redis)
         .await
         .context("connecting to Redis")?;
-    let accounts = Accounts::new(cql.clone(), &settings.cql.keyspace)
+    let keyspace = &settings.cql.keyspace;
+    let accounts = AccountStore::new(cql.clone(), keyspace)
         .await
         .context("preparing account statements")?;
-    let conversations = Conversations::new(redis.clone(), cql.clone(), &settings.cql.keyspace)
+    let membership = MembershipStore::new(redis.clone(), cql.clone(), keyspace)
         .await
-        .context("preparing conversation statements")?;
-    let history = chat_history::HistoryStore::new(cql.clone(), &settings.cql.keyspace)
+        .context("preparing membership statements")?;
+    let history = HistoryStore::new(cql.clone(), keyspace)
         .await
         .context("preparing history statements")?;
-    let recipients = chat_history::RecipientStore::new(cql.clone(), &settings.cql.keyspace)
+    let mutes = MuteStore::new(cql.clone(), keyspace)
         .await
         .context("preparing mute statements")?;
     let shutdown = CancellationToken::new();
@@ -70,10 +75,12 @@ pub async fn build(
         .with_context(|| format!("binding {}:{}", gateway.host, gateway.port))?;
     let state = AppState::new(Inner {
         tokens: Tokens::new(&gateway),
-        accounts,
-        conversations,
+        accounts: Accounts::new(accounts),
+        membership,
         history,
-        recipients,
+        mutes,
+        dedup: DedupStore::new(redis.clone()),
+        pointers: PointerStore::new(redis.clone()),
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
         hub,
         redis,

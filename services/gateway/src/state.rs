@@ -2,6 +2,11 @@
 
 use std::sync::Arc;
 
+use chat_store::dedup::DedupStore;
+use chat_store::membership::MembershipStore;
+use chat_store::mutes::MuteStore;
+use chat_store::pointers::PointerStore;
+use chat_store::HistoryStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
@@ -10,7 +15,6 @@ use crate::accounts::Accounts;
 use crate::append::Appender;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
-use crate::conversations::Conversations;
 
 /// A cheap-to-clone handle; everything inside is shared.
 #[derive(Clone)]
@@ -20,13 +24,17 @@ pub struct Inner {
     pub settings: GatewaySettings,
     pub tokens: Tokens,
     pub accounts: Accounts,
-    pub conversations: Conversations,
-    pub history: chat_history::HistoryStore,
-    /// Notification preferences (mutes).
-    pub recipients: chat_history::RecipientStore,
+    /// Who is in which conversation: what writes are authorized with.
+    pub membership: MembershipStore,
+    pub history: HistoryStore,
+    /// Notification preferences.
+    pub mutes: MuteStore,
+    pub dedup: DedupStore,
+    pub pointers: PointerStore,
     pub appender: Appender,
     /// The sockets held here and the live frames that feed them.
     pub hub: Arc<crate::live::Hub>,
+    /// For the records reached through free functions (sessions, presence, live).
     pub redis: ConnectionManager,
     pub cql: Arc<scylla::client::session::Session>,
     pub metrics: PrometheusHandle,

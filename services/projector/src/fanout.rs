@@ -1,14 +1,13 @@
 //! `--role fanout`: live delivery. Reads the log in order and publishes each event,
 //! rendered once as the protocol's `event` frame, to the pub/sub channel of every member
-//! of its conversation (see `chat_core::live`). Gateways subscribe to the channels of
+//! of its conversation (see `chat_store::live`). Gateways subscribe to the channels of
 //! the users whose sockets they hold, so no gateway reads the topic.
 //!
-//! `prev_seq` needs the previous published seq of each conversation. It lives in Redis
-//! (`fanout:last:{c}`), and a chunk's publishes and its new `last` values are written
-//! by one script that first checks the `last` values are still the ones this chunk was
-//! computed from. So each event is published once even when the chunk is applied twice
+//! `prev_seq` needs the previous published seq of each conversation: the chain kept by
+//! `chat_store::live::FanoutChain`, whose publishes are conditional on the chain not
+//! having moved. So each event is published once even when the chunk is applied twice
 //! (a crash before the offset commit, a rebalance, two fanout groups reading the same
-//! topic): the second attempt finds `last` moved and publishes nothing.
+//! topic): the second attempt finds the chain moved and publishes nothing.
 //!
 //! Stale events are not pushed: after the fanout was down for a while, a burst of old
 //! events helps nobody (the clients that were online fetch them with one `sync`). An
@@ -27,58 +26,19 @@ use std::sync::Arc;
 
 use chat_core::events::{ConversationEvent, Logged, Payload, Rejection};
 use chat_core::ids::{ConversationId, UserId};
-use chat_core::live::{self, frames};
+use chat_core::live::frames;
 use chat_core::time::UnixMillis;
-use redis::aio::ConnectionManager;
-use redis::Script;
+use chat_store::live::{ChainSegment, FanoutChain};
+use chat_store::membership::MembershipStore;
 
-use crate::members::Members;
+use crate::error::ProjectionError;
 use crate::runner::Projection;
 
 pub struct Fanout {
-    pub redis: ConnectionManager,
-    pub members: Members,
+    pub chain: FanoutChain,
+    pub members: std::sync::Arc<MembershipStore>,
     pub stale_after: std::time::Duration,
 }
-
-fn last_key(c: ConversationId) -> String {
-    format!("fanout:last:{c}")
-}
-
-/// KEYS: the `last` key of each conversation. ARGV: for each conversation, the value it
-/// is expected to hold ('' for none), the new value, and how many events follow; then
-/// each event as its frame, its number of recipients and their channels. The frame is
-/// sent once per event, not once per recipient: for a 1,000-member group that was
-/// 1,000 copies for Redis to parse. Conversations whose `last` moved are skipped whole.
-/// Returns how many frames were published.
-const PUBLISH: &str = r#"
-local a = 1
-local published = 0
-for i, key in ipairs(KEYS) do
-  local expected = ARGV[a]
-  local new = ARGV[a + 1]
-  local events = tonumber(ARGV[a + 2])
-  a = a + 3
-  local current = redis.call('GET', key) or ''
-  local apply = current == expected
-  for e = 1, events do
-    local frame = ARGV[a]
-    local n = tonumber(ARGV[a + 1])
-    a = a + 2
-    if apply then
-      for j = 0, n - 1 do
-        redis.call('PUBLISH', ARGV[a + j], frame)
-      end
-      published = published + n
-    end
-    a = a + n
-  end
-  if apply then
-    redis.call('SET', key, new)
-  end
-end
-return published
-"#;
 
 /// One conversation's share of a chunk.
 struct Batch<'a> {
@@ -108,18 +68,6 @@ impl Plan {
 
 /// Publishes per script call: bounds one call's size whatever the group size and chunk.
 const MAX_PUBLISHES_PER_CALL: usize = 5000;
-
-/// A stretch of one conversation's chain, published by the script if `last` still
-/// holds `expected`.
-struct Segment {
-    key: String,
-    expected: Option<i64>,
-    new: i64,
-    /// Each event's frame and the channels it goes to.
-    events: Vec<(Arc<str>, Vec<String>)>,
-    /// Channels over all events: what bounds a call.
-    publishes: usize,
-}
 
 /// Route one conversation's events in order, given the last chained seq and the
 /// current members; events that occurred before `fresh_since` are chained but not
@@ -178,39 +126,36 @@ pub fn plan<'a>(
     Plan { steps }
 }
 
+/// A segment and how many publishes it holds (what bounds a script call).
+struct Segment {
+    chain: ChainSegment,
+    publishes: usize,
+}
+
 /// Cut a conversation's plan into segments of at most [`MAX_PUBLISHES_PER_CALL`]
 /// publishes (one event's publishes are never split).
 fn segments(c: ConversationId, last: Option<i64>, plan: Plan) -> Vec<Segment> {
-    let mut out = Vec::new();
-    let mut current = Segment {
-        key: last_key(c),
-        expected: last,
-        new: 0,
-        events: Vec::new(),
+    let empty = |expected| Segment {
+        chain: ChainSegment {
+            conversation: c,
+            expected,
+            new: 0,
+            events: Vec::new(),
+        },
         publishes: 0,
     };
+    let mut out = Vec::new();
+    let mut current = empty(last);
     let mut open = false;
     for step in plan.steps {
         if let Some(frame) = step.frame {
-            let channels: Vec<String> = step
-                .recipients
-                .iter()
-                .map(|u| live::user_channel(*u))
-                .collect();
-            current.publishes += channels.len();
-            current.events.push((frame, channels));
+            current.publishes += step.recipients.len();
+            current.chain.events.push((frame, step.recipients));
         }
-        current.new = step.seq;
+        current.chain.new = step.seq;
         open = true;
         if current.publishes >= MAX_PUBLISHES_PER_CALL {
-            let next = Segment {
-                key: current.key.clone(),
-                expected: Some(step.seq),
-                new: 0,
-                events: Vec::new(),
-                publishes: 0,
-            };
-            out.push(std::mem::replace(&mut current, next));
+            out.push(std::mem::replace(&mut current, empty(Some(step.seq))));
             open = false;
         }
     }
@@ -221,29 +166,10 @@ fn segments(c: ConversationId, last: Option<i64>, plan: Plan) -> Vec<Segment> {
 }
 
 impl Fanout {
-    /// One script call: each segment's publishes and its new `last`, if `last` still
-    /// holds what the segment expects.
-    async fn publish(&self, call: Vec<Segment>) -> Result<(), String> {
-        let script = Script::new(PUBLISH);
-        let mut invocation = script.prepare_invoke();
-        for s in &call {
-            invocation
-                .key(&s.key)
-                .arg(s.expected.map(|l| l.to_string()).unwrap_or_default())
-                .arg(s.new)
-                .arg(s.events.len());
-            for (frame, channels) in &s.events {
-                invocation.arg(frame.as_ref()).arg(channels.len());
-                for channel in channels {
-                    invocation.arg(channel);
-                }
-            }
-        }
-        let mut redis = self.redis.clone();
-        let published: i64 = invocation
-            .invoke_async(&mut redis)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
+    /// One script call: each segment's publishes and its new chain position.
+    async fn publish(&self, call: Vec<Segment>) -> Result<(), ProjectionError> {
+        let segments: Vec<ChainSegment> = call.into_iter().map(|s| s.chain).collect();
+        let published = self.chain.publish(&segments).await?;
         metrics::counter!("fanout_frames_published_total").increment(published.max(0) as u64);
         Ok(())
     }
@@ -261,7 +187,7 @@ impl Projection for Fanout {
     async fn apply(
         &self,
         records: Vec<Logged<ConversationEvent>>,
-    ) -> Result<Vec<Rejection>, String> {
+    ) -> Result<Vec<Rejection>, ProjectionError> {
         let mut index: HashMap<ConversationId, usize> = HashMap::new();
         let mut batches: Vec<Batch<'_>> = Vec::new();
         for r in &records {
@@ -276,22 +202,8 @@ impl Projection for Fanout {
             batches[i].events.push(r);
         }
         let conversations: Vec<ConversationId> = batches.iter().map(|b| b.conversation).collect();
-        let mut redis = self.redis.clone();
-        let lasts: Vec<Option<i64>> = if conversations.is_empty() {
-            vec![]
-        } else {
-            redis::cmd("MGET")
-                .arg(
-                    conversations
-                        .iter()
-                        .map(|c| last_key(*c))
-                        .collect::<Vec<_>>(),
-                )
-                .query_async(&mut redis)
-                .await
-                .map_err(|e| format!("redis: {e}"))?
-        };
-        let members = self.members.of(&conversations).await?;
+        let lasts = self.chain.lasts(&conversations).await?;
+        let members = self.members.members_of(&conversations).await?;
 
         let fresh_since = UnixMillis(UnixMillis::now().0 - self.stale_after.as_millis() as i64);
         let mut all = Vec::new();
@@ -445,7 +357,7 @@ mod tests {
         // 3,000 recipients per event: a segment closes once it reaches 5,000 publishes.
         let chain: Vec<(Option<i64>, i64, usize)> = segs
             .iter()
-            .map(|s| (s.expected, s.new, s.publishes))
+            .map(|s| (s.chain.expected, s.chain.new, s.publishes))
             .collect();
         assert_eq!(chain, vec![(Some(5), 11, 6000), (Some(11), 13, 6000)]);
     }

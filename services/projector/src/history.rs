@@ -1,8 +1,9 @@
-//! `--role history`: the log into the CQL history tables (see the `chat-history` crate).
+//! `--role history`: the log into the CQL history tables (`chat_store::history`).
 
-use chat_history::apply::Record;
-use chat_history::{Applier, HistoryStore, Rejection};
+use chat_store::history::apply::Record;
+use chat_store::{Applier, HistoryStore, Rejection};
 
+use crate::error::ProjectionError;
 use crate::runner::Projection;
 
 pub struct History {
@@ -12,10 +13,7 @@ pub struct History {
 impl Projection for History {
     type Event = chat_core::events::ConversationEvent;
 
-    async fn apply(&self, records: Vec<Record>) -> Result<Vec<Rejection>, String> {
-        Applier::new(&self.store)
-            .apply(records)
-            .await
-            .map_err(|e| e.to_string())
+    async fn apply(&self, records: Vec<Record>) -> Result<Vec<Rejection>, ProjectionError> {
+        Ok(Applier::new(&self.store).apply(records).await?)
     }
 }

@@ -10,11 +10,11 @@
 //! trails the log.
 
 pub mod dead_letter;
+pub mod error;
 pub mod fanout;
 pub mod history;
 pub mod http;
 pub mod lag;
-pub mod members;
 pub mod notifications;
 pub mod presence;
 pub mod runner;

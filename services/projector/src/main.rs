@@ -8,17 +8,21 @@ use anyhow::{Context, Result};
 use chat_core::codec::EventCodec;
 use chat_core::config::Settings;
 use chat_core::topics::Topics;
-use chat_history::{HistoryStore, RecipientStore};
 use chat_projector::dead_letter::DeadLetters;
 use chat_projector::fanout::Fanout;
 use chat_projector::history::History;
-use chat_projector::members::Members;
 use chat_projector::notifications::emitter::Emitter;
-use chat_projector::notifications::{window, Notifications};
+use chat_projector::notifications::Notifications;
 use chat_projector::presence::{self, Presence};
 use chat_projector::runner::{Projection, Runner};
 use chat_projector::webhook::Webhook;
 use chat_projector::{http, lag};
+use chat_store::accounts::AccountStore;
+use chat_store::live::FanoutChain;
+use chat_store::membership::MembershipStore;
+use chat_store::mutes::MuteStore;
+use chat_store::notify_window;
+use chat_store::HistoryStore;
 use clap::Parser;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
@@ -186,33 +190,36 @@ async fn main() -> Result<()> {
     let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
         .await
         .context("connecting to the CQL store")?;
-    let history = HistoryStore::new(session.clone(), &settings.cql.keyspace).await?;
-    let history = Arc::new(history);
-    let connect_redis =
-        || chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10));
+    let keyspace = &settings.cql.keyspace;
+    let history = HistoryStore::new(session.clone(), keyspace).await?;
+    if cli.role == "history" {
+        parts.run(History { store: history }).await?;
+        tracing::info!("stopped");
+        return Ok(());
+    }
+    let redis = chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10))
+        .await
+        .context("connecting to Redis")?;
+    let membership = Arc::new(
+        MembershipStore::new(redis.clone(), session.clone(), keyspace)
+            .await
+            .context("preparing membership statements")?,
+    );
     match cli.role.as_str() {
-        "history" => {
-            let store = Arc::into_inner(history).context("history store is shared")?;
-            parts.run(History { store }).await?
-        }
         "fanout" => {
-            let redis = connect_redis().await.context("connecting to Redis")?;
             parts
                 .run(Fanout {
-                    members: Members {
-                        redis: redis.clone(),
-                        history,
-                    },
-                    redis,
+                    chain: FanoutChain::new(redis),
+                    members: membership,
                     stale_after: Duration::from_secs(cli.stale_after_secs),
                 })
                 .await?
         }
         "presence" => {
-            let redis = connect_redis().await.context("connecting to Redis")?;
             let p = Presence {
                 redis,
-                history,
+                history: Arc::new(history),
+                membership,
                 ttl: settings.presence.ttl(),
                 max_group_members: settings.presence.max_group_members,
             };
@@ -221,14 +228,14 @@ async fn main() -> Result<()> {
         }
         _ => {
             // notifications (clap admits no other role here)
-            let redis = connect_redis().await.context("connecting to Redis")?;
-            let recipients = Arc::new(
-                RecipientStore::new(session, &settings.cql.keyspace)
-                    .await
-                    .context("preparing recipient statements")?,
-            );
+            let mutes = MuteStore::new(session.clone(), keyspace)
+                .await
+                .context("preparing mute statements")?;
+            let accounts = AccountStore::new(session, keyspace)
+                .await
+                .context("preparing account statements")?;
             let window = Duration::from_secs(cli.notify_window_secs);
-            let namespace = window::namespace(&parts.topics.notifications);
+            let namespace = notify_window::namespace(&parts.topics.notifications);
             let wake = Arc::new(Notify::new());
             let emitter = Emitter {
                 redis: redis.clone(),
@@ -242,13 +249,10 @@ async fn main() -> Result<()> {
             let sending = tokio::spawn(emitter.run());
             parts
                 .run(Notifications {
-                    members: Members {
-                        redis: redis.clone(),
-                        history: history.clone(),
-                    },
                     redis,
-                    history,
-                    recipients,
+                    membership,
+                    mutes,
+                    accounts,
                     window,
                     namespace,
                     max_age: Duration::from_secs(cli.notify_max_age_secs),

@@ -5,7 +5,7 @@
 //! A session lives `presence.ttl_secs` past its latest connect or heartbeat. Users whose
 //! sessions all lapse without a disconnect (their gateway was killed) are found by
 //! [`sweep_forever`], which runs beside the consumer, and announced offline then. The
-//! state and its scripts are in `chat_core::live::presence`.
+//! state and its scripts are in `chat_store::presence`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,19 +13,21 @@ use std::time::Duration;
 
 use chat_core::events::{Logged, PresenceEvent, Rejection};
 use chat_core::ids::{ConversationId, UserId};
-use chat_core::live::{self, frames, presence};
+use chat_core::live::frames;
 use chat_core::time::UnixMillis;
-use chat_history::HistoryStore;
+use chat_store::membership::MembershipStore;
+use chat_store::{presence, HistoryStore};
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
+use crate::error::ProjectionError;
 use crate::runner::Projection;
 
 #[derive(Clone)]
 pub struct Presence {
     pub redis: ConnectionManager,
     pub history: Arc<HistoryStore>,
+    pub membership: Arc<MembershipStore>,
     pub ttl: Duration,
     /// Conversations larger than this carry no presence frames.
     pub max_group_members: usize,
@@ -38,39 +40,20 @@ impl Presence {
 
     /// Everyone who shares a conversation of at most `max_group_members` members with
     /// `user`, but not `user`. Sizes first, so a large group's member set is never read.
-    async fn contacts(&self, user: UserId) -> Result<HashSet<UserId>, String> {
-        let conversations = self
+    async fn contacts(&self, user: UserId) -> Result<HashSet<UserId>, ProjectionError> {
+        let conversations: Vec<ConversationId> = self
             .history
             .conversation_ids_of(user.0)
-            .await
-            .map_err(|e| format!("cql: {e}"))?;
-        if conversations.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let mut redis = self.redis.clone();
-        let mut sizes = redis::pipe();
-        for c in &conversations {
-            sizes.scard(live::members_key(ConversationId(*c)));
-        }
-        let sizes: Vec<usize> = sizes
-            .query_async(&mut redis)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
-        let small = carries_presence(&conversations, &sizes, self.max_group_members);
-        if small.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let mut pipe = redis::pipe();
-        for c in small {
-            pipe.smembers(live::members_key(ConversationId(c)));
-        }
-        let sets: Vec<Vec<String>> = pipe
-            .query_async(&mut redis)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
-        Ok(live::user_ids(sets.iter().flatten())
-            .filter(|u| *u != user)
-            .collect())
+            .await?
+            .into_iter()
+            .map(ConversationId)
+            .collect();
+        let mut contacts = self
+            .membership
+            .members_of_small(&conversations, self.max_group_members)
+            .await?;
+        contacts.remove(&user);
+        Ok(contacts)
     }
 
     /// Tell the user's contacts their new status.
@@ -79,20 +62,13 @@ impl Presence {
         user: UserId,
         online: bool,
         last_seen: Option<UnixMillis>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ProjectionError> {
         let contacts = self.contacts(user).await?;
         if contacts.is_empty() {
             return Ok(());
         }
         let frame = frames::presence_frame(user, online, last_seen);
-        let mut pipe = redis::pipe();
-        for c in &contacts {
-            pipe.publish(live::user_channel(*c), &frame).ignore();
-        }
-        let mut redis = self.redis.clone();
-        pipe.query_async::<()>(&mut redis)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
+        chat_store::live::publish_to_users(&self.redis, contacts, &frame).await?;
         metrics::counter!("presence_announcements_total", "status" => if online { "online" } else { "offline" })
             .increment(1);
         Ok(())
@@ -102,12 +78,13 @@ impl Presence {
 impl Projection for Presence {
     type Event = PresenceEvent;
 
-    async fn apply(&self, records: Vec<Logged<PresenceEvent>>) -> Result<Vec<Rejection>, String> {
+    async fn apply(
+        &self,
+        records: Vec<Logged<PresenceEvent>>,
+    ) -> Result<Vec<Rejection>, ProjectionError> {
         let mut redis = self.redis.clone();
         for r in &records {
-            let t = presence::apply(&mut redis, &r.event, self.ttl_ms(), UnixMillis::now())
-                .await
-                .map_err(|e| format!("redis: {e}"))?;
+            let t = presence::apply(&mut redis, &r.event, self.ttl_ms(), UnixMillis::now()).await?;
             if t.changed() {
                 self.announce(r.event.user_id, t.is_online, Some(r.event.occurred_at))
                     .await?;
@@ -115,17 +92,6 @@ impl Projection for Presence {
         }
         Ok(vec![])
     }
-}
-
-/// The conversations (of `conversations`, with member counts `sizes`) through which
-/// presence is pushed: those of at most `max_members` members.
-fn carries_presence(conversations: &[Uuid], sizes: &[usize], max_members: usize) -> Vec<Uuid> {
-    conversations
-        .iter()
-        .zip(sizes)
-        .filter(|(_, n)| **n <= max_members)
-        .map(|(c, _)| *c)
-        .collect()
 }
 
 /// Once a second, announce offline the users whose sessions all lapsed.
@@ -153,26 +119,5 @@ pub async fn sweep_forever(p: Presence, shutdown: CancellationToken) {
                 tracing::warn!(error = %e, %user, "could not announce a lapse");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_conversations_up_to_the_limit_carry_presence() {
-        let (dm, team, all_hands) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let conversations = [dm, team, all_hands];
-        let sizes = [2, 100, 1000];
-        assert_eq!(
-            carries_presence(&conversations, &sizes, 100),
-            vec![dm, team]
-        );
-        assert_eq!(carries_presence(&conversations, &sizes, 2), vec![dm]);
-        assert_eq!(
-            carries_presence(&conversations, &sizes, 1000),
-            vec![dm, team, all_hands]
-        );
     }
 }

@@ -28,6 +28,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::dead_letter::{DeadLetter, DeadLetters};
+use crate::error::ProjectionError;
 
 pub const MAX_CHUNK: usize = 2000;
 
@@ -56,7 +57,7 @@ pub trait Projection: Send + Sync {
     fn apply(
         &self,
         records: Vec<Logged<Self::Event>>,
-    ) -> impl std::future::Future<Output = Result<Vec<Rejection>, String>> + Send;
+    ) -> impl std::future::Future<Output = Result<Vec<Rejection>, ProjectionError>> + Send;
 }
 
 pub struct Runner<P> {

@@ -27,6 +27,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use crate::error::ProjectionError;
 use crate::runner::Projection;
 
 /// Requests in flight per chunk.
@@ -176,7 +177,7 @@ impl Projection for Webhook {
     async fn apply(
         &self,
         records: Vec<Logged<NotificationRequested>>,
-    ) -> Result<Vec<Rejection>, String> {
+    ) -> Result<Vec<Rejection>, ProjectionError> {
         let rejected: Vec<Option<Rejection>> = futures::stream::iter(records)
             .map(|r| async move { self.deliver(&r).await })
             .buffer_unordered(CONCURRENCY)

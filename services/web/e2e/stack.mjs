@@ -1,5 +1,5 @@
 // @ts-check
-// A private platform for the browser tests, like services/gateway/tests/common/live.rs:
+// A private platform for the browser tests, like services/e2e/src/live.rs:
 // its own topic prefix (t<tag>.), created by `chatctl init`, its own history, fanout and
 // presence projectors (fresh consumer groups) and one gateway serving the built client,
 // all against the servers `infra/dev test` (or `infra/dev deps`) runs. Every process

@@ -1,5 +1,7 @@
-//! The server-to-client frames that are published for live delivery, rendered exactly
-//! as PROTOCOL.md describes them (`event`, `typing`, `presence`).
+//! The server-to-client frames of conversation events, typing and presence, rendered
+//! exactly as the protocol (services/gateway/PROTOCOL.md) describes them. Live frames
+//! and the ones `sync` replays are both rendered here, so one protocol object has one
+//! rendering.
 
 use serde_json::{json, Value};
 
@@ -20,6 +22,54 @@ pub fn event_frame(event: &ConversationEvent, seq: i64, prev_seq: Option<i64>) -
     .to_string()
 }
 
+/// A message as the `message_sent` event carries it. Live, it is the message as sent;
+/// replayed by `sync`, it is the message as it is now (edits and deletion applied).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageView<'a> {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub seq: i64,
+    pub sender_id: String,
+    pub body: Option<&'a str>,
+    pub kind: &'a str,
+    pub reply_to: Option<String>,
+    pub created_at: Option<String>,
+    pub edited_at: Option<String>,
+    pub deleted_at: Option<String>,
+}
+
+fn message_sent_body(m: &MessageView<'_>) -> Value {
+    json!({
+        "kind": "message_sent",
+        "actor_id": m.sender_id,
+        "occurred_at": m.created_at,
+        "message_id": m.message_id,
+        "conversation_id": m.conversation_id,
+        "seq": m.seq,
+        "sender_id": m.sender_id,
+        "body": m.body,
+        "message_kind": m.kind,
+        "reply_to": m.reply_to,
+        "created_at": m.created_at,
+        "edited_at": m.edited_at,
+        "deleted_at": m.deleted_at,
+    })
+}
+
+/// The `event` frame `sync` sends for a message from history. `replayed` tells the
+/// client it comes in order and gap-free by construction, not live.
+pub fn replayed_message_frame(m: &MessageView<'_>, prev_seq: Option<i64>) -> String {
+    json!({
+        "type": "event",
+        "conversation_id": m.conversation_id,
+        "seq": m.seq,
+        "prev_seq": prev_seq,
+        "event": message_sent_body(m),
+        "replayed": true,
+    })
+    .to_string()
+}
+
 /// The `event` object: kind, actor_id, occurred_at and the fields of the kind.
 pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
     let occurred_at = event.occurred_at.to_rfc3339();
@@ -29,18 +79,20 @@ pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
         "occurred_at": occurred_at,
     });
     let fields = match &event.payload {
-        Payload::MessageSent(m) => json!({
-            "message_id": m.message_id.to_string(),
-            "conversation_id": event.conversation_id.to_string(),
-            "seq": seq,
-            "sender_id": event.actor_id.to_string(),
-            "body": m.body,
-            "message_kind": m.kind.as_str(),
-            "reply_to": m.reply_to.map(|r| r.to_string()),
-            "created_at": occurred_at,
-            "edited_at": null,
-            "deleted_at": null,
-        }),
+        Payload::MessageSent(m) => {
+            return message_sent_body(&MessageView {
+                message_id: m.message_id.to_string(),
+                conversation_id: event.conversation_id.to_string(),
+                seq,
+                sender_id: event.actor_id.to_string(),
+                body: Some(&m.body),
+                kind: m.kind.as_str(),
+                reply_to: m.reply_to.map(|r| r.to_string()),
+                created_at: Some(occurred_at.clone()),
+                edited_at: None,
+                deleted_at: None,
+            })
+        }
         Payload::MessageEdited {
             message_id, body, ..
         } => json!({
@@ -164,5 +216,35 @@ mod tests {
             serde_json::from_str(&presence_frame(u, false, Some(UnixMillis(0)))).unwrap();
         assert_eq!(v["status"], "offline");
         assert_eq!(v["last_seen"], "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn a_replayed_message_is_rendered_like_a_live_one_with_its_current_state() {
+        let e = event(Payload::MessageSent(MessageSent {
+            message_id: MessageId(Uuid::from_u128(4)),
+            client_msg_id: "c".into(),
+            kind: MessageKind::Text,
+            body: "hi".into(),
+            reply_to: None,
+            attachments: vec![],
+        }));
+        let live: Value = serde_json::from_str(&event_frame(&e, 7, Some(5))).unwrap();
+        let replayed_view = MessageView {
+            message_id: Uuid::from_u128(4).to_string(),
+            conversation_id: Uuid::from_u128(2).to_string(),
+            seq: 7,
+            sender_id: Uuid::from_u128(3).to_string(),
+            body: Some("hi"),
+            kind: "text",
+            reply_to: None,
+            created_at: Some(UnixMillis(1_700_000_000_000).to_rfc3339()),
+            edited_at: None,
+            deleted_at: None,
+        };
+        let mut replayed: Value =
+            serde_json::from_str(&replayed_message_frame(&replayed_view, Some(5))).unwrap();
+        assert_eq!(replayed["replayed"], true);
+        replayed.as_object_mut().unwrap().remove("replayed");
+        assert_eq!(replayed, live);
     }
 }

@@ -33,7 +33,7 @@ pub async fn run(settings: &Settings) -> Result<()> {
 
     let cql = async {
         let session = cql::connect(&settings.cql).await?;
-        cql::ping(&session).await?;
+        chat_store::ping(&session).await?;
         Ok::<_, anyhow::Error>(settings.cql.nodes.join(","))
     }
     .await;

@@ -8,7 +8,7 @@ pub async fn run(settings: &Settings) -> Result<()> {
     let session = cql::connect(&settings.cql)
         .await
         .context("connecting to the CQL store")?;
-    let report = cql::migrate(&session, &settings.cql).await?;
+    let report = chat_store::migrations::migrate(&session, &settings.cql).await?;
     for name in &report.already_applied {
         println!("migration {name:<32} already applied");
     }

@@ -12,10 +12,10 @@ use anyhow::{Context, Result};
 use chat_core::codec::EventCodec;
 use chat_core::config::Settings;
 use chat_core::topics::Topics;
-use chat_history::HistoryStore;
 use chat_projector::dead_letter::DeadLetters;
 use chat_projector::history::History;
 use chat_projector::runner::Runner;
+use chat_store::HistoryStore;
 use clap::Args;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -50,7 +50,7 @@ pub async fn history(settings: &Settings, args: RebuildArgs) -> Result<()> {
     let mut cql = settings.cql.clone();
     cql.keyspace = keyspace.clone();
     let session = chat_core::cql::connect(&cql).await?;
-    chat_core::cql::migrate(&session, &cql)
+    chat_store::migrations::migrate(&session, &cql)
         .await
         .context("migrating the rebuild keyspace")?;
     let store = HistoryStore::new(Arc::new(session), &keyspace).await?;

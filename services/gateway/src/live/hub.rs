@@ -1,6 +1,6 @@
 //! The sockets this gateway holds, by user, and the subscriptions that feed them.
 //!
-//! A gateway subscribes to a user's channel (`chat_core::live::user_channel`) while it
+//! A gateway subscribes to a user's channel (`chat_store::keys::user_channel`) while it
 //! holds at least one of their sockets, so it only ever receives frames for its own
 //! users. Frames arrive already rendered and are copied to each of the user's sockets.
 //! A socket whose outbound queue is full (a reader that stopped reading) misses the
@@ -18,7 +18,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use chat_core::config::{PresenceSettings, RedisSettings};
 use chat_core::events::PresenceKind;
 use chat_core::ids::{SessionId, UserId};
-use chat_core::live;
+use chat_store::keys as live;
 use redis::aio::ConnectionManager;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};

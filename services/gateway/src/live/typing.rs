@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chat_core::ids::{ConversationId, UserId};
-use chat_core::live::{self, frames};
+use chat_core::live::frames;
 use tokio::time::Instant;
+
+use chat_store::StoreError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,7 +39,7 @@ impl Typing {
         c: ConversationId,
         start: bool,
     ) -> Result<(), ApiError> {
-        if state.conversations.membership(c, user).await?.is_none() {
+        if state.membership.membership(c, user).await?.is_none() {
             return Err(ApiError::not_member());
         }
         if start {
@@ -45,7 +47,7 @@ impl Typing {
         } else {
             self.deadlines.remove(&c);
         }
-        publish(state, user, c, start, false).await
+        Ok(publish(state, user, c, start, false).await?)
     }
 
     /// Send `stop` for every conversation whose deadline passed.
@@ -60,7 +62,7 @@ impl Typing {
         for c in due {
             self.deadlines.remove(&c);
             if let Err(e) = publish(state, user, c, false, true).await {
-                tracing::debug!(error = %e.message, "could not relay a typing expiry");
+                tracing::debug!(error = %e, "could not relay a typing expiry");
             }
         }
     }
@@ -79,14 +81,13 @@ async fn publish(
     c: ConversationId,
     start: bool,
     expired: bool,
-) -> Result<(), ApiError> {
-    let members = state.conversations.member_ids(c).await?;
+) -> Result<(), StoreError> {
+    let members = state.membership.member_ids(c).await?;
     let frame = frames::typing_frame(c, user, start, expired);
-    let mut pipe = redis::pipe();
-    for m in members.into_iter().filter(|m| *m != user) {
-        pipe.publish(live::user_channel(m), &frame).ignore();
-    }
-    let mut redis = state.redis.clone();
-    pipe.query_async::<()>(&mut redis).await?;
-    Ok(())
+    chat_store::live::publish_to_users(
+        &state.redis,
+        members.into_iter().filter(|m| *m != user),
+        &frame,
+    )
+    .await
 }

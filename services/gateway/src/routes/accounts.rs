@@ -10,7 +10,7 @@ use super::json::parse_id;
 use super::ApiJson;
 use crate::auth::{password, AuthUser};
 use crate::domain::{DisplayName, Password, Username};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -53,7 +53,12 @@ pub async fn authenticate(
     State(state): State<AppState>,
     ApiJson(l): ApiJson<Login>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let bad = || ApiError::new("bad_credentials", "unknown username or wrong password");
+    let bad = || {
+        ApiError::new(
+            ErrorCode::BadCredentials,
+            "unknown username or wrong password",
+        )
+    };
     // A malformed username cannot exist; answer like any other unknown name.
     let credentials = match Username::parse(&l.username) {
         Ok(u) => state.accounts.credentials(&u).await?,
@@ -96,19 +101,14 @@ pub async fn lookup(
     AuthUser(_caller): AuthUser,
     query: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let user_id = match (q.username, q.user_id) {
         (Some(name), None) => match Username::parse(&name) {
             Ok(u) => state.accounts.user_id_of(&u).await?,
             Err(_) => None,
         },
         (None, Some(id)) => Some(parse_id::<UserId>(&id, "user_id")?),
-        _ => {
-            return Err(ApiError::bad_request(
-                "bad_request",
-                "give either username or user_id",
-            ))
-        }
+        _ => return Err(ApiError::bad_request("give either username or user_id")),
     };
     let users = match user_id {
         Some(id) => match state.accounts.profile(id).await? {

@@ -4,16 +4,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chat_core::events::MessageKind;
 use chat_core::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use chat_core::rules;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::json::parse_id;
 use super::ApiJson;
-use crate::actions::{self, SendMessage};
+use crate::actions::Ack;
+use crate::actions::{self, messages::SendMessage};
 use crate::auth::AuthUser;
-use crate::dedup::Ack;
 use crate::domain::{ConversationName, MessageBody};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -44,7 +45,7 @@ pub async fn create(
                 .as_deref()
                 .map(ConversationName::parse)
                 .transpose()?;
-            let c = actions::create_group(&state, user, name, req.members).await?;
+            let c = actions::conversations::create_group(&state, user, name, req.members).await?;
             Ok((
                 StatusCode::CREATED,
                 ApiJson(json!({ "conversation_id": c })),
@@ -53,12 +54,12 @@ pub async fn create(
         Kind::Direct => {
             let others: Vec<UserId> = req.members.into_iter().filter(|m| *m != user).collect();
             let [other] = others.as_slice() else {
-                return Err(ApiError::bad_request(
-                    "invalid_members",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidMembers,
                     "a direct conversation has exactly one other member",
                 ));
             };
-            let (c, created) = actions::create_direct(&state, user, *other).await?;
+            let (c, created) = actions::conversations::create_direct(&state, user, *other).await?;
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -84,7 +85,7 @@ pub async fn add_member(
     ApiJson(req): ApiJson<NewMember>,
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
-    actions::add_member(&state, user, c, req.user_id, req.admin).await?;
+    actions::conversations::add_member(&state, user, c, req.user_id, req.admin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -95,7 +96,7 @@ pub async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let member: UserId = parse_id(&member, "user id")?;
-    actions::remove_member(&state, user, c, member).await?;
+    actions::conversations::remove_member(&state, user, c, member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -116,19 +117,15 @@ pub async fn send(
     ApiJson(req): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, ApiJson<Ack>), ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
-    if req.kind == Some(MessageKind::System) {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            "kind \"system\" is reserved for the server",
-        ));
-    }
+    let kind = req.kind.unwrap_or(MessageKind::Text);
+    rules::may_send_kind(kind).map_err(|r| ApiError::bad_request(r.to_string()))?;
     let cmd = SendMessage {
         conversation_id: c,
         client_msg_id: req.client_msg_id,
         body: MessageBody::parse(req.body, state.settings.max_body_bytes)?,
-        kind: req.kind.unwrap_or(MessageKind::Text),
+        kind,
         reply_to: req.reply_to,
     };
-    let ack = actions::send(&state, user, cmd).await?;
+    let ack = actions::messages::send(&state, user, cmd).await?;
     Ok((StatusCode::CREATED, ApiJson(ack)))
 }

@@ -25,7 +25,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             .await
             .is_ok()
     };
-    let cql = chat_core::cql::ping(&state.cql);
+    let cql = chat_store::ping(&state.cql);
     let timeout = Duration::from_secs(3);
     let (kafka, redis, cql) = tokio::join!(
         tokio::time::timeout(timeout, kafka),

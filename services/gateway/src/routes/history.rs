@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use super::json::parse_id;
 use super::ApiJson;
 use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+use chat_store::MAX_PAGE;
 
-pub const MAX_PAGE: usize = 200;
 const DEFAULT_PAGE: usize = 50;
 
 pub async fn list(
@@ -38,22 +38,19 @@ pub async fn page(
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
+        return Err(ApiError::new(
+            ErrorCode::InvalidLimit,
             format!("limit must be 1 to {MAX_PAGE}"),
         ));
     }
     if q.before.is_some() && q.after.is_some() {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            "give before or after, not both",
-        ));
+        return Err(ApiError::bad_request("give before or after, not both"));
     }
     state
-        .conversations
+        .membership
         .membership(c, user)
         .await?
         .ok_or_else(ApiError::not_member)?;

@@ -9,7 +9,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub struct ApiJson<T>(pub T);
 
@@ -27,12 +27,12 @@ where
                 JsonRejection::BytesRejection(_)
                     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
                 {
-                    ApiError::new("too_large", "request body is too large")
+                    ApiError::new(ErrorCode::TooLarge, "request body is too large")
                 }
                 JsonRejection::MissingJsonContentType(_) => {
-                    ApiError::bad_request("bad_request", "expected Content-Type: application/json")
+                    ApiError::bad_request("expected Content-Type: application/json")
                 }
-                _ => ApiError::bad_request("bad_request", rejection.body_text()),
+                _ => ApiError::bad_request(rejection.body_text()),
             }),
         }
     }
@@ -47,5 +47,5 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 /// Parse a path segment as an id, with the protocol's error body when it is not one.
 pub fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::bad_request("invalid_id", format!("{what} is not a valid id")))
+        .map_err(|_| ApiError::new(ErrorCode::InvalidId, format!("{what} is not a valid id")))
 }

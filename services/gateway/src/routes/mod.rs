@@ -18,7 +18,6 @@ use axum::Router;
 
 use crate::state::AppState;
 
-pub use history::MAX_PAGE;
 pub use json::ApiJson;
 
 pub fn router(state: AppState) -> Router {

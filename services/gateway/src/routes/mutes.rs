@@ -37,12 +37,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let c = member_conversation(&state, user, &id).await?;
-    let muted = state
-        .recipients
-        .muted_by(user.0)
-        .await
-        .map_err(unavailable)?
-        .contains(&c.0);
+    let muted = state.mutes.muted_by(user.0).await?.contains(&c.0);
     Ok(body(c, muted))
 }
 
@@ -53,11 +48,7 @@ async fn set(
     muted: bool,
 ) -> Result<ApiJson<Value>, ApiError> {
     let c = member_conversation(&state, user, &id).await?;
-    state
-        .recipients
-        .set_muted(c.0, user.0, muted)
-        .await
-        .map_err(unavailable)?;
+    state.mutes.set_muted(c.0, user.0, muted).await?;
     Ok(body(c, muted))
 }
 
@@ -67,15 +58,10 @@ async fn member_conversation(
     id: &str,
 ) -> Result<ConversationId, ApiError> {
     let c: ConversationId = parse_id(id, "conversation id")?;
-    match state.conversations.membership(c, user).await? {
+    match state.membership.membership(c, user).await? {
         Some(_) => Ok(c),
         None => Err(ApiError::not_member()),
     }
-}
-
-fn unavailable(e: chat_history::HistoryError) -> ApiError {
-    tracing::warn!(error = %e, "mute store");
-    ApiError::unavailable("the conversation store is unreachable")
 }
 
 fn body(c: ConversationId, muted: bool) -> ApiJson<Value> {

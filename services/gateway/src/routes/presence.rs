@@ -3,8 +3,8 @@
 
 use axum::extract::{Path, State};
 use chat_core::ids::UserId;
-use chat_core::live::presence;
 use chat_core::time::UnixMillis;
+use chat_store::presence;
 use serde_json::{json, Value};
 
 use super::json::parse_id;

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use super::ApiJson;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::sessions;
 use crate::state::AppState;
+use chat_store::sessions;
 
 pub async fn list(
     State(state): State<AppState>,

@@ -9,24 +9,25 @@
 //! connection that keeps exceeding its frame rate is closed with 1008 (policy
 //! violation); on gateway shutdown every socket is closed with 1001 (going away).
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chat_core::events::MessageKind;
-use chat_core::ids::{ConversationId, SessionId, UserId};
+use chat_core::ids::{SessionId, UserId};
 use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use tokio::sync::mpsc;
 
 use super::frames::{self, ClientFrame, ServerFrame, TypingState};
-use crate::actions::{self, Pointer, SendMessage};
+use crate::actions;
+use crate::actions::messages::SendMessage;
+use crate::actions::receipts::Pointer;
 use crate::domain::MessageBody;
 use crate::error::ApiError;
 use crate::live::typing::Typing;
 use crate::live::Out;
-use crate::sessions;
 use crate::state::AppState;
+use chat_store::sessions;
 
 /// Frames a connection may have queued for sending before it is considered stuck.
 const OUTBOUND_QUEUE: usize = 1024;
@@ -49,7 +50,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     let mut redis = state.redis.clone();
     if let Err(e) = sessions::register(&mut redis, user, session, &state.settings.gateway_id).await
     {
-        tracing::warn!(error = %e.message, "could not register the session");
+        tracing::warn!(error = %e, "could not register the session");
     }
     metrics::gauge!("gateway_connections").increment(1.0);
     tracing::debug!(%user, %session, "connected");
@@ -91,10 +92,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
         let text = match incoming {
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(Message::Binary(_))) => {
-                let err = ApiError::bad_request(
-                    "bad_frame",
-                    "binary frames are not supported; send JSON text",
-                );
+                let err = ApiError::bad_frame("binary frames are not supported; send JSON text");
                 if out
                     .send(Message::text(
                         ServerFrame::error(err, "unknown".into()).to_json(),
@@ -126,7 +124,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
                 let _ = out.send(close(CLOSE_POLICY, "sustained flooding")).await;
                 break;
             }
-            let err = ApiError::new("rate_limited", "too many frames; slow down");
+            let err = ApiError::rate_limited("too many frames; slow down");
             let _ = out
                 .send(Message::text(
                     ServerFrame::error(err, "unknown".into()).to_json(),
@@ -180,8 +178,8 @@ async fn handle(
         Ok(f) => f,
         Err(bad) => {
             metrics::counter!("gateway_frames_total", "type" => "invalid").increment(1);
-            let err = ApiError::bad_request("bad_frame", bad.message);
-            metrics::counter!("gateway_errors_total", "code" => err.code).increment(1);
+            let err = ApiError::bad_frame(bad.message);
+            metrics::counter!("gateway_errors_total", "code" => err.code.as_str()).increment(1);
             return emit(out, ServerFrame::error(err, bad.reference)).await;
         }
     };
@@ -205,7 +203,7 @@ async fn handle(
                     reply_to,
                 };
                 Ok(Some(ServerFrame::Ack(
-                    actions::send(state, user, cmd).await?,
+                    actions::messages::send(state, user, cmd).await?,
                 )))
             }
             ClientFrame::Edit {
@@ -215,7 +213,7 @@ async fn handle(
                 client_msg_id,
             } => {
                 let body = MessageBody::parse(body, max)?;
-                let ack = actions::edit(
+                let ack = actions::messages::edit(
                     state,
                     user,
                     conversation_id,
@@ -231,22 +229,36 @@ async fn handle(
                 message_id,
                 client_msg_id,
             } => {
-                let ack = actions::delete(state, user, conversation_id, message_id, client_msg_id)
-                    .await?;
+                let ack = actions::messages::delete(
+                    state,
+                    user,
+                    conversation_id,
+                    message_id,
+                    client_msg_id,
+                )
+                .await?;
                 Ok(Some(ServerFrame::Ack(ack)))
             }
             ClientFrame::Read {
                 conversation_id,
                 up_to_seq,
             } => {
-                actions::mark(state, user, conversation_id, Pointer::Read, up_to_seq).await?;
+                actions::receipts::mark(state, user, conversation_id, Pointer::Read, up_to_seq)
+                    .await?;
                 Ok(None)
             }
             ClientFrame::Delivered {
                 conversation_id,
                 up_to_seq,
             } => {
-                actions::mark(state, user, conversation_id, Pointer::Delivered, up_to_seq).await?;
+                actions::receipts::mark(
+                    state,
+                    user,
+                    conversation_id,
+                    Pointer::Delivered,
+                    up_to_seq,
+                )
+                .await?;
                 Ok(None)
             }
             ClientFrame::Typing {
@@ -264,7 +276,7 @@ async fn handle(
                 Ok(None)
             }
             ClientFrame::Sync { positions } => {
-                let positions = sync(state, user, positions, out)
+                let positions = super::sync::replay(state, user, positions, out)
                     .await
                     .map_err(|_| ApiError::internal())?;
                 Ok(Some(ServerFrame::Synced { positions }))
@@ -277,79 +289,8 @@ async fn handle(
         Ok(Some(reply)) => emit(out, reply).await,
         Ok(None) => Ok(()),
         Err(e) => {
-            metrics::counter!("gateway_errors_total", "code" => e.code).increment(1);
+            metrics::counter!("gateway_errors_total", "code" => e.code.as_str()).increment(1);
             emit(out, ServerFrame::error(e, reference)).await
         }
     }
-}
-
-/// Most messages one `sync` replays per conversation; a client further behind pages
-/// the rest from `GET .../messages`.
-const SYNC_LIMIT: usize = 5000;
-
-/// Replay what the client missed in each conversation, in seq order, from history, and
-/// say up to where each conversation is now complete: the returned position covers
-/// every event up to it, messages or not, so the client moves its position there. A
-/// conversation the caller is not a member of gets a `not_member` error (and no events).
-async fn sync(
-    state: &AppState,
-    user: UserId,
-    positions: HashMap<ConversationId, i64>,
-    out: &Out,
-) -> Result<HashMap<String, i64>, Closed> {
-    let mut reached = HashMap::new();
-    for (c, last_seen) in positions {
-        match state.conversations.membership(c, user).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                emit(
-                    out,
-                    ServerFrame::error(ApiError::not_member(), "sync".into()),
-                )
-                .await?;
-                continue;
-            }
-            Err(e) => {
-                emit(out, ServerFrame::error(e, "sync".into())).await?;
-                continue;
-            }
-        }
-        // Read before paging: everything at or below it is in the pages that follow.
-        let applied = match state.history.conversation(c.0).await {
-            Ok(row) => row.map(|r| r.applied_seq).unwrap_or(-1),
-            Err(e) => {
-                emit(out, ServerFrame::error(ApiError::from(e), "sync".into())).await?;
-                continue;
-            }
-        };
-        let mut after = last_seen;
-        let mut sent = 0;
-        let mut complete = false;
-        while sent < SYNC_LIMIT {
-            let page = match state
-                .history
-                .page(c.0, None, Some(after), crate::routes::MAX_PAGE)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    emit(out, ServerFrame::error(ApiError::from(e), "sync".into())).await?;
-                    break;
-                }
-            };
-            let n = page.messages.len();
-            for m in &page.messages {
-                emit(out, ServerFrame::replayed_message(m, Some(after))).await?;
-                after = m.seq;
-            }
-            sent += n;
-            if n < crate::routes::MAX_PAGE {
-                complete = true;
-                break;
-            }
-        }
-        let position = if complete { after.max(applied) } else { after };
-        reached.insert(c.to_string(), position);
-    }
-    Ok(reached)
 }

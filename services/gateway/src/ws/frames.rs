@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use chat_core::events::MessageKind;
 use chat_core::ids::{ClientMsgId, ConversationId, MessageId};
+use chat_core::rules;
 use serde::{Deserialize, Serialize};
 
-use crate::dedup::Ack;
+use crate::actions::Ack;
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -137,14 +138,13 @@ pub fn parse(text: &str) -> Result<ClientFrame, BadFrame> {
         message: e.to_string(),
     })?;
     if let ClientFrame::Send {
-        kind: Some(MessageKind::System),
-        ..
-    } = frame
+        kind: Some(kind), ..
+    } = &frame
     {
-        return Err(BadFrame {
+        rules::may_send_kind(*kind).map_err(|r| BadFrame {
             reference,
-            message: "kind \"system\" is reserved for the server".into(),
-        });
+            message: r.to_string(),
+        })?;
     }
     Ok(frame)
 }
@@ -161,16 +161,6 @@ pub enum ServerFrame {
         reference: String,
     },
     Pong,
-    /// One event of a conversation (live, or replayed by `sync`).
-    Event {
-        conversation_id: String,
-        seq: i64,
-        prev_seq: Option<i64>,
-        event: serde_json::Value,
-        /// Replayed by `sync` (in order, gap-free by construction), not live.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        replayed: bool,
-    },
     /// The end of a `sync`: per conversation, the seq the client is now complete up to.
     Synced {
         positions: HashMap<String, i64>,
@@ -178,35 +168,9 @@ pub enum ServerFrame {
 }
 
 impl ServerFrame {
-    /// A message from history as a `message_sent` event (what `sync` replays: the
-    /// message as it is now, edits and deletion applied).
-    pub fn replayed_message(m: &chat_history::Message, prev_seq: Option<i64>) -> Self {
-        ServerFrame::Event {
-            conversation_id: m.conversation_id.clone(),
-            seq: m.seq,
-            prev_seq,
-            replayed: true,
-            event: serde_json::json!({
-                "kind": "message_sent",
-                "actor_id": m.sender_id,
-                "occurred_at": m.created_at,
-                "message_id": m.message_id,
-                "conversation_id": m.conversation_id,
-                "seq": m.seq,
-                "sender_id": m.sender_id,
-                "body": m.body,
-                "message_kind": m.kind,
-                "reply_to": m.reply_to,
-                "created_at": m.created_at,
-                "edited_at": m.edited_at,
-                "deleted_at": m.deleted_at,
-            }),
-        }
-    }
-
     pub fn error(e: ApiError, reference: String) -> Self {
         ServerFrame::Error {
-            code: e.code,
+            code: e.code.as_str(),
             message: e.message,
             reference,
         }

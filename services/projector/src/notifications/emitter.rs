@@ -19,7 +19,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::window::{self, Claimed};
+use chat_store::notify_window::{self as window, Claimed};
+
+use crate::error::ProjectionError;
 
 const TICK: Duration = Duration::from_millis(250);
 /// How long a claim holds before another emitter (or this one) may take it again.
@@ -99,7 +101,7 @@ impl Emitter {
     }
 
     /// Claim, send and confirm one batch; how many were claimed.
-    async fn once(&self) -> Result<usize, String> {
+    async fn once(&self) -> Result<usize, ProjectionError> {
         let mut redis = self.redis.clone();
         let ns = window::namespace(&self.topic);
         let claimed = window::claim(
@@ -138,13 +140,9 @@ impl Emitter {
         Ok(claimed.len())
     }
 
-    async fn send(&self, c: &Claimed) -> Result<(), String> {
+    async fn send(&self, c: &Claimed) -> Result<(), ProjectionError> {
         let record = record_of(c);
-        let bytes = self
-            .codec
-            .encode(&self.topic, &record)
-            .await
-            .map_err(|e| e.to_string())?;
+        let bytes = self.codec.encode(&self.topic, &record).await?;
         let key = record.user_id.to_string();
         self.producer
             .send(
@@ -153,6 +151,6 @@ impl Emitter {
             )
             .await
             .map(|_| ())
-            .map_err(|(e, _)| e.to_string())
+            .map_err(|(e, _)| ProjectionError::Kafka(e))
     }
 }

@@ -3,8 +3,8 @@
 //! online to see it live.
 //!
 //! - [`rules`] decides who is notified and why (offline, mentions, mutes, DM or group).
-//! - [`window`] coalesces bursts: per recipient and conversation, at most one
-//!   notification per window, carrying the count. Its state is in Redis.
+//! - `chat_store::notify_window` coalesces bursts: per recipient and conversation, at
+//!   most one notification per window, carrying the count. Its state is in Redis.
 //! - [`emitter`] sends what is due to Kafka and confirms it in Redis.
 //!
 //! The consumer's part ([`Notifications::apply`]) only counts messages into Redis, so
@@ -16,26 +16,28 @@
 
 pub mod emitter;
 pub mod rules;
-pub mod window;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chat_core::events::{
-    ConversationEvent, Logged, MessageKind, MessageSent, NotificationReason, Payload, Rejection,
+    ConversationEvent, ConversationKind, Logged, MessageKind, MessageSent, NotificationReason,
+    Payload, Rejection,
 };
 use chat_core::ids::{ConversationId, UserId};
-use chat_core::live::presence;
 use chat_core::time::UnixMillis;
-use chat_history::{HistoryStore, RecipientStore};
+use chat_store::accounts::AccountStore;
+use chat_store::membership::MembershipStore;
+use chat_store::mutes::MuteStore;
+use chat_store::notify_window::{self, Pending};
+use chat_store::{presence, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use redis::aio::ConnectionManager;
 use tokio::sync::Notify;
 
-use crate::members::Members;
+use crate::error::ProjectionError;
 use crate::runner::Projection;
-use window::Pending;
 
 /// Usernames are fixed at sign-up, so they are cached; the cache is dropped whole when
 /// it grows past this (simpler than an LRU, and refilling costs one read per user).
@@ -43,14 +45,14 @@ const USERNAME_CACHE_MAX: usize = 100_000;
 
 pub struct Notifications {
     pub redis: ConnectionManager,
-    pub members: Members,
-    pub history: Arc<HistoryStore>,
-    pub recipients: Arc<RecipientStore>,
+    pub membership: Arc<MembershipStore>,
+    pub mutes: MuteStore,
+    pub accounts: AccountStore,
     /// The coalescing window.
     pub window: Duration,
     /// Messages older than this when read are not notified.
     pub max_age: Duration,
-    /// The namespace of the coalescing state (see [`window::namespace`]).
+    /// The namespace of the coalescing state (see [`notify_window::namespace`]).
     pub namespace: String,
     /// Wakes the emitter when something may be due now.
     pub wake: Arc<Notify>,
@@ -70,20 +72,19 @@ impl Notifications {
     async fn facts(
         &self,
         conversations: &[ConversationId],
-    ) -> Result<Vec<ConversationFacts>, String> {
-        let members = self.members.of(conversations).await?;
+    ) -> Result<Vec<ConversationFacts>, StoreError> {
+        let members = self.membership.members_of(conversations).await?;
         let extra: Vec<(HashSet<UserId>, bool)> =
             futures::stream::iter(conversations.iter().copied())
                 .map(|c| async move {
                     let muted = self
-                        .recipients
+                        .mutes
                         .muted_in(c.0)
-                        .await
-                        .map_err(|e| e.to_string())?
+                        .await?
                         .into_iter()
                         .map(UserId)
                         .collect();
-                    Ok::<_, String>((muted, self.is_direct(c).await?))
+                    Ok::<_, StoreError>((muted, self.is_direct(c).await?))
                 })
                 .buffered(16)
                 .try_collect()
@@ -99,44 +100,27 @@ impl Notifications {
             .collect())
     }
 
-    async fn is_direct(&self, c: ConversationId) -> Result<bool, String> {
-        if let Some(d) = self.direct.lock().map_err(|_| "poisoned")?.get(&c) {
+    async fn is_direct(&self, c: ConversationId) -> Result<bool, StoreError> {
+        if let Some(d) = lock(&self.direct).get(&c) {
             return Ok(*d);
         }
-        // The gateway's Redis record knows the kind from the moment the conversation is
-        // acked; the projection may still be behind, and then this is a group until it
-        // catches up (the kind is cached only once known).
-        let mut redis = self.redis.clone();
-        let kind: Option<String> = redis::cmd("HGET")
-            .arg(chat_core::live::meta_key(c))
-            .arg("kind")
-            .query_async(&mut redis)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
-        let kind = match kind {
-            Some(k) => Some(k),
-            None => self
-                .history
-                .conversation(c.0)
-                .await
-                .map_err(|e| e.to_string())?
-                .and_then(|row| row.kind),
+        // The gateway's write-through record knows the kind from the moment the
+        // conversation is acked; the projection may still be behind, and then this is a
+        // group until it catches up (the kind is cached only once known).
+        let Some(kind) = self.membership.kind(c).await? else {
+            return Ok(false);
         };
-        let Some(kind) = kind else { return Ok(false) };
-        let direct = kind.eq_ignore_ascii_case("direct");
-        self.direct
-            .lock()
-            .map_err(|_| "poisoned")?
-            .insert(c, direct);
+        let direct = kind == ConversationKind::Direct;
+        lock(&self.direct).insert(c, direct);
         Ok(direct)
     }
 
     async fn usernames_of(
         &self,
         users: &HashSet<UserId>,
-    ) -> Result<HashMap<UserId, String>, String> {
+    ) -> Result<HashMap<UserId, String>, StoreError> {
         let missing: Vec<uuid::Uuid> = {
-            let cache = self.usernames.lock().map_err(|_| "poisoned")?;
+            let cache = lock(&self.usernames);
             users
                 .iter()
                 .filter(|u| !cache.contains_key(u))
@@ -146,12 +130,9 @@ impl Notifications {
         let found = if missing.is_empty() {
             HashMap::new()
         } else {
-            self.recipients
-                .usernames(&missing)
-                .await
-                .map_err(|e| e.to_string())?
+            self.accounts.usernames(&missing).await?
         };
-        let mut cache = self.usernames.lock().map_err(|_| "poisoned")?;
+        let mut cache = lock(&self.usernames);
         if cache.len() + found.len() > USERNAME_CACHE_MAX {
             cache.clear();
         }
@@ -171,7 +152,7 @@ impl Projection for Notifications {
     async fn apply(
         &self,
         records: Vec<Logged<ConversationEvent>>,
-    ) -> Result<Vec<Rejection>, String> {
+    ) -> Result<Vec<Rejection>, ProjectionError> {
         let now = UnixMillis::now();
         let oldest = now.0 - self.max_age.as_millis() as i64;
         let mut messages: Vec<(&Logged<ConversationEvent>, &MessageSent)> = Vec::new();
@@ -207,9 +188,7 @@ impl Projection for Notifications {
             .into_iter()
             .collect();
         let mut redis = self.redis.clone();
-        let online = presence::online_among(&mut redis, &everyone, now)
-            .await
-            .map_err(|e| format!("redis: {e}"))?;
+        let online = presence::online_among(&mut redis, &everyone, now).await?;
         // Usernames only matter to bodies that mention someone.
         let mentioning: HashSet<UserId> = messages
             .iter()
@@ -251,7 +230,7 @@ impl Projection for Notifications {
                 ));
             }
         }
-        let counted = window::note(
+        let counted = notify_window::note(
             &mut redis,
             &self.namespace,
             now.0,
@@ -265,4 +244,10 @@ impl Projection for Notifications {
         }
         Ok(vec![])
     }
+}
+
+/// The caches hold plain maps that every change leaves whole, so a lock poisoned by a
+/// panic elsewhere is still safe to use.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

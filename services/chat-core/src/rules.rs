@@ -1,0 +1,182 @@
+//! Who may do what in a conversation: one set of rules over domain types.
+//!
+//! The gateway checks them before it appends an event (and answers a refusal with
+//! `forbidden`); the history projection checks them again when it applies the event
+//! (and dead-letters a refusal), because the log may hold events no gateway vetted: an
+//! older build's, or a tool's. Both read the actor's standing from their own state, so
+//! the rules take it as an argument and touch no storage.
+
+use crate::events::{ConversationKind, MessageKind};
+use crate::ids::UserId;
+
+/// A member's standing in a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub kind: ConversationKind,
+    pub is_admin: bool,
+}
+
+impl Membership {
+    fn is_group_admin(self) -> bool {
+        self.kind == ConversationKind::Group && self.is_admin
+    }
+}
+
+/// Why an action is not allowed. The text is written for people: the gateway sends it
+/// to the client as the error message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("only the sender may edit a message")]
+    EditByOther,
+    #[error("only the sender or a group admin may delete a message")]
+    DeleteByOther,
+    #[error("a direct conversation has exactly two members")]
+    DirectMembershipChange,
+    #[error("only a group admin may make another member an admin")]
+    PromotionByNonAdmin,
+    #[error("only a group admin may remove another member")]
+    RemovalByNonAdmin,
+    #[error("kind \"system\" is reserved for the server")]
+    ReservedKind,
+}
+
+/// A client may send any kind of message but `system`, which only the server writes.
+pub fn may_send_kind(kind: MessageKind) -> Result<(), Refusal> {
+    match kind {
+        MessageKind::System => Err(Refusal::ReservedKind),
+        _ => Ok(()),
+    }
+}
+
+/// Only the sender edits a message.
+pub fn may_edit(actor: UserId, sender: UserId) -> Result<(), Refusal> {
+    if actor == sender {
+        Ok(())
+    } else {
+        Err(Refusal::EditByOther)
+    }
+}
+
+/// The sender deletes a message, and so does an admin of a group.
+pub fn may_delete(
+    actor: UserId,
+    sender: UserId,
+    actor_standing: Membership,
+) -> Result<(), Refusal> {
+    if actor == sender || actor_standing.is_group_admin() {
+        Ok(())
+    } else {
+        Err(Refusal::DeleteByOther)
+    }
+}
+
+/// Any member adds people to a group; only an admin adds (or promotes) an admin. A
+/// direct conversation's members never change.
+pub fn may_add_member(actor_standing: Membership, as_admin: bool) -> Result<(), Refusal> {
+    if actor_standing.kind == ConversationKind::Direct {
+        return Err(Refusal::DirectMembershipChange);
+    }
+    if as_admin && !actor_standing.is_admin {
+        return Err(Refusal::PromotionByNonAdmin);
+    }
+    Ok(())
+}
+
+/// A member leaves a group; only an admin removes someone else. A direct conversation's
+/// members never change.
+pub fn may_remove_member(
+    actor: UserId,
+    removed: UserId,
+    actor_standing: Membership,
+) -> Result<(), Refusal> {
+    if actor_standing.kind == ConversationKind::Direct {
+        return Err(Refusal::DirectMembershipChange);
+    }
+    if removed != actor && !actor_standing.is_admin {
+        return Err(Refusal::RemovalByNonAdmin);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(n: u128) -> UserId {
+        UserId(uuid::Uuid::from_u128(n))
+    }
+    const MEMBER: Membership = Membership {
+        kind: ConversationKind::Group,
+        is_admin: false,
+    };
+    const ADMIN: Membership = Membership {
+        kind: ConversationKind::Group,
+        is_admin: true,
+    };
+    const DIRECT: Membership = Membership {
+        kind: ConversationKind::Direct,
+        is_admin: false,
+    };
+
+    #[test]
+    fn only_the_sender_edits() {
+        assert_eq!(may_edit(user(1), user(1)), Ok(()));
+        assert_eq!(may_edit(user(2), user(1)), Err(Refusal::EditByOther));
+    }
+
+    #[test]
+    fn the_sender_or_a_group_admin_deletes() {
+        assert_eq!(may_delete(user(1), user(1), MEMBER), Ok(()));
+        assert_eq!(may_delete(user(2), user(1), ADMIN), Ok(()));
+        assert_eq!(
+            may_delete(user(2), user(1), MEMBER),
+            Err(Refusal::DeleteByOther)
+        );
+        // An "admin" flag means nothing in a direct conversation.
+        let direct_admin = Membership {
+            is_admin: true,
+            ..DIRECT
+        };
+        assert_eq!(
+            may_delete(user(2), user(1), direct_admin),
+            Err(Refusal::DeleteByOther)
+        );
+    }
+
+    #[test]
+    fn members_add_members_and_only_admins_add_admins() {
+        assert_eq!(may_add_member(MEMBER, false), Ok(()));
+        assert_eq!(
+            may_add_member(MEMBER, true),
+            Err(Refusal::PromotionByNonAdmin)
+        );
+        assert_eq!(may_add_member(ADMIN, true), Ok(()));
+        assert_eq!(
+            may_add_member(DIRECT, false),
+            Err(Refusal::DirectMembershipChange)
+        );
+    }
+
+    #[test]
+    fn members_leave_and_only_admins_remove_others() {
+        assert_eq!(may_remove_member(user(1), user(1), MEMBER), Ok(()));
+        assert_eq!(
+            may_remove_member(user(1), user(2), MEMBER),
+            Err(Refusal::RemovalByNonAdmin)
+        );
+        assert_eq!(may_remove_member(user(1), user(2), ADMIN), Ok(()));
+        assert_eq!(
+            may_remove_member(user(1), user(1), DIRECT),
+            Err(Refusal::DirectMembershipChange)
+        );
+    }
+
+    #[test]
+    fn system_messages_are_the_servers() {
+        assert_eq!(may_send_kind(MessageKind::Text), Ok(()));
+        assert_eq!(
+            may_send_kind(MessageKind::System),
+            Err(Refusal::ReservedKind)
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Creating conversations and changing who is in them.
+
+use chat_core::events::{ConversationCreated, ConversationKind, Payload};
+use chat_core::ids::{ConversationId, UserId};
+use chat_core::rules;
+use chat_store::membership::CREATION_POLL;
+
+use super::{event, require_member, ActionError};
+use crate::domain::ConversationName;
+use crate::state::AppState;
+
+/// Members a group may have at creation (more can be added one by one).
+pub const MAX_INITIAL_MEMBERS: usize = 1000;
+
+/// Looks at a direct conversation being created by someone else before giving up.
+const CREATION_WAITS: usize = 100;
+
+pub async fn create_group(
+    state: &AppState,
+    creator: UserId,
+    name: Option<ConversationName>,
+    invited: Vec<UserId>,
+) -> Result<ConversationId, ActionError> {
+    let mut members = vec![creator];
+    for u in invited {
+        if !members.contains(&u) {
+            members.push(u);
+        }
+    }
+    if members.len() > MAX_INITIAL_MEMBERS {
+        return Err(ActionError::InvalidMembers(format!(
+            "at most {MAX_INITIAL_MEMBERS} members at creation"
+        )));
+    }
+    for u in &members[1..] {
+        if !state.accounts.exists(*u).await? {
+            return Err(ActionError::InvalidMembers(format!("no user {u}")));
+        }
+    }
+    let c = ConversationId::new_random();
+    let admins = vec![creator];
+    let ev = event(
+        state,
+        c,
+        creator,
+        Payload::ConversationCreated(ConversationCreated {
+            kind: ConversationKind::Group,
+            name: name.map(ConversationName::into_inner),
+            members: members.clone(),
+            admins: admins.clone(),
+        }),
+    );
+    state.appender.append(&ev).await?;
+    // Not best effort: "a send right after the create call returned must succeed", so the
+    // create fails (and the client retries) if the record cannot be written.
+    state
+        .membership
+        .created(c, ConversationKind::Group, creator, &members, &admins)
+        .await?;
+    Ok(c)
+}
+
+/// The direct conversation of `creator` and `other`: (id, whether this call created it).
+pub async fn create_direct(
+    state: &AppState,
+    creator: UserId,
+    other: UserId,
+) -> Result<(ConversationId, bool), ActionError> {
+    if other == creator {
+        return Err(ActionError::InvalidMembers(
+            "a direct conversation needs another user".into(),
+        ));
+    }
+    let c = ConversationId::direct(creator, other);
+    if state.membership.exists(c).await? {
+        return Ok((c, false));
+    }
+    if !state.accounts.exists(other).await? {
+        return Err(ActionError::InvalidMembers(format!("no user {other}")));
+    }
+    // Both users may ask at once, on two gateways: one appends, the other waits for it.
+    for _ in 0..CREATION_WAITS {
+        if state.membership.lock_creation(c).await? {
+            let result = append_direct(state, c, creator, other).await;
+            state.membership.unlock_creation(c).await;
+            return result;
+        }
+        tokio::time::sleep(CREATION_POLL).await;
+        if state.membership.exists(c).await? {
+            return Ok((c, false));
+        }
+    }
+    Err(ActionError::InFlight(
+        "the conversation is being created; try again",
+    ))
+}
+
+/// Append the creation of a direct conversation, under its creation lock.
+async fn append_direct(
+    state: &AppState,
+    c: ConversationId,
+    creator: UserId,
+    other: UserId,
+) -> Result<(ConversationId, bool), ActionError> {
+    if state.membership.exists(c).await? {
+        return Ok((c, false));
+    }
+    let members = vec![creator, other];
+    let ev = event(
+        state,
+        c,
+        creator,
+        Payload::ConversationCreated(ConversationCreated {
+            kind: ConversationKind::Direct,
+            name: None,
+            members: members.clone(),
+            admins: vec![],
+        }),
+    );
+    state.appender.append(&ev).await?;
+    state
+        .membership
+        .created(c, ConversationKind::Direct, creator, &members, &[])
+        .await?;
+    Ok((c, true))
+}
+
+/// Add `user` to a group (as an admin when `as_admin`, which only admins may ask). Adding
+/// a member again is a no-op, except that an admin may promote an existing member.
+pub async fn add_member(
+    state: &AppState,
+    caller: UserId,
+    c: ConversationId,
+    user: UserId,
+    as_admin: bool,
+) -> Result<(), ActionError> {
+    let standing = require_member(state, c, caller).await?;
+    rules::may_add_member(standing, as_admin)?;
+    if let Some(existing) = state.membership.membership(c, user).await? {
+        if existing.is_admin || !as_admin {
+            return Ok(());
+        }
+    } else if !state.accounts.exists(user).await? {
+        return Err(ActionError::NotFound("user"));
+    }
+    let added = Payload::MemberAdded {
+        user_id: user,
+        as_admin,
+    };
+    state
+        .appender
+        .append(&event(state, c, caller, added))
+        .await?;
+    Ok(state.membership.member_added(c, user, as_admin).await?)
+}
+
+pub async fn remove_member(
+    state: &AppState,
+    caller: UserId,
+    c: ConversationId,
+    user: UserId,
+) -> Result<(), ActionError> {
+    let standing = require_member(state, c, caller).await?;
+    rules::may_remove_member(caller, user, standing)?;
+    if state.membership.membership(c, user).await?.is_none() {
+        return Err(ActionError::NotFound("member"));
+    }
+    state
+        .appender
+        .append(&event(
+            state,
+            c,
+            caller,
+            Payload::MemberRemoved { user_id: user },
+        ))
+        .await?;
+    Ok(state.membership.member_removed(c, user).await?)
+}

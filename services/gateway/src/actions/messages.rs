@@ -1,0 +1,150 @@
+//! Sending, editing and deleting messages.
+
+use chat_core::events::{MessageKind, MessageSent, Payload};
+use chat_core::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use chat_core::rules;
+use chat_store::membership::MessageOwner;
+
+use super::{after_ack, deduplicated, event, require_member, Ack, ActionError};
+use crate::domain::MessageBody;
+use crate::state::AppState;
+
+/// A send, its input already parsed at the edge (the body's size and the kind a client
+/// may use, `rules::may_send_kind`, are checked there with the edge's error code).
+pub struct SendMessage {
+    pub conversation_id: ConversationId,
+    pub client_msg_id: ClientMsgId,
+    pub body: MessageBody,
+    pub kind: MessageKind,
+    pub reply_to: Option<MessageId>,
+}
+
+pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<Ack, ActionError> {
+    let c = cmd.conversation_id;
+    require_member(state, c, sender).await?;
+    if let Some(reply_to) = cmd.reply_to {
+        match state.membership.message_owner(reply_to).await? {
+            Some(owner) if owner.conversation_id == c => {}
+            _ => return Err(ActionError::NotFound("reply_to message")),
+        }
+    }
+    let message_id = MessageId::derive(c, sender, &cmd.client_msg_id);
+    deduplicated(state, message_id, || async {
+        let ev = event(
+            state,
+            c,
+            sender,
+            Payload::MessageSent(MessageSent {
+                message_id,
+                client_msg_id: cmd.client_msg_id.to_string(),
+                kind: cmd.kind,
+                body: cmd.body.into_inner(),
+                reply_to: cmd.reply_to,
+                attachments: vec![],
+            }),
+        );
+        let seq = state.appender.append(&ev).await?;
+        let owner = MessageOwner {
+            conversation_id: c,
+            sender,
+            deleted: false,
+        };
+        after_ack(
+            "message owner",
+            state.membership.message_sent(message_id, owner).await,
+        );
+        Ok(Ack {
+            client_msg_id: cmd.client_msg_id.to_string(),
+            message_id: message_id.to_string(),
+            seq,
+            ts: ev.occurred_at.to_rfc3339(),
+        })
+    })
+    .await
+}
+
+/// Find a message of conversation `c` that is still there (not deleted).
+async fn live_message(
+    state: &AppState,
+    c: ConversationId,
+    m: MessageId,
+) -> Result<MessageOwner, ActionError> {
+    match state.membership.message_owner(m).await? {
+        Some(owner) if owner.conversation_id == c && !owner.deleted => Ok(owner),
+        _ => Err(ActionError::NotFound("message")),
+    }
+}
+
+pub async fn edit(
+    state: &AppState,
+    editor: UserId,
+    c: ConversationId,
+    message_id: MessageId,
+    client_msg_id: ClientMsgId,
+    body: MessageBody,
+) -> Result<Ack, ActionError> {
+    require_member(state, c, editor).await?;
+    let action = MessageId::derive(c, editor, &client_msg_id);
+    deduplicated(state, action, || async {
+        let owner = live_message(state, c, message_id).await?;
+        rules::may_edit(editor, owner.sender)?;
+        let ev = event(
+            state,
+            c,
+            editor,
+            Payload::MessageEdited {
+                message_id,
+                client_msg_id: client_msg_id.to_string(),
+                body: body.into_inner(),
+            },
+        );
+        let seq = state.appender.append(&ev).await?;
+        Ok(Ack {
+            client_msg_id: client_msg_id.to_string(),
+            message_id: message_id.to_string(),
+            seq,
+            ts: ev.occurred_at.to_rfc3339(),
+        })
+    })
+    .await
+}
+
+pub async fn delete(
+    state: &AppState,
+    actor: UserId,
+    c: ConversationId,
+    message_id: MessageId,
+    client_msg_id: ClientMsgId,
+) -> Result<Ack, ActionError> {
+    let standing = require_member(state, c, actor).await?;
+    let action = MessageId::derive(c, actor, &client_msg_id);
+    deduplicated(state, action, || async {
+        let owner = live_message(state, c, message_id).await?;
+        rules::may_delete(actor, owner.sender, standing)?;
+        let ev = event(
+            state,
+            c,
+            actor,
+            Payload::MessageDeleted {
+                message_id,
+                client_msg_id: client_msg_id.to_string(),
+            },
+        );
+        let seq = state.appender.append(&ev).await?;
+        let tombstone = MessageOwner {
+            deleted: true,
+            ..owner
+        };
+        after_ack(
+            "message owner",
+            state.membership.message_sent(message_id, tombstone).await,
+        );
+        Ok(Ack {
+            client_msg_id: client_msg_id.to_string(),
+            message_id: message_id.to_string(),
+            seq,
+            ts: ev.occurred_at.to_rfc3339(),
+        })
+    })
+    .await
+}

@@ -1,0 +1,154 @@
+//! The state changes a client can ask for, the same over REST and WebSocket: authorize
+//! (membership from `chat_store::membership`, rules from `chat_core::rules`),
+//! deduplicate, append to the log, then update the write-through record. Nothing here
+//! knows about HTTP or frames: every action returns an [`ActionError`], which the edge
+//! turns into a protocol error code (`crate::error`).
+//!
+//! - [`messages`]: send, edit, delete;
+//! - [`receipts`]: read and delivered pointers;
+//! - [`conversations`]: create (group, direct), add and remove members.
+
+pub mod conversations;
+pub mod messages;
+pub mod receipts;
+
+use chat_core::events::{ConversationEvent, Payload};
+use chat_core::ids::{ConversationId, MessageId, UserId};
+use chat_core::rules::{Membership, Refusal};
+use chat_core::time::UnixMillis;
+use chat_store::dedup::Reservation;
+use chat_store::StoreError;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::append::AppendError;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// What a client is told once its action is in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub client_msg_id: String,
+    pub message_id: String,
+    pub seq: i64,
+    pub ts: String,
+}
+
+/// Why an action was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// Not a member, or no such conversation (answered alike, so non-members learn
+    /// nothing about which conversations exist).
+    #[error("not a member")]
+    NotMember,
+    /// What the action refers to does not exist (a message, a user, a member).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The members asked for cannot make this conversation.
+    #[error("{0}")]
+    InvalidMembers(String),
+    /// A pointer below zero.
+    #[error("up_to_seq must not be negative")]
+    NegativePointer,
+    /// Another attempt at the same thing is in flight; retrying later succeeds.
+    #[error("{0}")]
+    InFlight(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+}
+
+/// The one place actions' errors become protocol codes.
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::NotMember => ApiError::not_member(),
+            ActionError::NotFound(what) => ApiError::not_found(what),
+            ActionError::Refused(r) => r.into(),
+            ActionError::InvalidMembers(m) => ApiError::new(ErrorCode::InvalidMembers, m),
+            ActionError::NegativePointer => ApiError::bad_frame(e.to_string()),
+            ActionError::InFlight(what) => ApiError::unavailable(what),
+            ActionError::Store(e) => e.into(),
+            ActionError::Append(AppendError::Unencodable) => ApiError::internal(),
+            ActionError::Append(e) => ApiError::unavailable(e),
+        }
+    }
+}
+
+fn event(
+    state: &AppState,
+    c: ConversationId,
+    actor: UserId,
+    payload: Payload,
+) -> ConversationEvent {
+    ConversationEvent {
+        event_id: Uuid::new_v4(),
+        conversation_id: c,
+        actor_id: actor,
+        occurred_at: UnixMillis::now(),
+        gateway_id: state.settings.gateway_id.clone(),
+        payload,
+    }
+}
+
+async fn require_member(
+    state: &AppState,
+    c: ConversationId,
+    u: UserId,
+) -> Result<Membership, ActionError> {
+    state
+        .membership
+        .membership(c, u)
+        .await?
+        .ok_or(ActionError::NotMember)
+}
+
+/// After Kafka acknowledged: failures to update Redis are logged, never reported, since
+/// the event *is* in the log and the client must get its ack.
+fn after_ack(what: &str, result: Result<(), StoreError>) {
+    if let Err(e) = result {
+        tracing::warn!(what, error = %e, "write-through after append failed");
+    }
+}
+
+/// Run `append` under the dedup reservation of `action`, answering a retry with the
+/// first attempt's ack.
+async fn deduplicated<F, Fut>(
+    state: &AppState,
+    action: MessageId,
+    append: F,
+) -> Result<Ack, ActionError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Ack, ActionError>>,
+{
+    match state.dedup.reserve::<Ack>(action).await? {
+        Reservation::Done(ack) => {
+            metrics::counter!("gateway_dedup_hits_total").increment(1);
+            Ok(ack)
+        }
+        Reservation::InFlight => Err(ActionError::InFlight(
+            "an earlier attempt with this client_msg_id is still in flight",
+        )),
+        Reservation::Acquired => match append().await {
+            Ok(ack) => {
+                after_ack(
+                    "dedup",
+                    state
+                        .dedup
+                        .complete(action, &ack, state.settings.dedup_ttl_secs)
+                        .await,
+                );
+                metrics::counter!("gateway_acks_total").increment(1);
+                Ok(ack)
+            }
+            Err(e) => {
+                state.dedup.release(action).await;
+                Err(e)
+            }
+        },
+    }
+}

@@ -1,0 +1,36 @@
+//! `chat-gateway`: holds clients' WebSocket and REST connections and appends what they
+//! do to the log. The binary (`main.rs`) only reads its settings and calls [`startup`].
+//!
+//! The layout, from the edge inwards (dependencies point down the list):
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`startup`] | builds the shared state from the settings, serves, shuts down in order (stop accepting, close sockets with 1001, flush the producer) |
+//! | [`configuration`] | the gateway's own settings (`[gateway]`, `CHAT__GATEWAY__*`) |
+//! | [`routes`] | the REST routes, one file per group, and the WebSocket upgrade |
+//! | [`ws`] | one socket's loop ([`ws::connection`]: moves frames, nothing else), the frames parsed once ([`ws::frames`]), `sync` replays ([`ws::sync`]) |
+//! | [`auth`] | passwords, the tokens we issue, OIDC tokens, the bearer extractor |
+//! | [`domain`] | client input parsed once into types that are valid by construction |
+//! | [`actions`] | every state change, shared by REST and WebSocket: authorize, deduplicate, append, write through |
+//! | [`accounts`] | accounts over `chat_store::accounts` (sign-up, credentials, SSO provisioning) |
+//! | [`live`] | the sockets held here and the subscriptions that feed them, typing, presence records |
+//! | [`append`] | the Kafka producer: the only way the gateway changes conversation state |
+//! | [`error`] | protocol error codes, and the one place typed errors become them |
+//! | [`state`] | what every handler shares |
+//!
+//! Every piece of stored state is reached through `chat-store`; the rules of who may do
+//! what are `chat_core::rules`. The protocol it speaks is described in `PROTOCOL.md`
+//! beside this crate.
+
+pub mod accounts;
+pub mod actions;
+pub mod append;
+pub mod auth;
+pub mod configuration;
+pub mod domain;
+pub mod error;
+pub mod live;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod ws;

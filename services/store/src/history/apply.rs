@@ -1,0 +1,623 @@
+//! Applying events to the history tables.
+//!
+//! Events are applied per conversation, in seq order; different conversations are
+//! applied concurrently (they share no rows). For each conversation the applier loads
+//! its row and members once, applies the batch's events to that state in memory,
+//! sends all the resulting writes at once, and then writes the conversation row *last*,
+//! with `applied_seq` = the last seq applied.
+//!
+//! Every write carries the event's seq as its timestamp ([`write_timestamp`]), so the
+//! writes of a batch may land in any order and the log order still decides, and writing
+//! the same event again changes nothing. A crash anywhere before the conversation row is
+//! written only means the same events are applied again, with the same result; once it
+//! is written, they are skipped.
+//!
+//! Each event is checked again before it is applied: the conversation exists, the actor
+//! is a member, and `chat_core::rules` (the rules the gateway authorized with) allow
+//! what it does. An event that fails is refused with a reason for the dead-letter topic,
+//! and the rest of the batch goes on. Each kind of event has its own function below;
+//! `apply_one` only dispatches.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chat_core::events::{
+    ConversationCreated, ConversationEvent, ConversationKind, MessageSent, Payload,
+};
+use chat_core::ids::UserId;
+use chat_core::rules::{self, Membership};
+use futures::future::BoxFuture;
+use futures::{stream, StreamExt, TryStreamExt};
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use super::{write_timestamp, ConversationRow, HistoryStore, LookupRow, MemberRow, BUCKET_SIZE};
+use crate::error::StoreError;
+
+/// One record of the log.
+pub type Record = chat_core::events::Logged<ConversationEvent>;
+pub use chat_core::events::Rejection;
+
+pub struct Applier<'a> {
+    store: &'a HistoryStore,
+    /// Conversations applied at once.
+    concurrency: usize,
+}
+
+/// What one conversation's batch does to its state, kept in memory while applying.
+struct ConversationState<'a> {
+    /// Writes of this batch, sent together once the batch is applied in memory.
+    writes: Vec<BoxFuture<'a, Result<(), StoreError>>>,
+    /// (seq, msg_index) of the messages this batch added, in order.
+    new_messages: Vec<(i64, i64)>,
+    row: Option<ConversationRow>,
+    members: HashMap<Uuid, MemberRow>,
+    /// Messages of this batch and the ones it refers to, by id (None: looked up, absent).
+    messages: HashMap<Uuid, Option<LookupRow>>,
+    /// read_count of members whose read pointer moved.
+    read_counts: HashMap<Uuid, i64>,
+    dirty_pointers: Vec<Uuid>,
+}
+
+/// What applying one event decided: `Err(reason)` when it is refused.
+type Verdict = Result<(), String>;
+
+/// Writes in flight at once for one conversation's batch.
+const WRITE_CONCURRENCY: usize = 256;
+
+impl<'a> Applier<'a> {
+    pub fn new(store: &'a HistoryStore) -> Self {
+        Self {
+            store,
+            concurrency: 64,
+        }
+    }
+
+    /// Apply `records` (any order across conversations; seq order within one). Returns
+    /// the events refused. An error means nothing may be committed: apply again.
+    pub async fn apply(&self, records: Vec<Record>) -> Result<Vec<Rejection>, StoreError> {
+        let mut by_conversation: BTreeMap<Uuid, Vec<Record>> = BTreeMap::new();
+        for r in records {
+            by_conversation
+                .entry(r.event.conversation_id.0)
+                .or_default()
+                .push(r);
+        }
+        let results: Vec<Result<Vec<Rejection>, StoreError>> = stream::iter(by_conversation)
+            .map(|(c, mut records)| async move {
+                records.sort_by_key(|r| r.offset);
+                self.apply_conversation(c, records).await
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut rejections = Vec::new();
+        for r in results {
+            rejections.extend(r?);
+        }
+        Ok(rejections)
+    }
+
+    /// Queue a write of this batch (sent by `apply_conversation`).
+    fn write<V>(
+        &self,
+        state: &mut ConversationState<'a>,
+        statement: &'a PreparedStatement,
+        values: V,
+    ) where
+        V: SerializeRow + Send + 'a,
+    {
+        let session = &self.store.session;
+        state.writes.push(Box::pin(async move {
+            session
+                .execute_unpaged(statement, values)
+                .await
+                .map(|_| ())
+                .map_err(StoreError::cql)
+        }));
+    }
+
+    async fn apply_conversation(
+        &self,
+        c: Uuid,
+        records: Vec<Record>,
+    ) -> Result<Vec<Rejection>, StoreError> {
+        let store = self.store;
+        let (row, members) = futures::try_join!(store.conversation(c), store.members(c))?;
+        let applied_seq = row.as_ref().map_or(-1, |r| r.applied_seq);
+        let records: Vec<Record> = records
+            .into_iter()
+            .filter(|r| r.offset > applied_seq)
+            .collect();
+        let Some(last_applied) = records.last().map(|r| r.offset) else {
+            return Ok(vec![]);
+        };
+        let mut state = ConversationState {
+            writes: Vec::new(),
+            new_messages: Vec::new(),
+            row,
+            members: members.into_iter().map(|m| (m.user_id, m)).collect(),
+            messages: HashMap::new(),
+            read_counts: HashMap::new(),
+            dirty_pointers: Vec::new(),
+        };
+        self.prefetch(&records, &mut state).await?;
+        let mut rejections = Vec::new();
+        for r in &records {
+            if let Err(reason) = self.apply_one(c, r, &mut state).await? {
+                rejections.push(Rejection {
+                    partition: r.partition,
+                    offset: r.offset,
+                    reason,
+                });
+            }
+        }
+        self.flush_pointers(c, last_applied, &mut state).await?;
+        let writes = std::mem::take(&mut state.writes);
+        stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        // Last: the marker that everything up to last_applied is in.
+        if let Some(row) = &mut state.row {
+            row.applied_seq = last_applied;
+            store
+                .session
+                .execute_unpaged(
+                    &store.st.update_conversation,
+                    (
+                        write_timestamp(last_applied),
+                        row.applied_seq,
+                        row.message_count,
+                        row.last_seq,
+                        row.last_message_id,
+                        row.last_sender_id,
+                        row.last_body.clone(),
+                        row.last_at.map(CqlTimestamp),
+                        c,
+                    ),
+                )
+                .await
+                .map_err(StoreError::cql)?;
+        }
+        Ok(rejections)
+    }
+
+    async fn lookup(
+        &self,
+        state: &mut ConversationState<'a>,
+        message_id: Uuid,
+    ) -> Result<Option<LookupRow>, StoreError> {
+        if let Some(known) = state.messages.get(&message_id) {
+            return Ok(*known);
+        }
+        let found = self.store.lookup(message_id).await?;
+        state.messages.insert(message_id, found);
+        Ok(found)
+    }
+
+    /// Look up every message the batch sends, edits or deletes, concurrently, so
+    /// applying the batch in order does not wait on one read per event.
+    async fn prefetch(
+        &self,
+        records: &[Record],
+        state: &mut ConversationState<'a>,
+    ) -> Result<(), StoreError> {
+        let mut ids: Vec<Uuid> = records
+            .iter()
+            .filter_map(|r| match &r.event.payload {
+                Payload::MessageSent(m) => Some(m.message_id.0),
+                Payload::MessageEdited { message_id, .. }
+                | Payload::MessageDeleted { message_id, .. } => Some(message_id.0),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found: Vec<(Uuid, Option<LookupRow>)> = stream::iter(ids)
+            .map(|id| async move { self.store.lookup(id).await.map(|l| (id, l)) })
+            .buffer_unordered(64)
+            .try_collect()
+            .await?;
+        state.messages.extend(found);
+        Ok(())
+    }
+
+    /// Apply one event. `Ok(Err(reason))`: refused, for the dead-letter topic.
+    async fn apply_one(
+        &self,
+        c: Uuid,
+        r: &Record,
+        state: &mut ConversationState<'a>,
+    ) -> Result<Verdict, StoreError> {
+        let e = &r.event;
+        if let Payload::ConversationCreated(created) = &e.payload {
+            return Ok(self.created(c, r, created, state));
+        }
+        let Some(row) = state.row.clone() else {
+            return Ok(Err("event of a conversation that was never created".into()));
+        };
+        let actor = e.actor_id.0;
+        let Some(actor_member) = state.members.get(&actor).copied() else {
+            return Ok(Err(format!("actor {actor} is not a member")));
+        };
+        let standing = Membership {
+            kind: if row.kind.as_deref() == Some("direct") {
+                ConversationKind::Direct
+            } else {
+                ConversationKind::Group
+            },
+            is_admin: actor_member.is_admin,
+        };
+        let seq = r.offset;
+        match &e.payload {
+            Payload::ConversationCreated(_) => Ok(Ok(())), // handled above
+            Payload::MessageSent(m) => self.message_sent(c, r, m, &row, state).await,
+            Payload::MessageEdited {
+                message_id, body, ..
+            } => self.message_edited(c, r, message_id.0, body, state).await,
+            Payload::MessageDeleted { message_id, .. } => {
+                self.message_deleted(c, r, message_id.0, standing, state)
+                    .await
+            }
+            Payload::ReadUpTo { seq: up_to } => {
+                // A pointer never runs ahead of the event that moves it.
+                let up_to = (*up_to).min(seq);
+                if up_to > actor_member.read_seq {
+                    Self::move_read(state, actor, up_to, None);
+                }
+                Ok(Ok(()))
+            }
+            Payload::DeliveredUpTo { seq: up_to } => {
+                let up_to = (*up_to).min(seq);
+                if let Some(m) = state.members.get_mut(&actor) {
+                    if up_to > m.delivered_seq {
+                        m.delivered_seq = up_to;
+                        state.dirty_pointers.push(actor);
+                    }
+                }
+                Ok(Ok(()))
+            }
+            Payload::MemberAdded { user_id, as_admin } => {
+                if let Err(refusal) = rules::may_add_member(standing, *as_admin) {
+                    return Ok(Err(format!("{actor} adding {user_id}: {refusal}")));
+                }
+                self.member_added(c, seq, user_id.0, *as_admin, row.message_count, state);
+                Ok(Ok(()))
+            }
+            Payload::MemberRemoved { user_id } => {
+                if let Err(refusal) = rules::may_remove_member(UserId(actor), *user_id, standing) {
+                    return Ok(Err(format!("{actor} removing {user_id}: {refusal}")));
+                }
+                self.member_removed(c, seq, user_id.0, state);
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    fn created(
+        &self,
+        c: Uuid,
+        r: &Record,
+        created: &ConversationCreated,
+        state: &mut ConversationState<'a>,
+    ) -> Verdict {
+        if state.row.is_some() {
+            return Err("conversation already exists (a repeated creation)".into());
+        }
+        let seq = r.offset;
+        let kind = created.kind.as_str();
+        let values = (
+            c,
+            kind,
+            created.name.clone(),
+            r.event.actor_id.0,
+            CqlTimestamp(r.event.occurred_at.0),
+            seq,
+            write_timestamp(seq),
+        );
+        self.write(state, &self.store.st.insert_conversation, values);
+        for m in &created.members {
+            let admin = created.admins.contains(m);
+            self.add_member(c, m.0, admin, seq, 0, state);
+        }
+        state.row = Some(ConversationRow {
+            kind: Some(kind.to_string()),
+            name: created.name.clone(),
+            created_seq: Some(seq),
+            applied_seq: seq,
+            ..ConversationRow::default()
+        });
+        Ok(())
+    }
+
+    async fn message_sent(
+        &self,
+        c: Uuid,
+        r: &Record,
+        m: &MessageSent,
+        row: &ConversationRow,
+        state: &mut ConversationState<'a>,
+    ) -> Result<Verdict, StoreError> {
+        let s = &self.store.st;
+        let (seq, actor) = (r.offset, r.event.actor_id.0);
+        let ts = write_timestamp(seq);
+        let id = m.message_id.0;
+        if let Some(existing) = self.lookup(state, id).await? {
+            if existing.seq != seq {
+                // The same message appended twice (a retry after a lost ack): history
+                // keeps the first.
+                return Ok(Ok(()));
+            }
+        }
+        let index = row.message_count;
+        let bucket = index / BUCKET_SIZE;
+        if index % BUCKET_SIZE == 0 {
+            self.write(state, &s.insert_bucket, (c, seq, bucket, ts));
+        }
+        let attachments = if m.attachments.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&m.attachments).ok()
+        };
+        let values = (
+            c,
+            bucket,
+            seq,
+            index,
+            id,
+            actor,
+            m.kind.as_str(),
+            m.body.clone(),
+            m.reply_to.map(|r| r.0),
+            attachments,
+            CqlTimestamp(r.event.occurred_at.0),
+            ts,
+        );
+        self.write(state, &s.insert_message, values);
+        self.write(state, &s.insert_lookup, (id, c, seq, bucket, actor, ts));
+        let added = LookupRow {
+            conversation_id: c,
+            seq,
+            bucket,
+            sender_id: actor,
+            deleted: false,
+        };
+        state.messages.insert(id, Some(added));
+        state.new_messages.push((seq, index));
+        if let Some(row) = state.row.as_mut() {
+            row.message_count = index + 1;
+            row.last_seq = Some(seq);
+            row.last_message_id = Some(id);
+            row.last_sender_id = Some(actor);
+            row.last_body = Some(m.body.clone());
+            row.last_at = Some(r.event.occurred_at.0);
+        }
+        // Sending is reading: the sender has read up to their own message.
+        Self::move_read(state, actor, seq, Some(index + 1));
+        Ok(Ok(()))
+    }
+
+    async fn message_edited(
+        &self,
+        c: Uuid,
+        r: &Record,
+        message_id: Uuid,
+        body: &str,
+        state: &mut ConversationState<'a>,
+    ) -> Result<Verdict, StoreError> {
+        let actor = r.event.actor_id.0;
+        let Some(found) = self.lookup(state, message_id).await? else {
+            return Ok(Err(format!("edit of unknown message {message_id}")));
+        };
+        if found.conversation_id != c || found.deleted {
+            return Ok(Err(format!(
+                "edit of message {message_id}, which is deleted or elsewhere"
+            )));
+        }
+        if let Err(refusal) = rules::may_edit(UserId(actor), UserId(found.sender_id)) {
+            return Ok(Err(format!(
+                "edit of message {message_id} by {actor}: {refusal}"
+            )));
+        }
+        let values = (
+            write_timestamp(r.offset),
+            body.to_string(),
+            CqlTimestamp(r.event.occurred_at.0),
+            c,
+            found.bucket,
+            found.seq,
+        );
+        self.write(state, &self.store.st.edit_message, values);
+        if let Some(row) = state.row.as_mut() {
+            if row.last_message_id == Some(message_id) {
+                row.last_body = Some(body.to_string());
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn message_deleted(
+        &self,
+        c: Uuid,
+        r: &Record,
+        message_id: Uuid,
+        standing: Membership,
+        state: &mut ConversationState<'a>,
+    ) -> Result<Verdict, StoreError> {
+        let actor = r.event.actor_id.0;
+        let Some(found) = self.lookup(state, message_id).await? else {
+            return Ok(Err(format!("delete of unknown message {message_id}")));
+        };
+        if found.conversation_id != c {
+            return Ok(Err(format!(
+                "delete of message {message_id} of another conversation"
+            )));
+        }
+        if found.deleted {
+            return Ok(Ok(()));
+        }
+        if let Err(refusal) = rules::may_delete(UserId(actor), UserId(found.sender_id), standing) {
+            return Ok(Err(format!(
+                "delete of message {message_id} by {actor}: {refusal}"
+            )));
+        }
+        let ts = write_timestamp(r.offset);
+        let at = CqlTimestamp(r.event.occurred_at.0);
+        let s = &self.store.st;
+        self.write(
+            state,
+            &s.delete_message,
+            (ts, at, c, found.bucket, found.seq),
+        );
+        self.write(state, &s.mark_deleted, (ts, message_id));
+        state.messages.insert(
+            message_id,
+            Some(LookupRow {
+                deleted: true,
+                ..found
+            }),
+        );
+        if let Some(row) = state.row.as_mut() {
+            if row.last_message_id == Some(message_id) {
+                row.last_body = None;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn member_added(
+        &self,
+        c: Uuid,
+        seq: i64,
+        user: Uuid,
+        as_admin: bool,
+        message_count: i64,
+        state: &mut ConversationState<'a>,
+    ) {
+        match state.members.get(&user).copied() {
+            Some(mut m) => {
+                m.is_admin = m.is_admin || as_admin;
+                self.write_member(c, m, write_timestamp(seq), state);
+                state.members.insert(user, m);
+            }
+            // A new member has read what came before they joined.
+            None => self.add_member(c, user, as_admin, seq, message_count, state),
+        }
+    }
+
+    fn member_removed(&self, c: Uuid, seq: i64, user: Uuid, state: &mut ConversationState<'a>) {
+        if state.members.remove(&user).is_some() {
+            let ts = write_timestamp(seq);
+            let s = &self.store.st;
+            self.write(state, &s.delete_member, (ts, c, user));
+            self.write(state, &s.delete_user_conversation, (ts, user, c));
+            state.read_counts.remove(&user);
+            state.dirty_pointers.retain(|u| *u != user);
+        }
+    }
+
+    fn move_read(state: &mut ConversationState<'a>, user: Uuid, up_to: i64, count: Option<i64>) {
+        if let Some(m) = state.members.get_mut(&user) {
+            if up_to > m.read_seq {
+                m.read_seq = up_to;
+                match count {
+                    Some(n) => {
+                        state.read_counts.insert(user, n);
+                    }
+                    None => {
+                        state.read_counts.remove(&user);
+                    }
+                }
+                state.dirty_pointers.push(user);
+            }
+        }
+    }
+
+    fn add_member(
+        &self,
+        c: Uuid,
+        user: Uuid,
+        admin: bool,
+        seq: i64,
+        read_count: i64,
+        state: &mut ConversationState<'a>,
+    ) {
+        let m = MemberRow {
+            user_id: user,
+            is_admin: admin,
+            joined_seq: seq,
+            read_seq: seq,
+            delivered_seq: seq,
+        };
+        let ts = write_timestamp(seq);
+        self.write_member(c, m, ts, state);
+        self.write(
+            state,
+            &self.store.st.upsert_user_conversation,
+            (user, c, seq, seq, read_count, ts),
+        );
+        state.members.insert(user, m);
+    }
+
+    fn write_member(&self, c: Uuid, m: MemberRow, ts: i64, state: &mut ConversationState<'a>) {
+        let values = (
+            c,
+            m.user_id,
+            m.is_admin,
+            m.joined_seq,
+            m.read_seq,
+            m.delivered_seq,
+            ts,
+        );
+        self.write(state, &self.store.st.upsert_member, values);
+    }
+
+    /// How many messages are at or below `seq`: from this batch's messages when it
+    /// reaches them, else from the table (earlier batches are durable).
+    async fn count_at_or_below(
+        &self,
+        c: Uuid,
+        seq: i64,
+        new_messages: &[(i64, i64)],
+    ) -> Result<i64, StoreError> {
+        match new_messages.iter().rev().find(|(s, _)| *s <= seq) {
+            Some((_, index)) => Ok(index + 1),
+            None => self.store.count_at_or_below(c, seq).await,
+        }
+    }
+
+    /// Queue the pointers that moved in this batch, once per member.
+    async fn flush_pointers(
+        &self,
+        c: Uuid,
+        last: i64,
+        state: &mut ConversationState<'a>,
+    ) -> Result<(), StoreError> {
+        let mut users = std::mem::take(&mut state.dirty_pointers);
+        users.sort();
+        users.dedup();
+        let ts = write_timestamp(last);
+        let s = &self.store.st;
+        for u in users {
+            let Some(m) = state.members.get(&u).copied() else {
+                continue;
+            };
+            let count = match state.read_counts.get(&u) {
+                Some(n) => *n,
+                None => {
+                    self.count_at_or_below(c, m.read_seq, &state.new_messages)
+                        .await?
+                }
+            };
+            self.write(
+                state,
+                &s.update_member_pointers,
+                (ts, m.read_seq, m.delivered_seq, c, u),
+            );
+            self.write(state, &s.update_user_read, (ts, m.read_seq, count, u, c));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,587 @@
+//! The history projection: conversations, members, pointers and messages in the CQL
+//! store (`schemas/cql/0001_initial.cql`), as the log says they are.
+//!
+//! - [`HistoryStore`] holds the prepared statements and the reads that serve pages,
+//!   conversation lists and `sync` replays.
+//! - [`apply`] turns events (with their seq) into writes. It is idempotent: every
+//!   conversation remembers the last seq applied to it, and everything at or below it is
+//!   skipped, so redelivery and whole replays change nothing. It re-checks every event
+//!   with `chat_core::rules` (the same rules the gateway authorizes with) and refuses
+//!   those that do not hold, with a reason, for the dead-letter topic.
+//!
+//! The history role writes through it, the gateway reads through it, and `chatctl
+//! rebuild` replays the log through it into a fresh keyspace.
+
+pub mod apply;
+pub mod model;
+
+use std::sync::Arc;
+
+use chat_core::time::UnixMillis;
+use futures::{stream, StreamExt, TryStreamExt};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use self::model::{ConversationSummary, LastMessage, Message, Page};
+use crate::cql::first_row;
+use crate::error::StoreError;
+
+/// Messages per bucket. Fixed for the life of a keyspace: it decides where every message
+/// row lives. 500 messages of at most 16 KiB keep a partition far below the sizes
+/// ScyllaDB and Cassandra handle well, and a page of up to 200 touches one or two.
+pub const BUCKET_SIZE: i64 = 500;
+
+/// Most messages one history page holds (REST `limit`, and each step of a `sync`).
+pub const MAX_PAGE: usize = 200;
+
+/// A conversation's row: metadata and the projection's running state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub created_seq: Option<i64>,
+    pub applied_seq: i64,
+    pub message_count: i64,
+    pub last_seq: Option<i64>,
+    pub last_message_id: Option<Uuid>,
+    pub last_sender_id: Option<Uuid>,
+    pub last_body: Option<String>,
+    pub last_at: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub is_admin: bool,
+    pub joined_seq: i64,
+    pub read_seq: i64,
+    pub delivered_seq: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupRow {
+    pub conversation_id: Uuid,
+    pub seq: i64,
+    pub bucket: i64,
+    pub sender_id: Uuid,
+    pub deleted: bool,
+}
+
+type ConversationTuple = (
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<String>,
+    Option<CqlTimestamp>,
+);
+
+type MessageTuple = (
+    i64,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    Option<Uuid>,
+    Option<CqlTimestamp>,
+    Option<CqlTimestamp>,
+    Option<CqlTimestamp>,
+);
+
+pub(crate) struct Statements {
+    pub conversation: PreparedStatement,
+    pub members: PreparedStatement,
+    pub lookup: PreparedStatement,
+    pub bucket_for_seq: PreparedStatement,
+    pub page_desc: PreparedStatement,
+    pub page_asc: PreparedStatement,
+    pub index_at_or_below: PreparedStatement,
+    pub user_conversations: PreparedStatement,
+    pub insert_conversation: PreparedStatement,
+    pub update_conversation: PreparedStatement,
+    pub upsert_member: PreparedStatement,
+    pub update_member_pointers: PreparedStatement,
+    pub delete_member: PreparedStatement,
+    pub upsert_user_conversation: PreparedStatement,
+    pub update_user_read: PreparedStatement,
+    pub delete_user_conversation: PreparedStatement,
+    pub insert_message: PreparedStatement,
+    pub edit_message: PreparedStatement,
+    pub delete_message: PreparedStatement,
+    pub insert_lookup: PreparedStatement,
+    pub mark_deleted: PreparedStatement,
+    pub insert_bucket: PreparedStatement,
+}
+
+const MESSAGE_COLUMNS: &str =
+    "seq, message_id, sender_id, kind, body, reply_to, created_at, edited_at, deleted_at";
+
+/// The write timestamp of everything an event at `seq` writes. Writes carry the log
+/// position instead of the clock, so the log order decides every conflict: writes may be
+/// sent concurrently and in any order, a replay writes the same cells with the same
+/// timestamps (changing nothing), and a later event always wins over an earlier one.
+pub fn write_timestamp(seq: i64) -> i64 {
+    seq + 1
+}
+
+/// The history tables of one keyspace.
+pub struct HistoryStore {
+    pub(crate) session: Arc<Session>,
+    pub(crate) st: Statements,
+}
+
+fn ts(t: Option<CqlTimestamp>) -> Option<String> {
+    t.map(|t| UnixMillis(t.0).to_rfc3339())
+}
+
+impl HistoryStore {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+        let ks = keyspace;
+        let q = |text: String| {
+            let session = session.clone();
+            async move { crate::cql::prepare(&session, text).await }
+        };
+        let st = Statements {
+            conversation: q(format!(
+                "SELECT kind, name, created_seq, applied_seq, message_count, last_seq, last_message_id, \
+                 last_sender_id, last_body, last_at FROM {ks}.conversations WHERE conversation_id = ?"
+            ))
+            .await?,
+            members: q(format!(
+                "SELECT user_id, is_admin, joined_seq, read_seq, delivered_seq FROM {ks}.members WHERE conversation_id = ?"
+            ))
+            .await?,
+            lookup: q(format!(
+                "SELECT conversation_id, seq, bucket, sender_id, deleted FROM {ks}.message_lookup WHERE message_id = ?"
+            ))
+            .await?,
+            bucket_for_seq: q(format!(
+                "SELECT bucket FROM {ks}.message_buckets WHERE conversation_id = ? AND first_seq <= ? LIMIT 1"
+            ))
+            .await?,
+            page_desc: q(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq < ? LIMIT ?"
+            ))
+            .await?,
+            page_asc: q(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq > ? \
+                 ORDER BY seq ASC LIMIT ?"
+            ))
+            .await?,
+            index_at_or_below: q(format!(
+                "SELECT msg_index FROM {ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq <= ? LIMIT 1"
+            ))
+            .await?,
+            user_conversations: q(format!(
+                "SELECT conversation_id, read_seq, read_count FROM {ks}.user_conversations WHERE user_id = ?"
+            ))
+            .await?,
+            insert_conversation: q(format!(
+                "INSERT INTO {ks}.conversations (conversation_id, kind, name, created_by, created_at, created_seq) \
+                 VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            update_conversation: q(format!(
+                "UPDATE {ks}.conversations USING TIMESTAMP ? SET applied_seq = ?, message_count = ?, last_seq = ?, last_message_id = ?, \
+                 last_sender_id = ?, last_body = ?, last_at = ? WHERE conversation_id = ?"
+            ))
+            .await?,
+            upsert_member: q(format!(
+                "INSERT INTO {ks}.members (conversation_id, user_id, is_admin, joined_seq, read_seq, delivered_seq) \
+                 VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            update_member_pointers: q(format!(
+                "UPDATE {ks}.members USING TIMESTAMP ? SET read_seq = ?, delivered_seq = ? WHERE conversation_id = ? AND user_id = ?"
+            ))
+            .await?,
+            delete_member: q(format!("DELETE FROM {ks}.members USING TIMESTAMP ? WHERE conversation_id = ? AND user_id = ?")).await?,
+            upsert_user_conversation: q(format!(
+                "INSERT INTO {ks}.user_conversations (user_id, conversation_id, joined_seq, read_seq, read_count) \
+                 VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            update_user_read: q(format!(
+                "UPDATE {ks}.user_conversations USING TIMESTAMP ? SET read_seq = ?, read_count = ? WHERE user_id = ? AND conversation_id = ?"
+            ))
+            .await?,
+            delete_user_conversation: q(format!(
+                "DELETE FROM {ks}.user_conversations USING TIMESTAMP ? WHERE user_id = ? AND conversation_id = ?"
+            ))
+            .await?,
+            insert_message: q(format!(
+                "INSERT INTO {ks}.messages (conversation_id, bucket, seq, msg_index, message_id, sender_id, kind, body, \
+                 reply_to, attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+            edit_message: q(format!(
+                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = ?, edited_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
+            ))
+            .await?,
+            delete_message: q(format!(
+                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = null, deleted_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
+            ))
+            .await?,
+            insert_lookup: q(format!(
+                "INSERT INTO {ks}.message_lookup (message_id, conversation_id, seq, bucket, sender_id, deleted) \
+                 VALUES (?, ?, ?, ?, ?, false) USING TIMESTAMP ?"
+            ))
+            .await?,
+            mark_deleted: q(format!("UPDATE {ks}.message_lookup USING TIMESTAMP ? SET deleted = true WHERE message_id = ?")).await?,
+            insert_bucket: q(format!(
+                "INSERT INTO {ks}.message_buckets (conversation_id, first_seq, bucket) VALUES (?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?,
+        };
+        Ok(Self { session, st })
+    }
+
+    pub async fn conversation(&self, c: Uuid) -> Result<Option<ConversationRow>, StoreError> {
+        let row =
+            first_row::<ConversationTuple>(&self.session, &self.st.conversation, (c,)).await?;
+        Ok(row.map(|r| ConversationRow {
+            kind: r.0,
+            name: r.1,
+            created_seq: r.2,
+            applied_seq: r.3.unwrap_or(-1),
+            message_count: r.4.unwrap_or(0),
+            last_seq: r.5,
+            last_message_id: r.6,
+            last_sender_id: r.7,
+            last_body: r.8,
+            last_at: r.9.map(|t| t.0),
+        }))
+    }
+
+    pub async fn members(&self, c: Uuid) -> Result<Vec<MemberRow>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.members, (c,))
+            .await
+            .map_err(StoreError::cql)?;
+        let rows = result.into_rows_result().map_err(StoreError::cql)?;
+        let mut out = Vec::new();
+        for r in rows
+            .rows::<(Uuid, Option<bool>, Option<i64>, Option<i64>, Option<i64>)>()
+            .map_err(StoreError::cql)?
+        {
+            let (user_id, admin, joined, read, delivered) = r.map_err(StoreError::cql)?;
+            out.push(MemberRow {
+                user_id,
+                is_admin: admin.unwrap_or(false),
+                joined_seq: joined.unwrap_or(-1),
+                read_seq: read.unwrap_or(-1),
+                delivered_seq: delivered.unwrap_or(-1),
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn lookup(&self, message_id: Uuid) -> Result<Option<LookupRow>, StoreError> {
+        let row = first_row::<(
+            Option<Uuid>,
+            Option<i64>,
+            Option<i64>,
+            Option<Uuid>,
+            Option<bool>,
+        )>(&self.session, &self.st.lookup, (message_id,))
+        .await?;
+        Ok(row.and_then(|(c, seq, bucket, sender, deleted)| {
+            Some(LookupRow {
+                conversation_id: c?,
+                seq: seq?,
+                bucket: bucket?,
+                sender_id: sender?,
+                deleted: deleted.unwrap_or(false),
+            })
+        }))
+    }
+
+    /// The bucket holding `seq` (None: before the first message).
+    pub async fn bucket_of(&self, c: Uuid, seq: i64) -> Result<Option<i64>, StoreError> {
+        let row = first_row::<(i64,)>(&self.session, &self.st.bucket_for_seq, (c, seq)).await?;
+        Ok(row.map(|(b,)| b))
+    }
+
+    /// How many messages of `c` have seq <= `seq`.
+    pub async fn count_at_or_below(&self, c: Uuid, seq: i64) -> Result<i64, StoreError> {
+        let Some(bucket) = self.bucket_of(c, seq).await? else {
+            return Ok(0);
+        };
+        let row = first_row::<(Option<i64>,)>(
+            &self.session,
+            &self.st.index_at_or_below,
+            (c, bucket, seq),
+        )
+        .await?;
+        Ok(row
+            .and_then(|(i,)| i)
+            .map_or(bucket * BUCKET_SIZE, |i| i + 1))
+    }
+
+    async fn bucket_page(
+        &self,
+        c: Uuid,
+        bucket: i64,
+        bound: i64,
+        limit: usize,
+        ascending: bool,
+    ) -> Result<Vec<Message>, StoreError> {
+        let st = if ascending {
+            &self.st.page_asc
+        } else {
+            &self.st.page_desc
+        };
+        let result = self
+            .session
+            .execute_unpaged(st, (c, bucket, bound, limit as i32))
+            .await
+            .map_err(StoreError::cql)?;
+        let rows = result.into_rows_result().map_err(StoreError::cql)?;
+        let mut out = Vec::new();
+        for r in rows.rows::<MessageTuple>().map_err(StoreError::cql)? {
+            let (seq, id, sender, kind, body, reply_to, created, edited, deleted) =
+                r.map_err(StoreError::cql)?;
+            out.push(Message {
+                message_id: id.map(|u| u.to_string()).unwrap_or_default(),
+                conversation_id: c.to_string(),
+                seq,
+                sender_id: sender.map(|u| u.to_string()).unwrap_or_default(),
+                kind: kind.unwrap_or_else(|| "text".into()),
+                body,
+                reply_to: reply_to.map(|u| u.to_string()),
+                created_at: ts(created),
+                edited_at: ts(edited),
+                deleted_at: ts(deleted),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Messages older than `before` (newest first), or newer than `after` (oldest first),
+    /// or the newest (newest first); at most `limit`.
+    pub async fn page(
+        &self,
+        c: Uuid,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        // Paging back from a seq needs only the bucket holding it: one lookup, no
+        // conversation row (the common request, so the cheap one).
+        let start = match before {
+            Some(before) => self.bucket_of(c, before - 1).await?,
+            None => None,
+        };
+        let needs_row = before.is_none();
+        let conv = if needs_row {
+            self.conversation(c).await?
+        } else {
+            None
+        };
+        if needs_row && conv.is_none() {
+            return Ok(Page {
+                messages: vec![],
+                next_before: None,
+            });
+        }
+        let last_bucket = conv
+            .as_ref()
+            .map_or(0, |conv| (conv.message_count - 1).max(0) / BUCKET_SIZE);
+        let mut messages = Vec::with_capacity(limit);
+        if let Some(after) = after {
+            let mut bucket = self.bucket_of(c, after).await?.unwrap_or(0);
+            let mut bound = after;
+            while messages.len() < limit && bucket <= last_bucket {
+                let got = self
+                    .bucket_page(c, bucket, bound, limit - messages.len(), true)
+                    .await?;
+                if let Some(m) = got.last() {
+                    bound = m.seq;
+                }
+                messages.extend(got);
+                bucket += 1;
+            }
+            return Ok(Page {
+                messages,
+                next_before: None,
+            });
+        }
+        let (start, before) = match before {
+            Some(b) => (start, b),
+            None => (Some(last_bucket), i64::MAX),
+        };
+        let Some(mut bucket) = start else {
+            return Ok(Page {
+                messages,
+                next_before: None,
+            });
+        };
+        let mut bound = before;
+        while messages.len() < limit && bucket >= 0 {
+            let got = self
+                .bucket_page(c, bucket, bound, limit - messages.len(), false)
+                .await?;
+            if let Some(m) = got.last() {
+                bound = m.seq;
+            }
+            messages.extend(got);
+            bucket -= 1;
+        }
+        // A full page may have older messages behind it; a short one has none.
+        let next_before = if messages.len() == limit {
+            messages.last().map(|m| m.seq)
+        } else {
+            None
+        };
+        Ok(Page {
+            messages,
+            next_before,
+        })
+    }
+
+    /// The ids of a user's conversations (for presence: who shares one with them).
+    pub async fn conversation_ids_of(&self, user: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.user_conversations, (user,))
+            .await
+            .map_err(StoreError::cql)?;
+        let rows = result.into_rows_result().map_err(StoreError::cql)?;
+        let mut ids = Vec::new();
+        for r in rows
+            .rows::<(Uuid, Option<i64>, Option<i64>)>()
+            .map_err(StoreError::cql)?
+        {
+            ids.push(r.map_err(StoreError::cql)?.0);
+        }
+        Ok(ids)
+    }
+
+    /// A user's conversations, most recently active first.
+    pub async fn conversations_of(
+        &self,
+        user: Uuid,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.user_conversations, (user,))
+            .await
+            .map_err(StoreError::cql)?;
+        let rows = result.into_rows_result().map_err(StoreError::cql)?;
+        let mut entries = Vec::new();
+        for r in rows
+            .rows::<(Uuid, Option<i64>, Option<i64>)>()
+            .map_err(StoreError::cql)?
+        {
+            entries.push(r.map_err(StoreError::cql)?);
+        }
+        let mut list: Vec<ConversationSummary> = stream::iter(entries)
+            .map(|(c, read_seq, read_count)| async move {
+                let (conv, members) = futures::try_join!(self.conversation(c), self.members(c))?;
+                Ok::<_, StoreError>(conv.map(|conv| ConversationSummary {
+                    conversation_id: c.to_string(),
+                    kind: conv.kind.clone().unwrap_or_else(|| "group".into()),
+                    name: conv.name.clone(),
+                    members: members.iter().map(|m| m.user_id.to_string()).collect(),
+                    last_message: conv.last_message_id.map(|id| {
+                        LastMessage {
+                            message_id: id.to_string(),
+                            sender_id: conv
+                                .last_sender_id
+                                .map(|s| s.to_string())
+                                .unwrap_or_default(),
+                            body: conv.last_body.clone(),
+                            created_at: conv.last_at.map(|t| UnixMillis(t).to_rfc3339()),
+                        }
+                    }),
+                    last_seq: conv.last_seq,
+                    read_seq: read_seq.filter(|s| *s >= 0),
+                    unread: (conv.message_count - read_count.unwrap_or(0)).max(0),
+                }))
+            })
+            .buffer_unordered(16)
+            .try_filter_map(|c| async move { Ok(c) })
+            .try_collect()
+            .await?;
+        list.sort_by_key(|c| std::cmp::Reverse(c.last_seq.unwrap_or(-1)));
+        Ok(list)
+    }
+}
+
+/// A `sync` replay of one conversation: the messages after the client's position,
+/// oldest first, page by page, and the position the client is complete up to after them.
+///
+/// The conversation's `applied_seq` is read before the first page, so everything at or
+/// below it is in the pages that follow. When the replay reaches the end, the client is
+/// complete up to that seq (later events that are not messages included); when it stops
+/// at its limit, only up to the last message sent, and the client pages the rest.
+pub struct Replay<'a> {
+    store: &'a HistoryStore,
+    conversation: Uuid,
+    after: i64,
+    applied: i64,
+    left: usize,
+    complete: bool,
+}
+
+impl<'a> Replay<'a> {
+    /// The next page, or None when the replay is over.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Message>>, StoreError> {
+        if self.complete || self.left == 0 {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .page(self.conversation, None, Some(self.after), MAX_PAGE)
+            .await?;
+        let n = page.messages.len();
+        if let Some(last) = page.messages.last() {
+            self.after = last.seq;
+        }
+        self.left = self.left.saturating_sub(n);
+        if n < MAX_PAGE {
+            self.complete = true;
+        }
+        Ok((n > 0).then_some(page.messages))
+    }
+
+    /// The seq the client is complete up to with what was replayed so far.
+    pub fn position(&self) -> i64 {
+        if self.complete {
+            self.after.max(self.applied)
+        } else {
+            self.after
+        }
+    }
+}
+
+impl HistoryStore {
+    /// Start a replay of `conversation` after `after`, of at most about `limit` messages
+    /// (whole pages).
+    pub async fn replay(
+        &self,
+        conversation: Uuid,
+        after: i64,
+        limit: usize,
+    ) -> Result<Replay<'_>, StoreError> {
+        let applied = self
+            .conversation(conversation)
+            .await?
+            .map_or(-1, |r| r.applied_seq);
+        Ok(Replay {
+            store: self,
+            conversation,
+            after,
+            applied,
+            left: limit,
+            complete: false,
+        })
+    }
+}

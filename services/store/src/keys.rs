@@ -1,0 +1,110 @@
+//! Every Redis key and pub/sub channel of the platform, in one place, so their shapes
+//! and lifetimes are visible together. Nothing outside this crate spells a key.
+//!
+//! | key | type | what | lifetime | written by |
+//! |---|---|---|---|---|
+//! | `conv:{c}:meta` | hash | `kind`, `created_by`: the conversation exists | permanent | [`crate::membership`] |
+//! | `conv:{c}:members` | set | member user ids | permanent | [`crate::membership`] |
+//! | `conv:{c}:admins` | set | admin user ids (groups) | permanent | [`crate::membership`] |
+//! | `conv:{c}:creating` | string | lock while a direct conversation is created | 30 s | [`crate::membership`] |
+//! | `msg:{m}` | string | `{conversation} {sender}[ deleted]`: who may edit or delete | 30 days | [`crate::membership`] |
+//! | `dedup:{m}` | string | `pending`, or the first outcome of an action (JSON) | configurable, >= 24 h | [`crate::dedup`] |
+//! | `ptr:{read,delivered}:{c}:{u}` | string | highest seq appended, so pointers only move forward | 30 days | [`crate::pointers`] |
+//! | `sessions:{u}` | hash | session id -> `{gateway_id, connected_at}` | while connected | [`crate::sessions`] |
+//! | `gateway:{g}:alive` | string | heartbeat of a gateway; sessions of dead gateways are ignored | 30 s | [`crate::sessions`] |
+//! | `presence:{u}:sessions` | sorted set | session id scored by its expiry | presence TTL | [`crate::presence`] |
+//! | `presence:{u}:last_seen` | string | when the user was last seen (ms) | permanent | [`crate::presence`] |
+//! | `presence:expiries` | sorted set | user scored by their latest session expiry | permanent | [`crate::presence`] |
+//! | `fanout:last:{c}` | string | last seq published live (the `prev_seq` chain) | permanent | [`crate::live`] |
+//! | `notify:{topic}:w:{u}:{c}`, `notify:{topic}:due` | hash, sorted set | notification coalescing | 7 days idle | [`crate::notify_window`] |
+//! | channel `live:u:{u}` | pub/sub | one user's live frames | - | [`crate::live`] |
+//!
+//! The `conv:` keys are the write-through record: written once Kafka acknowledged the
+//! event that changed them, so a gateway authorizes a user's next write against their
+//! own latest writes on any gateway, with the CQL projection as the fallback.
+
+use chat_core::ids::{ConversationId, MessageId, UserId};
+
+pub(crate) fn meta(c: ConversationId) -> String {
+    format!("conv:{c}:meta")
+}
+pub(crate) fn members(c: ConversationId) -> String {
+    format!("conv:{c}:members")
+}
+pub(crate) fn admins(c: ConversationId) -> String {
+    format!("conv:{c}:admins")
+}
+pub(crate) fn creating(c: ConversationId) -> String {
+    format!("conv:{c}:creating")
+}
+pub(crate) fn message(m: MessageId) -> String {
+    format!("msg:{m}")
+}
+pub(crate) fn dedup(action: MessageId) -> String {
+    format!("dedup:{action}")
+}
+pub(crate) fn pointer(kind: &str, c: ConversationId, u: UserId) -> String {
+    format!("ptr:{kind}:{c}:{u}")
+}
+pub(crate) fn sessions(u: UserId) -> String {
+    format!("sessions:{u}")
+}
+pub(crate) fn gateway_alive(gateway_id: &str) -> String {
+    format!("gateway:{gateway_id}:alive")
+}
+pub(crate) fn presence_sessions(u: UserId) -> String {
+    format!("presence:{u}:sessions")
+}
+pub(crate) fn presence_last_seen(u: UserId) -> String {
+    format!("presence:{u}:last_seen")
+}
+pub(crate) const PRESENCE_EXPIRIES: &str = "presence:expiries";
+pub(crate) fn fanout_last(c: ConversationId) -> String {
+    format!("fanout:last:{c}")
+}
+/// The prefix of one notifications topic's coalescing state.
+pub(crate) fn notify_namespace(topic: &str) -> String {
+    format!("notify:{topic}:")
+}
+
+const USER_CHANNEL_PREFIX: &str = "live:u:";
+
+/// The pub/sub channel of one user's live frames.
+pub fn user_channel(user: UserId) -> String {
+    format!("{USER_CHANNEL_PREFIX}{user}")
+}
+
+/// The user a channel name belongs to, if it is one of ours.
+pub fn user_of_channel(channel: &str) -> Option<UserId> {
+    channel
+        .strip_prefix(USER_CHANNEL_PREFIX)
+        .and_then(|id| id.parse::<uuid::Uuid>().ok())
+        .map(UserId)
+}
+
+/// The user ids of a Redis member set (anything that is not a UUID is skipped).
+pub(crate) fn user_ids<'a, I>(raw: I) -> impl Iterator<Item = UserId> + 'a
+where
+    I: IntoIterator<Item = &'a String>,
+    I::IntoIter: 'a,
+{
+    raw.into_iter()
+        .filter_map(|s| s.parse::<uuid::Uuid>().ok())
+        .map(UserId)
+}
+
+pub(crate) const MESSAGE_OWNER_TTL_SECS: u64 = 30 * 24 * 3600;
+pub(crate) const POINTER_TTL_SECS: u64 = 30 * 24 * 3600;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_round_trip() {
+        let u = UserId(uuid::Uuid::from_u128(42));
+        assert_eq!(user_of_channel(&user_channel(u)), Some(u));
+        assert_eq!(user_of_channel("live:u:nope"), None);
+        assert_eq!(user_of_channel("other"), None);
+    }
+}

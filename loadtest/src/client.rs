@@ -1,7 +1,6 @@
-//! Speaking the protocol: opening WebSockets (spread over source addresses), reading
-//! server frames without building a JSON tree, and the client's ordering rule (a
-//! position per conversation, duplicates dropped, gaps detected), as PROTOCOL.md and
-//! the root README's "Live delivery" section describe them.
+//! Speaking the protocol: opening WebSockets (spread over source addresses) and reading
+//! server frames without building a JSON tree. The client's ordering rule is
+//! [`crate::gap_rule`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -247,49 +246,6 @@ pub fn body(id: &str, bytes: usize) -> String {
     b
 }
 
-/// A client's view of where it is in each conversation (the rule in the README's
-/// "Live delivery"): an event at or below the position is a duplicate; one whose
-/// `prev_seq` is null or at or below it follows; anything else means something was
-/// missed.
-#[derive(Default)]
-pub struct Positions {
-    at: HashMap<String, i64>,
-}
-
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum Verdict {
-    Apply,
-    Duplicate,
-    Gap,
-}
-
-impl Positions {
-    pub fn check(&self, conversation: &str, seq: i64, prev_seq: Option<i64>) -> Verdict {
-        match self.at.get(conversation) {
-            None => Verdict::Apply,
-            Some(&p) if seq <= p => Verdict::Duplicate,
-            Some(&p) => match prev_seq {
-                Some(prev) if prev > p => Verdict::Gap,
-                _ => Verdict::Apply,
-            },
-        }
-    }
-
-    /// Move forward to `seq` (never back).
-    pub fn advance(&mut self, conversation: &str, seq: i64) {
-        match self.at.get_mut(conversation) {
-            Some(p) => *p = (*p).max(seq),
-            None => {
-                self.at.insert(conversation.to_string(), seq);
-            }
-        }
-    }
-
-    pub fn get(&self, conversation: &str) -> Option<i64> {
-        self.at.get(conversation).copied()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,18 +257,6 @@ mod tests {
         assert_eq!(parse_sources("127.0.0.2-127.0.0.4").unwrap().len(), 3);
         assert_eq!(parse_sources("127.0.0.2,127.0.0.9").unwrap().len(), 2);
         assert!(parse_sources("127.0.0.9-127.0.0.2").is_err());
-    }
-
-    #[test]
-    fn client_rule() {
-        let mut p = Positions::default();
-        assert_eq!(p.check("c", 10, Some(3)), Verdict::Apply);
-        p.advance("c", 10);
-        assert_eq!(p.check("c", 10, Some(3)), Verdict::Duplicate);
-        assert_eq!(p.check("c", 12, Some(10)), Verdict::Apply);
-        assert_eq!(p.check("c", 14, Some(12)), Verdict::Gap);
-        p.advance("c", 5);
-        assert_eq!(p.get("c"), Some(10));
     }
 
     #[test]

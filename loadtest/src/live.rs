@@ -18,7 +18,8 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Connector, Frame, Positions, Verdict, Ws};
+use crate::client::{self, Connector, Frame, Ws};
+use crate::gap_rule::{Positions, Verdict};
 use crate::report::{Latency, Report, Summary};
 use crate::sample::{self, Sampler};
 use crate::setup::Account;

@@ -3,8 +3,8 @@
 //! stops by itself and writes `summary.json`, `report.md` and SVG charts to `--out`.
 //!
 //! Scenarios, one module each: [`idle`], [`chat`], [`fanout`], [`history`],
-//! [`reconnect`]. Shared pieces: accounts and groups ([`setup`]), sockets and the
-//! client's ordering rule ([`client`]), connected members sending and receiving
+//! [`reconnect`]. Shared pieces: accounts and groups ([`setup`]), sockets and frames
+//! ([`client`]), the client's ordering rule ([`gap_rule`]), connected members sending and receiving
 //! ([`live`]), what is recorded ([`tracker`]), the history check ([`verify`]), process
 //! sampling ([`sample`]) and the output ([`report`], [`chart`]).
 
@@ -12,6 +12,7 @@ mod chart;
 mod chat;
 mod client;
 mod fanout;
+mod gap_rule;
 mod history;
 mod idle;
 mod live;

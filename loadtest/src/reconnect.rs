@@ -22,7 +22,8 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{Connector, Frame, Positions, Verdict, Ws};
+use crate::client::{Connector, Frame, Ws};
+use crate::gap_rule::{GapRule, Received};
 use crate::live::{self, Member};
 use crate::report::{Latency, Report, Summary};
 use crate::sample::{self, Sampler};
@@ -37,13 +38,6 @@ enum Phase {
     Stop,
 }
 
-struct Held {
-    seq: i64,
-    prev: Option<i64>,
-    key: Option<String>,
-    replayed: bool,
-}
-
 enum Step {
     Nothing,
     /// A gap was found (or is still open): send `sync` from the current position.
@@ -52,12 +46,13 @@ enum Step {
     Synced,
 }
 
+/// What a dropper keeps with an event: its message key and whether it was replayed.
+type Item = (Option<String>, bool);
+
 /// One client that drops and comes back.
 struct Dropper {
     conversation: String,
-    pos: Positions,
-    held: Vec<Held>,
-    syncing: bool,
+    rule: GapRule<Item>,
     /// Message keys applied (live or replayed).
     applied: HashSet<String>,
     applied_twice: u64,
@@ -67,8 +62,18 @@ struct Dropper {
 }
 
 impl Dropper {
-    fn apply(&mut self, seq: i64, key: Option<String>, replayed: bool, tracker: &Tracker) {
-        self.pos.advance(&self.conversation, seq);
+    fn new(conversation: String) -> Self {
+        Self {
+            rule: GapRule::new(conversation.clone()),
+            conversation,
+            applied: HashSet::new(),
+            applied_twice: 0,
+            frames: HashMap::new(),
+            resyncs: 0,
+        }
+    }
+
+    fn apply(&mut self, (key, replayed): Item, tracker: &Tracker) {
         if let Some(key) = key {
             if self.applied.contains(&key) {
                 self.applied_twice += 1;
@@ -96,19 +101,12 @@ impl Dropper {
                 if let Some(k) = &key {
                     *self.frames.entry(k.clone()).or_default() += 1;
                 }
-                match self.pos.check(&self.conversation, seq, f.prev_seq) {
-                    Verdict::Duplicate => tracker.duplicate(),
-                    Verdict::Apply => self.apply(seq, key, f.replayed, tracker),
-                    Verdict::Gap => {
+                match self.rule.event(seq, f.prev_seq, (key, f.replayed)) {
+                    Received::Duplicate => tracker.duplicate(),
+                    Received::Apply(item) => self.apply(item, tracker),
+                    Received::Held { sync } => {
                         tracker.gap();
-                        self.held.push(Held {
-                            seq,
-                            prev: f.prev_seq,
-                            key,
-                            replayed: f.replayed,
-                        });
-                        if !self.syncing {
-                            self.syncing = true;
+                        if sync {
                             return Step::Sync;
                         }
                     }
@@ -116,25 +114,23 @@ impl Dropper {
                 Step::Nothing
             }
             "synced" => {
-                if let Some(p) = f.positions.as_ref().and_then(|p| p.get(&self.conversation)) {
-                    self.pos.advance(&self.conversation, *p);
+                let position = f
+                    .positions
+                    .as_ref()
+                    .and_then(|p| p.get(&self.conversation))
+                    .copied();
+                let released = self.rule.synced(position);
+                for item in released.apply {
+                    self.apply(item, tracker);
                 }
-                self.syncing = false;
-                let mut held = std::mem::take(&mut self.held);
-                held.sort_by_key(|h| h.seq);
-                for h in held {
-                    match self.pos.check(&self.conversation, h.seq, h.prev) {
-                        Verdict::Apply => self.apply(h.seq, h.key, h.replayed, tracker),
-                        Verdict::Duplicate => tracker.duplicate(),
-                        Verdict::Gap => self.held.push(h),
-                    }
+                for _ in 0..released.duplicates {
+                    tracker.duplicate();
                 }
-                if self.held.is_empty() {
-                    Step::Synced
-                } else {
+                if released.sync_again {
                     self.resyncs += 1;
-                    self.syncing = true;
                     Step::Sync
+                } else {
+                    Step::Synced
                 }
             }
             "error" => {
@@ -146,11 +142,12 @@ impl Dropper {
     }
 
     fn sync_frame(&self) -> Message {
-        // A client that has seen nothing yet asks from 0: seq 0 can only be the first
-        // record of a partition, never a message after its conversation's creation.
-        let p = self.pos.get(&self.conversation).unwrap_or(0);
-        Message::text(json!({"type": "sync", "positions": {&self.conversation: p}}).to_string())
+        sync_frame(&self.conversation, self.rule.position())
     }
+}
+
+fn sync_frame(conversation: &str, position: i64) -> Message {
+    Message::text(json!({"type": "sync", "positions": {conversation: position}}).to_string())
 }
 
 /// What one dropper saw.
@@ -217,16 +214,7 @@ async fn dropper(
     mut phase: watch::Receiver<Phase>,
     tracker: Arc<Tracker>,
 ) -> Outcome {
-    let mut d = Dropper {
-        conversation: conversation_id,
-        pos: Positions::default(),
-        held: Vec::new(),
-        syncing: false,
-        applied: HashSet::new(),
-        applied_twice: 0,
-        frames: HashMap::new(),
-        resyncs: 0,
-    };
+    let mut d = Dropper::new(conversation_id);
     let live_ok = read_until(&mut ws, &mut d, &mut phase, Phase::Live, &tracker, None)
         .await
         .is_ok();
@@ -236,9 +224,7 @@ async fn dropper(
     if !live_ok {
         tracker.error("closed_by_server");
     }
-    let position_at_drop = d.pos.get(&d.conversation);
-    d.held.clear();
-    d.syncing = false;
+    let position_at_drop = d.rule.seen();
     while *phase.borrow() < Phase::Back {
         if phase.changed().await.is_err() {
             break;
@@ -260,8 +246,8 @@ async fn dropper(
     };
     tracker.opened();
     let t1 = Instant::now();
-    d.syncing = true;
-    let ok = ws.send(d.sync_frame()).await.is_ok();
+    let from = d.rule.reconnected();
+    let ok = ws.send(sync_frame(&d.conversation, from)).await.is_ok();
     let t2 = Instant::now();
     let r = if ok {
         read_until(&mut ws, &mut d, &mut phase, Phase::Back, &tracker, Some(t2)).await

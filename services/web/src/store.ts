@@ -4,6 +4,7 @@
 
 import type { Api } from "./api";
 import type { ConversationSummary, EventFrame, LastMessage, Message, Page } from "./protocol";
+import type { TimerId } from "./typing";
 
 export type Status = "pending" | "failed" | "sent" | "delivered" | "read";
 
@@ -37,7 +38,8 @@ export interface Conv {
   hasOlder: boolean;
   loadingOlder: boolean;
   receipts: Map<string, { read: number; delivered: number }>;
-  typing: Map<string, number>;
+  /** Others typing now, each with the timer that forgets a `start` never stopped. */
+  typing: Map<string, TimerId>;
   activity: string;
 }
 
@@ -184,6 +186,11 @@ export class Store {
     return added;
   }
 
+  /** The conversation on screen, or null. */
+  openConv(): Conv | null {
+    return this.openId ? (this.convs.get(this.openId) ?? null) : null;
+  }
+
   sorted(): Conv[] {
     return [...this.convs.values()].sort((a, b) => (b.activity || "").localeCompare(a.activity || "") || a.id.localeCompare(b.id));
   }
@@ -306,10 +313,10 @@ export class Store {
   // ---- live and replayed events ----------------------------------------------------
 
   /**
-   * Apply one event that the gap rule let through. Returns the seq of a message from
-   * someone else (to acknowledge as delivered), or null.
+   * Apply one event that the gap rule let through. Returns the seq and sender of the
+   * message it brought (for receipts: src/receipts.ts), or null for other events.
    */
-  apply(e: EventFrame): number | null {
+  apply(e: EventFrame): { seq: number; sender_id: string } | null {
     const c = this.convs.get(e.conversation_id);
     const ev = e.event;
     if (!c) {
@@ -347,11 +354,11 @@ export class Store {
         if (ev.sender_id !== this.me) {
           c.typing.delete(ev.sender_id);
           if (fresh && e.seq > c.readSeq) c.unread++;
-          return e.seq;
+        } else {
+          // Sending moves the sender's own read pointer.
+          c.readSeq = Math.max(c.readSeq, e.seq);
         }
-        // Sending moves the sender's own read pointer.
-        c.readSeq = Math.max(c.readSeq, e.seq);
-        return null;
+        return { seq: e.seq, sender_id: ev.sender_id };
       }
       case "message_edited": {
         const m = ev.message_id ? c.messages.get(ev.message_id) : undefined;

@@ -8,6 +8,7 @@
 //! (`target/<profile>/`): `infra/dev test` builds the whole workspace first.
 
 pub mod live;
+pub mod redis_server;
 
 use std::collections::HashMap;
 use std::net::TcpListener;

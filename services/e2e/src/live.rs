@@ -27,8 +27,19 @@ impl LiveStack {
     /// expire after `presence_ttl_secs`, the fanout skips events older than
     /// `stale_after_secs`; presence frames go through conversations of at most two.
     pub async fn start(gateways: usize, presence_ttl_secs: u64, stale_after_secs: u64) -> Self {
+        Self::start_with(gateways, presence_ttl_secs, stale_after_secs, &[]).await
+    }
+
+    /// [`LiveStack::start`] with extra environment for every process (another Redis,
+    /// say).
+    pub async fn start_with(
+        gateways: usize,
+        presence_ttl_secs: u64,
+        stale_after_secs: u64,
+        extra_env: &[(&str, &str)],
+    ) -> Self {
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-        let env: Vec<(String, String)> = vec![
+        let mut env: Vec<(String, String)> = vec![
             ("CHAT__KAFKA__TOPIC_PREFIX".into(), format!("t{tag}.")),
             ("CHAT__KAFKA__PARTITIONS".into(), "3".into()),
             (
@@ -43,6 +54,11 @@ impl LiveStack {
                 stale_after_secs.to_string(),
             ),
         ];
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         chatctl_with(&pairs, &["init"]);
         let mut stack = LiveStack {

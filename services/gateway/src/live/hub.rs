@@ -7,11 +7,18 @@
 //! frame; its client sees the gap through `prev_seq` and repairs it with `sync`.
 //!
 //! Subscribe and unsubscribe commands go through one task in the order the socket table
-//! changed, so a quick disconnect-reconnect cannot end unsubscribed. The subscriber
-//! connection is RESP3 and resubscribes by itself after a reconnect.
+//! changed, so a quick disconnect-reconnect cannot end unsubscribed.
+//!
+//! Redis going away (a restart, a failover) loses every frame published meanwhile, and
+//! with nothing published afterwards a client would never see the gap. So the
+//! subscriber is watched: the client library reports a dropped connection, and a PING
+//! every [`SUBSCRIBER_CHECK`] finds one that died silently. Once Redis answers again,
+//! every channel still wanted is subscribed again and every socket held at that moment
+//! is told to reconnect and sync (closed with 1012, see `ws::connection`): live delivery
+//! either resumes or the client is told to resync, never neither.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes};
@@ -29,14 +36,21 @@ use super::presence_log::PresenceLog;
 /// The sending side of one socket's outbound queue.
 pub type Out = mpsc::Sender<Message>;
 
+/// How often the subscriber connection is checked with a PING.
+pub const SUBSCRIBER_CHECK: Duration = Duration::from_secs(2);
+
 struct Local {
     session: SessionId,
     out: Out,
+    /// Cancelled when this socket may have missed live frames: it must resync.
+    interrupted: CancellationToken,
 }
 
 enum Subscription {
     Subscribe(UserId, oneshot::Sender<()>),
     Unsubscribe(UserId),
+    /// The client library reported the subscriber's connection closed.
+    Lost,
 }
 
 pub struct Hub {
@@ -62,7 +76,11 @@ impl Hub {
             subscriptions: sub_tx,
             presence,
         });
-        tokio::spawn(manage_subscriptions(subscriber, sub_rx));
+        tokio::spawn(manage_subscriptions(
+            subscriber,
+            sub_rx,
+            Arc::downgrade(&hub),
+        ));
         tokio::spawn(dispatch(hub.clone(), push_rx));
         tokio::spawn(heartbeats(
             hub.clone(),
@@ -79,8 +97,15 @@ impl Hub {
     }
 
     /// Register a socket; returns once the user's channel is subscribed, so frames
-    /// published from then on reach it.
-    pub async fn join(&self, user: UserId, session: SessionId, out: Out) {
+    /// published from then on reach it. `interrupted` is cancelled if live delivery to
+    /// it may have lost frames.
+    pub async fn join(
+        &self,
+        user: UserId,
+        session: SessionId,
+        out: Out,
+        interrupted: CancellationToken,
+    ) {
         let record = self
             .presence
             .encode(user, session, PresenceKind::Connected)
@@ -88,7 +113,11 @@ impl Hub {
         let subscribed = {
             let mut table = self.table();
             let sockets = table.entry(user).or_default();
-            sockets.push(Local { session, out });
+            sockets.push(Local {
+                session,
+                out,
+                interrupted,
+            });
             let first = sockets.len() == 1;
             if let Some(r) = record {
                 self.presence.enqueue(r);
@@ -132,6 +161,21 @@ impl Hub {
         metrics::gauge!("gateway_live_users").set(table.len() as f64);
     }
 
+    /// Live delivery was interrupted: every socket held now may have missed frames.
+    fn interrupt_all(&self) {
+        let table = self.table();
+        let mut n = 0u64;
+        for l in table.values().flatten() {
+            l.interrupted.cancel();
+            n += 1;
+        }
+        metrics::counter!("gateway_live_interruptions_total").increment(1);
+        tracing::warn!(
+            sockets = n,
+            "live delivery was interrupted; sockets told to resync"
+        );
+    }
+
     /// Copy a frame to every socket of `user` on this gateway.
     fn deliver(&self, user: UserId, frame: Utf8Bytes) {
         let table = self.table();
@@ -150,29 +194,82 @@ impl Hub {
 async fn manage_subscriptions(
     mut subscriber: ConnectionManager,
     mut commands: mpsc::UnboundedReceiver<Subscription>,
+    hub: Weak<Hub>,
 ) {
-    while let Some(cmd) = commands.recv().await {
-        match cmd {
-            Subscription::Subscribe(user, done) => {
-                let channel = live::user_channel(user);
-                if let Err(e) = subscriber.subscribe(&channel).await {
-                    tracing::warn!(error = %e, %user, "subscribe failed");
-                    metrics::counter!("gateway_subscribe_failures_total").increment(1);
+    // The channels the sockets held here need, whatever Redis currently knows.
+    let mut wanted: HashSet<UserId> = HashSet::new();
+    let mut healthy = true;
+    let mut check = tokio::time::interval(SUBSCRIBER_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { return };
+                match cmd {
+                    Subscription::Subscribe(user, done) => {
+                        wanted.insert(user);
+                        if let Err(e) = subscriber.subscribe(live::user_channel(user)).await {
+                            tracing::warn!(error = %e, %user, "subscribe failed");
+                            metrics::counter!("gateway_subscribe_failures_total").increment(1);
+                            healthy = false;
+                        }
+                        let _ = done.send(());
+                    }
+                    Subscription::Unsubscribe(user) => {
+                        wanted.remove(&user);
+                        if let Err(e) = subscriber.unsubscribe(live::user_channel(user)).await {
+                            tracing::debug!(error = %e, %user, "unsubscribe failed");
+                        }
+                    }
+                    Subscription::Lost => {
+                        if healthy {
+                            tracing::warn!("the live-delivery subscriber lost Redis");
+                        }
+                        healthy = false;
+                    }
                 }
-                let _ = done.send(());
             }
-            Subscription::Unsubscribe(user) => {
-                if let Err(e) = subscriber.unsubscribe(live::user_channel(user)).await {
-                    tracing::warn!(error = %e, %user, "unsubscribe failed");
+            _ = check.tick() => {
+                let answered = redis::cmd("PING")
+                    .query_async::<String>(&mut subscriber)
+                    .await
+                    .is_ok();
+                if !answered {
+                    if healthy {
+                        tracing::warn!("the live-delivery subscriber does not reach Redis");
+                    }
+                    healthy = false;
+                } else if !healthy && resubscribe(&mut subscriber, &wanted).await {
+                    healthy = true;
+                    tracing::info!(channels = wanted.len(), "live delivery resubscribed");
+                    match hub.upgrade() {
+                        Some(hub) => hub.interrupt_all(),
+                        None => return,
+                    }
                 }
             }
         }
     }
 }
 
+/// Subscribe every wanted channel again; false if Redis failed meanwhile.
+async fn resubscribe(subscriber: &mut ConnectionManager, wanted: &HashSet<UserId>) -> bool {
+    for user in wanted {
+        if let Err(e) = subscriber.subscribe(live::user_channel(*user)).await {
+            tracing::warn!(error = %e, "resubscribing failed; trying again");
+            return false;
+        }
+    }
+    true
+}
+
 /// Pushed pub/sub messages to sockets.
 async fn dispatch(hub: Arc<Hub>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) {
     while let Some(push) = pushes.recv().await {
+        if push.kind == PushKind::Disconnection {
+            let _ = hub.subscriptions.send(Subscription::Lost);
+            continue;
+        }
         if push.kind != PushKind::Message {
             continue;
         }

@@ -7,7 +7,9 @@
 //!
 //! A bad frame is answered with an `error` frame and the connection stays open. A
 //! connection that keeps exceeding its frame rate is closed with 1008 (policy
-//! violation); on gateway shutdown every socket is closed with 1001 (going away).
+//! violation); on gateway shutdown every socket is closed with 1001 (going away); when
+//! live delivery was interrupted (Redis lost), with 1012 (service restart): the client
+//! reconnects and syncs.
 
 use std::num::NonZeroU32;
 
@@ -37,6 +39,7 @@ const MAX_STRIKES: u32 = 100;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_SERVICE_RESTART: u16 = 1012;
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
@@ -68,7 +71,11 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     });
     // Live frames flow from here on; frames are read only after this, so the answer to
     // a client's first frame proves its subscription is in place.
-    state.hub.join(user, session, out.clone()).await;
+    let interrupted = tokio_util::sync::CancellationToken::new();
+    state
+        .hub
+        .join(user, session, out.clone(), interrupted.clone())
+        .await;
     let mut typing = Typing::default();
 
     let per_sec = NonZeroU32::new(state.settings.frames_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -81,6 +88,11 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
         let incoming = tokio::select! {
             _ = state.shutdown.cancelled() => {
                 let _ = out.send(close(CLOSE_GOING_AWAY, "gateway shutting down")).await;
+                break;
+            }
+            _ = interrupted.cancelled() => {
+                let reason = "live delivery was interrupted; reconnect and sync";
+                let _ = out.send(close(CLOSE_SERVICE_RESTART, reason)).await;
                 break;
             }
             _ = sleep_until_some(typing_deadline) => {

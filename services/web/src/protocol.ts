@@ -1,4 +1,4 @@
-// The shapes of PROTOCOL.md (and the README's additions) this client uses.
+// The shapes of the protocol (services/gateway/PROTOCOL.md) this client uses.
 
 export interface Message {
   message_id: string;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chat_e2e::live::{send, Client, LiveStack};
 use chat_e2e::redis_server::PrivateRedis;
-use chat_e2e::{create_direct, sign_up};
+use chat_e2e::{create_direct, sign_up, Ws};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -50,6 +51,60 @@ async fn sockets_open_when_redis_died_are_told_to_resync_and_live_delivery_resum
     ben_ws
         .until("a live message after the outage", WAIT, |c| {
             has_body(c, &direct, "after the outage")
+        })
+        .await;
+}
+
+/// A client that stops reading is disconnected once a megabyte of frames waits for it,
+/// instead of the gateway queueing for it without limit; everyone else goes on.
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_disconnected_and_the_sender_goes_on() {
+    let stack = LiveStack::start(1, 60, 30).await;
+    let api = stack.api(0);
+    let ana = sign_up(&api, "ana").await;
+    let ben = sign_up(&api, "ben").await;
+    let direct = create_direct(&api, &ana, &ben).await;
+    let gateway = &stack.gateways[0];
+    let mut ana_ws = Client::connect(gateway, &ana, "ana").await;
+    // ben subscribes (his ping is answered) and then never reads again.
+    let mut ben_ws = Ws::connect(gateway, &ben.token).await;
+    let pong = ben_ws.request(json!({"type": "ping"})).await;
+    assert_eq!(pong["type"], "pong");
+
+    // 15 KB bodies: 600 of them (9 MB) are more than the kernel's socket buffers and the
+    // gateway's 1 MiB queue hold.
+    let body = "x".repeat(15_000);
+    for i in 0..600 {
+        ana_ws
+            .send_and_ack(send(&direct, &format!("flood-{i}"), &body))
+            .await;
+    }
+    // What is buffered arrives, then the connection ends (no close frame: the gateway
+    // dropped it).
+    let code = ben_ws.closed().await;
+    assert_eq!(code, None, "dropped, not closed with a frame");
+    let metrics = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("gateway_stuck_readers_total") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // ana was never held up: every send above was acknowledged while ben was stuck,
+    // and the gateway still serves him once he reconnects.
+    let mut ben_again = Client::connect(gateway, &ben, "ben again").await;
+    ana_ws.send_and_ack(send(&direct, "after", "after")).await;
+    ben_again
+        .until("a live message after the reconnect", WAIT, |c| {
+            has_body(c, &direct, "after")
         })
         .await;
 }

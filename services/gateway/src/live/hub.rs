@@ -3,8 +3,8 @@
 //! A gateway subscribes to a user's channel (`chat_store::keys::user_channel`) while it
 //! holds at least one of their sockets, so it only ever receives frames for its own
 //! users. Frames arrive already rendered and are copied to each of the user's sockets.
-//! A socket whose outbound queue is full (a reader that stopped reading) misses the
-//! frame; its client sees the gap through `prev_seq` and repairs it with `sync`.
+//! A socket whose outbound queue is full (a reader that stopped reading) is disconnected
+//! (`outbound`); its client reconnects and repairs the gap with `sync`.
 //!
 //! Subscribe and unsubscribe commands go through one task in the order the socket table
 //! changed, so a quick disconnect-reconnect cannot end unsubscribed.
@@ -31,17 +31,15 @@ use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::outbound::Outbound;
 use super::presence_log::PresenceLog;
-
-/// The sending side of one socket's outbound queue.
-pub type Out = mpsc::Sender<Message>;
 
 /// How often the subscriber connection is checked with a PING.
 pub const SUBSCRIBER_CHECK: Duration = Duration::from_secs(2);
 
 struct Local {
     session: SessionId,
-    out: Out,
+    out: Outbound,
     /// Cancelled when this socket may have missed live frames: it must resync.
     interrupted: CancellationToken,
 }
@@ -103,7 +101,7 @@ impl Hub {
         &self,
         user: UserId,
         session: SessionId,
-        out: Out,
+        out: Outbound,
         interrupted: CancellationToken,
     ) {
         let record = self
@@ -183,9 +181,10 @@ impl Hub {
             return;
         };
         for l in sockets {
-            match l.out.try_send(Message::Text(frame.clone())) {
-                Ok(()) => metrics::counter!("gateway_live_frames_total").increment(1),
-                Err(_) => metrics::counter!("gateway_live_dropped_total").increment(1),
+            if l.out.offer(Message::Text(frame.clone())) {
+                metrics::counter!("gateway_live_frames_total").increment(1);
+            } else {
+                metrics::counter!("gateway_live_dropped_total").increment(1);
             }
         }
     }

@@ -2,8 +2,9 @@
 //!
 //! Two halves: this task reads frames and handles them in order (so a client's sends
 //! to one conversation are appended in the order it sent them); a writer task owns the
-//! socket's sending half and drains a bounded queue, so a slow reader cannot make the
-//! gateway buffer without limit.
+//! socket's sending half and drains a queue bounded in bytes (`live::outbound`), so a
+//! slow reader cannot make the gateway buffer without limit: one that stops reading is
+//! disconnected.
 //!
 //! A bad frame is answered with an `error` frame and the connection stays open. A
 //! connection that keeps exceeding its frame rate is closed with 1008 (policy
@@ -16,9 +17,8 @@ use std::num::NonZeroU32;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chat_core::events::MessageKind;
 use chat_core::ids::{SessionId, UserId};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use governor::{Quota, RateLimiter};
-use tokio::sync::mpsc;
 
 use super::frames::{self, ClientFrame, ServerFrame, TypingState};
 use crate::actions;
@@ -26,13 +26,11 @@ use crate::actions::messages::SendMessage;
 use crate::actions::receipts::Pointer;
 use crate::domain::MessageBody;
 use crate::error::ApiError;
+use crate::live::outbound::{self, Outbound};
 use crate::live::typing::Typing;
-use crate::live::Out;
 use crate::state::AppState;
 use chat_store::sessions;
 
-/// Frames a connection may have queued for sending before it is considered stuck.
-const OUTBOUND_QUEUE: usize = 1024;
 /// Rate-limit refusals in a row after which the connection is closed.
 const MAX_STRIKES: u32 = 100;
 
@@ -58,17 +56,8 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     metrics::gauge!("gateway_connections").increment(1.0);
     tracing::debug!(%user, %session, "connected");
 
-    let (mut sink, mut stream) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = out_rx.recv().await {
-            let closing = matches!(msg, Message::Close(_));
-            if sink.send(msg).await.is_err() || closing {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let (out, writer) = outbound::start(sink, outbound::MAX_QUEUED_BYTES);
     // Live frames flow from here on; frames are read only after this, so the answer to
     // a client's first frame proves its subscription is in place.
     let interrupted = tokio_util::sync::CancellationToken::new();
@@ -95,6 +84,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
                 let _ = out.send(close(CLOSE_SERVICE_RESTART, reason)).await;
                 break;
             }
+            _ = out.stuck().cancelled() => break,
             _ = sleep_until_some(typing_deadline) => {
                 typing.expire(&state, user).await;
                 continue;
@@ -172,7 +162,7 @@ async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn emit(out: &Out, frame: ServerFrame) -> Result<(), Closed> {
+async fn emit(out: &Outbound, frame: ServerFrame) -> Result<(), Closed> {
     out.send(Message::text(frame.to_json()))
         .await
         .map_err(|_| Closed)
@@ -183,7 +173,7 @@ async fn handle(
     state: &AppState,
     user: UserId,
     text: &str,
-    out: &Out,
+    out: &Outbound,
     typing: &mut Typing,
 ) -> Result<(), Closed> {
     let frame = match frames::parse(text) {

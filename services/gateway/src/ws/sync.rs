@@ -13,7 +13,7 @@ use chat_store::Message as StoredMessage;
 
 use super::frames::ServerFrame;
 use crate::error::ApiError;
-use crate::live::Out;
+use crate::live::Outbound;
 use crate::state::AppState;
 
 /// Most messages one `sync` replays per conversation; a client further behind pages
@@ -23,11 +23,11 @@ const SYNC_LIMIT: usize = 5000;
 /// The socket closed while replaying.
 pub struct Closed;
 
-async fn send(out: &Out, text: String) -> Result<(), Closed> {
+async fn send(out: &Outbound, text: String) -> Result<(), Closed> {
     out.send(Message::text(text)).await.map_err(|_| Closed)
 }
 
-async fn send_error(out: &Out, e: ApiError) -> Result<(), Closed> {
+async fn send_error(out: &Outbound, e: ApiError) -> Result<(), Closed> {
     send(out, ServerFrame::error(e, "sync".into()).to_json()).await
 }
 
@@ -36,7 +36,7 @@ pub async fn replay(
     state: &AppState,
     user: UserId,
     positions: HashMap<ConversationId, i64>,
-    out: &Out,
+    out: &Outbound,
 ) -> Result<HashMap<String, i64>, Closed> {
     let mut reached = HashMap::new();
     for (c, last_seen) in positions {

@@ -187,6 +187,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::auth::password::PoolError> for ApiError {
+    fn from(e: crate::auth::password::PoolError) -> Self {
+        match e {
+            crate::auth::password::PoolError::Busy => ApiError::unavailable(e),
+            crate::auth::password::PoolError::Hash(h) => {
+                tracing::error!(error = %h, "hashing failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 impl From<chat_core::rules::Refusal> for ApiError {
     fn from(r: chat_core::rules::Refusal) -> Self {
         ApiError::new(ErrorCode::Forbidden, r.to_string())

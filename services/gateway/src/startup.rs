@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::Accounts;
 use crate::append::Appender;
+use crate::auth::password::PasswordPool;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
 use crate::live::presence_log::PresenceLog;
@@ -75,6 +76,8 @@ pub async fn build(
         .with_context(|| format!("binding {}:{}", gateway.host, gateway.port))?;
     let state = AppState::new(Inner {
         tokens: Tokens::new(&gateway),
+        passwords: PasswordPool::new(hashing_threads(), PASSWORDS_WAITING)
+            .context("starting the password hashing threads")?,
         accounts: Accounts::new(accounts),
         membership,
         history,
@@ -90,6 +93,14 @@ pub async fn build(
         settings: gateway,
     });
     Ok((state, listener))
+}
+
+/// Sign-ins and sign-ups that may wait for a hashing thread before more are refused.
+const PASSWORDS_WAITING: usize = 64;
+
+/// One hashing thread per core: hashing is CPU-bound, more threads only add memory.
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::Accounts;
 use crate::append::Appender;
+use crate::auth::password::PasswordPool;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
 
@@ -23,6 +24,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub settings: GatewaySettings,
     pub tokens: Tokens,
+    /// Password hashing, on threads of its own.
+    pub passwords: PasswordPool,
     pub accounts: Accounts,
     /// Who is in which conversation: what writes are authorized with.
     pub membership: MembershipStore,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::json::parse_id;
 use super::ApiJson;
-use crate::auth::{password, AuthUser};
+use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Password, Username};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -28,13 +28,7 @@ pub async fn register(
     let username = Username::parse(&r.username)?;
     let password = Password::parse(r.password)?;
     let display_name = DisplayName::parse(r.display_name.as_deref().unwrap_or(username.as_str()))?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(password.expose()))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "hashing failed");
-            ApiError::internal()
-        })?;
+    let hash = state.passwords.hash(password.expose().to_string()).await?;
     let user_id = state
         .accounts
         .create(&username, &display_name, &hash)
@@ -65,13 +59,10 @@ pub async fn authenticate(
         Err(_) => None,
     };
     let (user_id, stored) = match credentials {
-        Some(c) => (Some(c.user_id), c.password_hash),
-        None => (None, password::dummy_hash().to_string()),
+        Some(c) => (Some(c.user_id), Some(c.password_hash)),
+        None => (None, None),
     };
-    let given = l.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let ok = state.passwords.verify(l.password, stored).await?;
     let user_id = match (ok, user_id) {
         (true, Some(u)) => u,
         _ => return Err(bad()),

@@ -234,10 +234,18 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// The password every test account signs up with.
+pub const PASSWORD: &str = "correct horse battery";
+
 pub async fn sign_up(api: &Api, prefix: &str) -> User {
     let username = unique(prefix);
     let r = api
-        .call("POST", "/api/v1/users", None, Some(json!({"username": username, "password": "correct horse battery", "display_name": prefix})))
+        .call(
+            "POST",
+            "/api/v1/users",
+            None,
+            Some(json!({"username": username, "password": PASSWORD, "display_name": prefix})),
+        )
         .await;
     assert_eq!(r.status, 201, "sign up: {}", r.body);
     let id = r.body["user_id"].as_str().expect("user_id").to_string();
@@ -246,7 +254,7 @@ pub async fn sign_up(api: &Api, prefix: &str) -> User {
             "POST",
             "/api/v1/auth",
             None,
-            Some(json!({"username": username, "password": "correct horse battery"})),
+            Some(json!({"username": username, "password": PASSWORD})),
         )
         .await;
     assert_eq!(r.status, 200, "auth: {}", r.body);
@@ -338,6 +346,26 @@ impl Ws {
 
     pub async fn send(&mut self, frame: Value) {
         self.send_text(frame.to_string()).await;
+    }
+
+    /// A text frame whose payload is `bytes` as they are, valid UTF-8 or not (a hostile
+    /// client's frame, which the client library would not build from a string).
+    pub async fn send_raw_text(&mut self, bytes: Vec<u8>) {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        let frame = Frame::message(bytes, OpCode::Data(Data::Text), true);
+        self.stream
+            .send(WsMessage::Frame(frame))
+            .await
+            .expect("send raw frame");
+    }
+
+    /// A binary frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.stream
+            .send(WsMessage::binary(bytes))
+            .await
+            .expect("send binary frame");
     }
 
     /// The next text frame, as JSON (panics after 15 s).

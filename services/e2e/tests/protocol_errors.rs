@@ -102,6 +102,12 @@ async fn missing_expired_and_forged_tokens_are_refused() {
         &EncodingKey::from_secret(b"not-the-deployment-secret-at-all!!"),
     )
     .unwrap();
+    let no_account = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(&uuid::Uuid::new_v4().to_string(), now + 600),
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
     let payload = alice.token.split('.').nth(1).unwrap();
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
     let tampered = {
@@ -115,6 +121,7 @@ async fn missing_expired_and_forged_tokens_are_refused() {
         ("alg none", alg_none),
         ("tampered", tampered),
         ("garbage", "a.b.c".into()),
+        ("no such account", no_account),
     ] {
         let r = api
             .call("GET", "/api/v1/sessions", Some(&token), None)

@@ -39,7 +39,13 @@ pub struct Accounts {
     store: AccountStore,
     /// SSO users already provisioned by this process (saves a write per request).
     provisioned: Mutex<HashSet<UserId>>,
+    /// Accounts seen to exist (accounts are never deleted), so checking a token's
+    /// account costs a read once per user and process, not once per request.
+    known: Mutex<HashSet<UserId>>,
 }
+
+/// Entries of the `known` cache before it is cleared (refilling costs a read per user).
+const KNOWN_ACCOUNTS_MAX: usize = 200_000;
 
 pub struct Credentials {
     pub user_id: UserId,
@@ -51,6 +57,7 @@ impl Accounts {
         Self {
             store,
             provisioned: Mutex::new(HashSet::new()),
+            known: Mutex::new(HashSet::new()),
         }
     }
 
@@ -115,6 +122,29 @@ impl Accounts {
     /// Whether an account with this id exists.
     pub async fn exists(&self, user_id: UserId) -> Result<bool, StoreError> {
         Ok(self.store.account(user_id).await?.is_some())
+    }
+
+    /// [`Accounts::exists`], remembered once true: what every request's token is checked
+    /// with (a token signed for an id that has no account is refused).
+    pub async fn exists_cached(&self, user_id: UserId) -> Result<bool, StoreError> {
+        let known = self
+            .known
+            .lock()
+            .map(|k| k.contains(&user_id))
+            .unwrap_or(false);
+        if known {
+            return Ok(true);
+        }
+        let exists = self.exists(user_id).await?;
+        if exists {
+            if let Ok(mut k) = self.known.lock() {
+                if k.len() >= KNOWN_ACCOUNTS_MAX {
+                    k.clear();
+                }
+                k.insert(user_id);
+            }
+        }
+        Ok(exists)
     }
 
     /// Make sure an SSO user has an account, with a username derived from their claims

@@ -104,9 +104,11 @@ pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
             "message_id": message_id.to_string(),
             "deleted_at": occurred_at,
         }),
-        Payload::ReadUpTo { seq } | Payload::DeliveredUpTo { seq } => json!({
+        // A pointer never runs ahead of the event that moves it (history clamps it the
+        // same way).
+        Payload::ReadUpTo { seq: up_to } | Payload::DeliveredUpTo { seq: up_to } => json!({
             "user_id": event.actor_id.to_string(),
-            "up_to_seq": seq,
+            "up_to_seq": (*up_to).min(seq),
         }),
         Payload::ConversationCreated(c) => json!({
             "conversation_kind": c.kind.as_str(),

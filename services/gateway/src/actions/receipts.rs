@@ -8,7 +8,7 @@ use super::{after_ack, event, require_member, ActionError};
 use crate::state::AppState;
 
 /// Move a read or delivered pointer forward. A pointer at or behind the one already
-/// recorded appends nothing.
+/// recorded appends nothing; one beyond the log's end counts as the end (see below).
 pub async fn mark(
     state: &AppState,
     user: UserId,
@@ -28,13 +28,19 @@ pub async fn mark(
         Pointer::Read => Payload::ReadUpTo { seq: up_to_seq },
         Pointer::Delivered => Payload::DeliveredUpTo { seq: up_to_seq },
     };
-    state
+    let seq = state
         .appender
         .append(&event(state, c, user, payload))
         .await?;
+    // Nothing after this receipt's own place in the log can have been read or delivered
+    // yet; a pointer claimed beyond it is recorded at it (as history and the live frame
+    // render it), so a claim of the maximum i64 cannot silence later real receipts.
     after_ack(
         "pointer",
-        state.pointers.raise(pointer, c, user, up_to_seq).await,
+        state
+            .pointers
+            .raise(pointer, c, user, up_to_seq.min(seq))
+            .await,
     );
     Ok(())
 }

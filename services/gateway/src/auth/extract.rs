@@ -1,5 +1,6 @@
 //! `AuthUser`: the extractor every authenticated route takes. It reads
-//! `Authorization: Bearer <jwt>`, verifies it, and provisions SSO users on first sight.
+//! `Authorization: Bearer <jwt>`, verifies it, refuses tokens of ids that have no
+//! account, and provisions SSO users on first sight.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -33,11 +34,22 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<UserId, ApiEr
             ApiError::unauthenticated()
         }
     })?;
-    if let Some(external) = &principal.external {
-        state
-            .accounts
-            .ensure_external(principal.user_id, external)
-            .await?;
+    match &principal.external {
+        Some(external) => {
+            state
+                .accounts
+                .ensure_external(principal.user_id, external)
+                .await?
+        }
+        // Our own tokens are issued at sign-in, but a token for an id with no account
+        // (a forged secret's, or one issued by another deployment sharing it) must not
+        // act as a user.
+        None => {
+            if !state.accounts.exists_cached(principal.user_id).await? {
+                tracing::debug!(user = %principal.user_id, "token for no account");
+                return Err(ApiError::unauthenticated());
+            }
+        }
     }
     Ok(principal.user_id)
 }

@@ -46,7 +46,7 @@ pub struct Login {
 pub async fn authenticate(
     State(state): State<AppState>,
     ApiJson(l): ApiJson<Login>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let bad = || {
         ApiError::new(
             ErrorCode::BadCredentials,
@@ -71,8 +71,12 @@ pub async fn authenticate(
         .tokens
         .issue(user_id)
         .map_err(|_| ApiError::internal())?;
-    Ok(ApiJson(
-        json!({ "token": token, "user_id": user_id, "expires_at": expires_at.to_rfc3339() }),
+    // A token must not be kept by a cache between the client and the gateway.
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        ApiJson(
+            json!({ "token": token, "user_id": user_id, "expires_at": expires_at.to_rfc3339() }),
+        ),
     ))
 }
 

@@ -46,6 +46,12 @@ pub async fn page(
             format!("limit must be 1 to {MAX_PAGE}"),
         ));
     }
+    // Seqs are never negative: nothing is before 0, and -1 is "from the start".
+    if q.before.is_some_and(|b| b < 0) || q.after.is_some_and(|a| a < -1) {
+        return Err(ApiError::bad_request(
+            "before must not be negative, and after not below -1",
+        ));
+    }
     if q.before.is_some() && q.after.is_some() {
         return Err(ApiError::bad_request("give before or after, not both"));
     }

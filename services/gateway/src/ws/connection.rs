@@ -36,6 +36,7 @@ const MAX_STRIKES: u32 = 100;
 
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_INVALID_DATA: u16 = 1007;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_SERVICE_RESTART: u16 = 1012;
 
@@ -92,29 +93,23 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
             incoming = stream.next() => incoming,
         };
         let text = match incoming {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Binary(_))) => {
-                let err = ApiError::bad_frame("binary frames are not supported; send JSON text");
-                if out
-                    .send(Message::text(
-                        ServerFrame::error(err, "unknown".into()).to_json(),
-                    ))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-                continue;
-            }
+            Some(Ok(Message::Text(t))) => Some(t),
+            // Counted against the rate like any frame, then refused.
+            Some(Ok(Message::Binary(_))) => None,
             Some(Ok(Message::Close(_))) | None => break,
             Some(Ok(_)) => continue, // ping/pong: answered by the library
             Some(Err(e)) => {
-                // A frame over the size limit surfaces as a read error; tell the client
-                // why (1009) instead of just dropping the connection.
+                // A frame over the size limit, or a text frame that is not UTF-8,
+                // surfaces as a read error: tell the client why (1009, 1007) instead of
+                // just dropping the connection.
                 let reason = e.to_string();
                 tracing::debug!(error = %reason, "socket error");
                 if reason.contains("Space limit exceeded") || reason.contains("Message too long") {
                     let _ = out.send(close(CLOSE_TOO_BIG, "frame too large")).await;
+                } else if reason.to_ascii_lowercase().contains("utf-8") {
+                    let _ = out
+                        .send(close(CLOSE_INVALID_DATA, "text frame is not UTF-8"))
+                        .await;
                 }
                 break;
             }
@@ -135,6 +130,16 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
             continue;
         }
         strikes = 0;
+        let Some(text) = text else {
+            let err = ApiError::bad_frame("binary frames are not supported; send JSON text");
+            if emit(&out, ServerFrame::error(err, "unknown".into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            continue;
+        };
         if handle(&state, user, &text, &out, &mut typing)
             .await
             .is_err()

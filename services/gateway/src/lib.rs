@@ -17,6 +17,7 @@
 //! | [`append`] | the Kafka producer: the only way the gateway changes conversation state |
 //! | [`error`] | protocol error codes, and the one place typed errors become them |
 //! | [`state`] | what every handler shares |
+//! | [`memory`] | how the process returns large allocations to the system |
 //!
 //! Every piece of stored state is reached through `chat-store`; the rules of who may do
 //! what are `chat_core::rules`. The protocol it speaks is described in `PROTOCOL.md`
@@ -30,6 +31,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod live;
+pub mod memory;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -28,6 +28,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    chat_gateway::memory::return_large_allocations();
     let cli = Cli::parse();
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let settings = Settings::load_from(&env)?;

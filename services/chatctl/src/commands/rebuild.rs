@@ -14,6 +14,7 @@ use chat_core::config::Settings;
 use chat_core::topics::Topics;
 use chat_projector::dead_letter::DeadLetters;
 use chat_projector::history::History;
+use chat_projector::role::Role;
 use chat_projector::runner::Runner;
 use chat_store::HistoryStore;
 use clap::Args;
@@ -83,7 +84,7 @@ pub async fn history(settings: &Settings, args: RebuildArgs) -> Result<()> {
         codec: Arc::new(EventCodec::new(&settings.registry)?),
         dead_letters: DeadLetters::log_only(group),
         topic,
-        role: "rebuild".into(),
+        role: Role::History,
         projection: History { store },
         shutdown: CancellationToken::new(),
     };

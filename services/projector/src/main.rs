@@ -150,7 +150,7 @@ async fn main() -> Result<()> {
     consumer.subscribe(&[&topic]).context("subscribing")?;
     let producer = chat_core::kafka::producer(&settings.kafka, &client_id)?;
     let codec = Arc::new(EventCodec::new(&settings.registry)?);
-    let shutdown = CancellationToken::new();
+    let shutdown = chat_core::shutdown::on_signal();
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cli.port))
         .await
@@ -163,20 +163,6 @@ async fn main() -> Result<()> {
             .await;
     });
     tokio::spawn(lag::publish(consumer.clone(), topic.clone(), role));
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        signal.cancel();
-    });
-    #[cfg(unix)]
-    {
-        let signal = shutdown.clone();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::spawn(async move {
-            term.recv().await;
-            signal.cancel();
-        });
-    }
 
     tracing::info!(%role, %group, %topic, port = cli.port, "projector running");
     let parts = Parts {

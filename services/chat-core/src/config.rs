@@ -7,12 +7,18 @@
 //! 4. the well-known variables operators and `infra/dev` use: `KAFKA_BROKERS`,
 //!    `CQL_NODES`, `REDIS_URL`, `SCHEMA_REGISTRY_URL`.
 //!
+//! A service with a section of its own (the gateway's `[gateway]`) implements
+//! [`Section`] and loads it with [`Settings::load_with`]: the layers are built once,
+//! with its defaults beside the shared ones, and both deserialize from the same source,
+//! so the file is read once and a key is overridden the same way wherever it lives.
+//!
 //! Secrets are held in [`Secret`], whose `Debug` never prints the value, so logging the
 //! settings at start-up is safe.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,63 +160,54 @@ pub enum LogFormat {
     Json,
 }
 
+/// A service's own section of the configuration, loaded beside the shared ones by
+/// [`Settings::load_with`] from the same layers.
+pub trait Section: DeserializeOwned {
+    /// The TOML table and the variables' infix: `gateway` is `[gateway]` in the file and
+    /// `CHAT__GATEWAY__*` in the environment.
+    const NAME: &'static str;
+
+    /// Built-in defaults, as (key within the section, value).
+    fn defaults() -> Vec<(&'static str, config::Value)>;
+
+    /// Refuse values the service cannot run with.
+    fn validate(&self) -> Result<(), ConfigError>;
+}
+
 impl Settings {
     /// Load from defaults, the optional file, and the process environment.
     pub fn load() -> Result<Self, ConfigError> {
-        let vars: BTreeMap<String, String> = std::env::vars().collect();
-        Self::load_from(&vars)
+        Self::load_from(&process_environment())
     }
 
     /// Load with an explicit environment (tests pass their own).
     pub fn load_from(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder()
-            .set_default("kafka.brokers", "127.0.0.1:9092")?
-            .set_default("kafka.topic_prefix", "chat.")?
-            .set_default("kafka.partitions", 12)?
-            .set_default("kafka.replication_factor", 1)?
-            .set_default("kafka.min_insync_replicas", 1)?
-            .set_default("kafka.linger_ms", 2)?
-            .set_default("kafka.compression", "lz4")?
-            .set_default("kafka.delivery_timeout_ms", 10_000)?
-            .set_default("registry.url", "http://127.0.0.1:8081/apis/ccompat/v7")?
-            .set_default("cql.nodes", vec!["127.0.0.1:9042"])?
-            .set_default("cql.keyspace", "chat")?
-            .set_default("cql.replication_factor", 1)?
-            .set_default("cql.connect_patience_secs", 60)?
-            .set_default("redis.url", "redis://127.0.0.1:6379")?
-            .set_default("presence.ttl_secs", 60)?
-            .set_default("presence.max_group_members", 100)?
-            .set_default("telemetry.log_format", "text")?
-            .set_default("telemetry.log_filter", "info")?;
-        if let Some(path) = env.get("CHAT_CONFIG").filter(|p| !p.is_empty()) {
-            builder =
-                builder.add_source(config::File::with_name(path).format(config::FileFormat::Toml));
-        }
-        builder = builder.add_source(
-            config::Environment::with_prefix("CHAT")
-                .prefix_separator("__")
-                .separator("__")
-                .source(Some(env.clone().into_iter().collect())),
-        );
-        let well_known = [
-            ("KAFKA_BROKERS", "kafka.brokers"),
-            ("SCHEMA_REGISTRY_URL", "registry.url"),
-            ("REDIS_URL", "redis.url"),
-        ];
-        for (var, key) in well_known {
-            if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
-                builder = builder.set_override(key, v.as_str())?;
-            }
-        }
-        if let Some(v) = env.get("CQL_NODES").filter(|v| !v.is_empty()) {
-            let nodes: Vec<String> = v
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
-            builder = builder.set_override("cql.nodes", nodes)?;
-        }
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        Self::from_layers(&layers(env, Vec::new())?)
+    }
+
+    /// Load the shared settings and the service's own section `S` from one set of
+    /// layers and the process environment.
+    pub fn load_with<S: Section>() -> Result<(Self, S), ConfigError> {
+        Self::load_with_from(&process_environment())
+    }
+
+    /// [`Settings::load_with`] with an explicit environment (tests pass their own).
+    pub fn load_with_from<S: Section>(
+        env: &BTreeMap<String, String>,
+    ) -> Result<(Self, S), ConfigError> {
+        let defaults = S::defaults()
+            .into_iter()
+            .map(|(key, value)| (format!("{}.{key}", S::NAME), value))
+            .collect();
+        let layers = layers(env, defaults)?;
+        let shared = Self::from_layers(&layers)?;
+        let section: S = layers.get(S::NAME)?;
+        section.validate()?;
+        Ok((shared, section))
+    }
+
+    fn from_layers(layers: &config::Config) -> Result<Self, ConfigError> {
+        let settings: Settings = layers.clone().try_deserialize()?;
         settings.validate()?;
         Ok(settings)
     }
@@ -246,6 +243,69 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+fn process_environment() -> BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+/// Every layer, built once: the shared defaults and `extra_defaults` (a section's, with
+/// their full keys), the file, the `CHAT__` variables, the well-known variables.
+fn layers(
+    env: &BTreeMap<String, String>,
+    extra_defaults: Vec<(String, config::Value)>,
+) -> Result<config::Config, ConfigError> {
+    let mut builder = config::Config::builder()
+        .set_default("kafka.brokers", "127.0.0.1:9092")?
+        .set_default("kafka.topic_prefix", "chat.")?
+        .set_default("kafka.partitions", 12)?
+        .set_default("kafka.replication_factor", 1)?
+        .set_default("kafka.min_insync_replicas", 1)?
+        .set_default("kafka.linger_ms", 2)?
+        .set_default("kafka.compression", "lz4")?
+        .set_default("kafka.delivery_timeout_ms", 10_000)?
+        .set_default("registry.url", "http://127.0.0.1:8081/apis/ccompat/v7")?
+        .set_default("cql.nodes", vec!["127.0.0.1:9042"])?
+        .set_default("cql.keyspace", "chat")?
+        .set_default("cql.replication_factor", 1)?
+        .set_default("cql.connect_patience_secs", 60)?
+        .set_default("redis.url", "redis://127.0.0.1:6379")?
+        .set_default("presence.ttl_secs", 60)?
+        .set_default("presence.max_group_members", 100)?
+        .set_default("telemetry.log_format", "text")?
+        .set_default("telemetry.log_filter", "info")?;
+    for (key, value) in extra_defaults {
+        builder = builder.set_default(key, value)?;
+    }
+    if let Some(path) = env.get("CHAT_CONFIG").filter(|p| !p.is_empty()) {
+        builder =
+            builder.add_source(config::File::with_name(path).format(config::FileFormat::Toml));
+    }
+    builder = builder.add_source(
+        config::Environment::with_prefix("CHAT")
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(env.clone().into_iter().collect())),
+    );
+    let well_known = [
+        ("KAFKA_BROKERS", "kafka.brokers"),
+        ("SCHEMA_REGISTRY_URL", "registry.url"),
+        ("REDIS_URL", "redis.url"),
+    ];
+    for (var, key) in well_known {
+        if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
+            builder = builder.set_override(key, v.as_str())?;
+        }
+    }
+    if let Some(v) = env.get("CQL_NODES").filter(|v| !v.is_empty()) {
+        let nodes: Vec<String> = v
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        builder = builder.set_override("cql.nodes", nodes)?;
+    }
+    Ok(builder.build()?)
 }
 
 #[cfg(test)]
@@ -313,5 +373,42 @@ mod tests {
         assert_eq!(s.cql.connect_patience(), std::time::Duration::from_secs(60));
         let s = Settings::load_from(&env(&[("CHAT__CQL__CONNECT_PATIENCE_SECS", "5")])).unwrap();
         assert_eq!(s.cql.connect_patience(), std::time::Duration::from_secs(5));
+    }
+
+    /// A service's own section, as the gateway's `[gateway]` is.
+    #[derive(Debug, Deserialize)]
+    struct Probe {
+        size: u32,
+        name: String,
+    }
+
+    impl Section for Probe {
+        const NAME: &'static str = "probe";
+
+        fn defaults() -> Vec<(&'static str, config::Value)> {
+            vec![("size", 3.into()), ("name", "p".into())]
+        }
+
+        fn validate(&self) -> Result<(), ConfigError> {
+            if self.size == 0 {
+                return Err(ConfigError::Invalid("probe.size must be at least 1".into()));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_section_reads_the_same_layers_as_the_shared_settings() {
+        let (shared, probe) = Settings::load_with_from::<Probe>(&env(&[
+            ("CHAT__PROBE__SIZE", "5"),
+            ("CHAT__KAFKA__PARTITIONS", "6"),
+        ]))
+        .unwrap();
+        assert_eq!(probe.size, 5);
+        assert_eq!(probe.name, "p");
+        assert_eq!(shared.kafka.partitions, 6);
+        let err =
+            Settings::load_with_from::<Probe>(&env(&[("CHAT__PROBE__SIZE", "0")])).unwrap_err();
+        assert!(err.to_string().contains("probe.size"), "{err}");
     }
 }

@@ -4,7 +4,8 @@
 //! configuration is read once into [`config::Settings`], clients for Kafka, the CQL
 //! store and Redis are built from it by the functions in [`kafka`], [`cql`] and
 //! [`redis_client`], and events cross process boundaries only through
-//! [`codec::EventCodec`] (Avro, Confluent wire format, schemas from the registry).
+//! [`codec::EventCodec`] (Avro, Confluent wire format, schemas from the registry). Every
+//! binary stops on the same signals through [`shutdown`].
 
 pub mod codec;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod live;
 pub mod redis_client;
 pub mod registry;
 pub mod rules;
+pub mod shutdown;
 pub mod telemetry;
 pub mod time;
 pub mod topics;

@@ -1,13 +1,13 @@
-//! The gateway's own settings, on top of the shared [`chat_core::config::Settings`].
+//! The gateway's own settings: the `[gateway]` section of the shared configuration.
 //!
-//! Same layering as the shared settings: defaults < the `CHAT_CONFIG` file's `[gateway]`
-//! table < `CHAT__GATEWAY__*` variables < command-line flags (port and gateway id, so
-//! several gateways can run side by side from one configuration).
+//! It is read by the shared loader ([`chat_core::config::Settings::load_with`]), from the same layers as
+//! the shared sections and in one pass: defaults < the `CHAT_CONFIG` file's `[gateway]`
+//! table < `CHAT__GATEWAY__*` variables; then command-line flags (port, host and gateway
+//! id, so several gateways can run side by side from one configuration).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chat_core::config::{ConfigError, Secret};
+use chat_core::config::{ConfigError, Secret, Section};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -47,40 +47,23 @@ pub struct OidcSettings {
     pub jwks: String,
 }
 
-impl GatewaySettings {
-    pub fn load_from(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder()
-            .set_default("host", "127.0.0.1")?
-            .set_default("port", 8080)?
-            .set_default("gateway_id", "gw-1")?
-            .set_default("jwt_secret", "")?
-            .set_default("token_ttl_secs", 12 * 3600)?
-            .set_default("max_body_bytes", 16 * 1024)?
-            .set_default("max_frame_bytes", 64 * 1024)?
-            .set_default("dedup_ttl_secs", 48 * 3600)?
-            .set_default("frames_per_sec", 50)?
-            .set_default("frames_burst", 200)?
-            .set_default("web_dir", "services/web/dist")?;
-        if let Some(path) = env.get("CHAT_CONFIG").filter(|p| !p.is_empty()) {
-            // Only the [gateway] table of the shared file concerns us.
-            let whole = config::Config::builder()
-                .add_source(config::File::with_name(path).format(config::FileFormat::Toml))
-                .build()?;
-            if let Ok(table) = whole.get_table("gateway") {
-                for (k, v) in table {
-                    builder = builder.set_override(k, v)?;
-                }
-            }
-        }
-        builder = builder.add_source(
-            config::Environment::with_prefix("CHAT__GATEWAY")
-                .prefix_separator("__")
-                .separator("__")
-                .source(Some(env.clone().into_iter().collect())),
-        );
-        let s: GatewaySettings = builder.build()?.try_deserialize()?;
-        s.validate()?;
-        Ok(s)
+impl Section for GatewaySettings {
+    const NAME: &'static str = "gateway";
+
+    fn defaults() -> Vec<(&'static str, config::Value)> {
+        vec![
+            ("host", "127.0.0.1".into()),
+            ("port", 8080.into()),
+            ("gateway_id", "gw-1".into()),
+            ("jwt_secret", "".into()),
+            ("token_ttl_secs", (12 * 3600).into()),
+            ("max_body_bytes", (16 * 1024).into()),
+            ("max_frame_bytes", (64 * 1024).into()),
+            ("dedup_ttl_secs", (48 * 3600).into()),
+            ("frames_per_sec", 50.into()),
+            ("frames_burst", 200.into()),
+            ("web_dir", "services/web/dist".into()),
+        ]
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -103,7 +86,9 @@ impl GatewaySettings {
         }
         Ok(())
     }
+}
 
+impl GatewaySettings {
     pub fn token_ttl(&self) -> Duration {
         Duration::from_secs(self.token_ttl_secs)
     }
@@ -111,7 +96,13 @@ impl GatewaySettings {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use chat_core::config::Settings;
+
     use super::*;
+
+    const JWT_SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -120,19 +111,20 @@ mod tests {
             .collect()
     }
 
+    fn load(env: &BTreeMap<String, String>) -> Result<GatewaySettings, ConfigError> {
+        Settings::load_with_from::<GatewaySettings>(env).map(|(_, gateway)| gateway)
+    }
+
     #[test]
     fn refuses_to_start_without_a_real_secret() {
-        let err = GatewaySettings::load_from(&env(&[])).unwrap_err();
+        let err = load(&env(&[])).unwrap_err();
         assert!(err.to_string().contains("jwt_secret"), "{err}");
     }
 
     #[test]
     fn reads_prefixed_variables() {
-        let s = GatewaySettings::load_from(&env(&[
-            (
-                "CHAT__GATEWAY__JWT_SECRET",
-                "0123456789abcdef0123456789abcdef",
-            ),
+        let s = load(&env(&[
+            ("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET),
             ("CHAT__GATEWAY__PORT", "9000"),
             ("CHAT__GATEWAY__OIDC__ISSUER", "https://idp.example"),
             ("CHAT__GATEWAY__OIDC__AUDIENCE", "chat"),
@@ -144,5 +136,30 @@ mod tests {
         assert_eq!(s.oidc.unwrap().issuer, "https://idp.example");
         assert_eq!(s.web_dir, "services/web/dist");
         assert!(!format!("{:?}", s.jwt_secret).contains("0123"));
+    }
+
+    #[test]
+    fn one_file_feeds_the_shared_sections_and_the_gateway_table() {
+        let path = std::env::temp_dir().join(format!(
+            "chat-gateway-settings-{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(
+            &path,
+            "[kafka]\npartitions = 7\n\n[gateway]\nport = 9100\nframes_burst = 300\n",
+        )
+        .unwrap();
+        let loaded = Settings::load_with_from::<GatewaySettings>(&env(&[
+            ("CHAT_CONFIG", path.to_str().unwrap()),
+            ("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET),
+            ("CHAT__GATEWAY__FRAMES_BURST", "400"),
+        ]));
+        std::fs::remove_file(&path).unwrap();
+        let (shared, gateway) = loaded.unwrap();
+        assert_eq!(shared.kafka.partitions, 7);
+        assert_eq!(gateway.port, 9100);
+        // Variables win over the file, the file over the defaults.
+        assert_eq!(gateway.frames_burst, 400);
+        assert_eq!(gateway.frames_per_sec, 50);
     }
 }

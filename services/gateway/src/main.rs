@@ -2,10 +2,9 @@
 //! do to the log. Everything is in the library (`lib.rs`); this reads the settings and
 //! the command line, then builds and serves.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use chat_core::config::Settings;
+use chat_gateway::configuration::GatewaySettings;
 use clap::Parser;
 
 #[derive(Parser)]
@@ -30,10 +29,8 @@ struct Cli {
 async fn main() -> Result<()> {
     chat_gateway::memory::return_large_allocations();
     let cli = Cli::parse();
-    let env: BTreeMap<String, String> = std::env::vars().collect();
-    let settings = Settings::load_from(&env)?;
+    let (settings, mut gateway) = Settings::load_with::<GatewaySettings>()?;
     chat_core::telemetry::init_tracing(&settings.telemetry);
-    let mut gateway = chat_gateway::configuration::GatewaySettings::load_from(&env)?;
     if let Some(p) = cli.port {
         gateway.port = p;
     }

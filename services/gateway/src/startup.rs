@@ -113,7 +113,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
 
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        chat_core::shutdown::signalled().await;
         tracing::info!("shutting down: closing sockets, flushing the producer");
         shutdown.cancel();
     });
@@ -131,25 +131,4 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     tokio::task::spawn_blocking(move || flushing.appender.flush(Duration::from_secs(10))).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::Offset;
 
-pub async fn publish(consumer: Arc<StreamConsumer>, topic: String, role: String) {
+use crate::role::Role;
+
+pub async fn publish(consumer: Arc<StreamConsumer>, topic: String, role: Role) {
     loop {
         let c = consumer.clone();
         let t = topic.clone();
@@ -36,7 +38,7 @@ pub async fn publish(consumer: Arc<StreamConsumer>, topic: String, role: String)
         .await
         .unwrap_or_default();
         for (partition, lag) in lags {
-            metrics::gauge!("projector_lag", "role" => role.clone(), "partition" => partition.to_string())
+            metrics::gauge!("projector_lag", "role" => role.as_str(), "partition" => partition.to_string())
                 .set(lag as f64);
         }
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -6,8 +6,8 @@
 //! CQL read model), [`fanout`] (live delivery over Redis pub/sub), [`presence`]
 //! (online state in Redis), [`notifications`] (push notifications owed to offline
 //! members, coalesced) and [`webhook`] (those notifications POSTed, signed, to a
-//! receiver). [`lag`] publishes how far each partition's committed offset
-//! trails the log.
+//! receiver). [`role`] names them, with the topic each reads and its default consumer
+//! group. [`lag`] publishes how far each partition's committed offset trails the log.
 
 pub mod dead_letter;
 pub mod error;
@@ -17,5 +17,6 @@ pub mod http;
 pub mod lag;
 pub mod notifications;
 pub mod presence;
+pub mod role;
 pub mod runner;
 pub mod webhook;

@@ -14,6 +14,7 @@ use chat_projector::history::History;
 use chat_projector::notifications::emitter::Emitter;
 use chat_projector::notifications::Notifications;
 use chat_projector::presence::{self, Presence};
+use chat_projector::role::Role;
 use chat_projector::runner::{Projection, Runner};
 use chat_projector::webhook::Webhook;
 use chat_projector::{http, lag};
@@ -38,8 +39,8 @@ use tokio_util::sync::CancellationToken;
 )]
 struct Cli {
     /// Which projection to run.
-    #[arg(long, value_parser = ["history", "fanout", "presence", "notifications", "webhook"])]
-    role: String,
+    #[arg(long, value_enum)]
+    role: Role,
     /// Port of /healthz, /readyz and /metrics.
     #[arg(long, default_value_t = 9101)]
     port: u16,
@@ -84,7 +85,7 @@ struct Parts {
     topic: String,
     topics: Topics,
     group: String,
-    role: String,
+    role: Role,
     shutdown: CancellationToken,
 }
 
@@ -107,29 +108,40 @@ impl Parts {
     }
 }
 
+/// A role with what it needs that can be checked before anything is connected.
+enum Plan {
+    History,
+    Fanout,
+    Presence,
+    Notifications,
+    Webhook(Webhook),
+}
+
+impl Plan {
+    fn of(cli: &Cli) -> Result<Self> {
+        Ok(match cli.role {
+            Role::History => Plan::History,
+            Role::Fanout => Plan::Fanout,
+            Role::Presence => Plan::Presence,
+            Role::Notifications => Plan::Notifications,
+            Role::Webhook => Plan::Webhook(webhook_sink(cli)?),
+        })
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     // The webhook role's own settings are checked before anything is connected.
-    let webhook = if cli.role == "webhook" {
-        Some(webhook_sink(&cli)?)
-    } else {
-        None
-    };
+    let plan = Plan::of(&cli)?;
     let settings = Settings::load()?;
     chat_core::telemetry::init_tracing(&settings.telemetry);
     let metrics = chat_core::telemetry::install_metrics("projector")?;
+    let role = cli.role;
     let topics = Topics::from_settings(&settings.kafka);
-    let topic = match cli.role.as_str() {
-        "presence" => topics.presence.clone(),
-        "webhook" => topics.notifications.clone(),
-        _ => topics.conversation_events.clone(),
-    };
-    let group = cli
-        .group
-        .clone()
-        .unwrap_or_else(|| format!("chat-projector-{}", cli.role));
-    let client_id = format!("projector-{}-{}", cli.role, std::process::id());
+    let topic = role.topic(&topics).to_string();
+    let group = cli.group.clone().unwrap_or_else(|| role.default_group());
+    let client_id = format!("projector-{role}-{}", std::process::id());
     let consumer = Arc::new(chat_core::kafka::consumer(
         &settings.kafka,
         &client_id,
@@ -138,7 +150,7 @@ async fn main() -> Result<()> {
     consumer.subscribe(&[&topic]).context("subscribing")?;
     let producer = chat_core::kafka::producer(&settings.kafka, &client_id)?;
     let codec = Arc::new(EventCodec::new(&settings.registry)?);
-    let shutdown = CancellationToken::new();
+    let shutdown = chat_core::shutdown::on_signal();
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cli.port))
         .await
@@ -150,27 +162,9 @@ async fn main() -> Result<()> {
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
     });
-    tokio::spawn(lag::publish(
-        consumer.clone(),
-        topic.clone(),
-        cli.role.clone(),
-    ));
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        signal.cancel();
-    });
-    #[cfg(unix)]
-    {
-        let signal = shutdown.clone();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::spawn(async move {
-            term.recv().await;
-            signal.cancel();
-        });
-    }
+    tokio::spawn(lag::publish(consumer.clone(), topic.clone(), role));
 
-    tracing::info!(role = %cli.role, %group, %topic, port = cli.port, "projector running");
+    tracing::info!(%role, %group, %topic, port = cli.port, "projector running");
     let parts = Parts {
         consumer,
         producer,
@@ -178,67 +172,55 @@ async fn main() -> Result<()> {
         topic,
         topics,
         group,
-        role: cli.role.clone(),
+        role,
         shutdown: shutdown.clone(),
     };
-    if let Some(webhook) = webhook {
+    match plan {
         // The one role that needs neither the CQL store nor Redis.
-        parts.run(webhook).await?;
-        tracing::info!("stopped");
-        return Ok(());
-    }
-    let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
-        .await
-        .context("connecting to the CQL store")?;
-    let keyspace = &settings.cql.keyspace;
-    let history = HistoryStore::new(session.clone(), keyspace).await?;
-    if cli.role == "history" {
-        parts.run(History { store: history }).await?;
-        tracing::info!("stopped");
-        return Ok(());
-    }
-    let redis = chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10))
-        .await
-        .context("connecting to Redis")?;
-    let membership = Arc::new(
-        MembershipStore::new(redis.clone(), session.clone(), keyspace)
-            .await
-            .context("preparing membership statements")?,
-    );
-    match cli.role.as_str() {
-        "fanout" => {
+        Plan::Webhook(webhook) => parts.run(webhook).await?,
+        Plan::History => {
+            let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
+                .await
+                .context("connecting to the CQL store")?;
+            let history = HistoryStore::new(session, &settings.cql.keyspace).await?;
+            parts.run(History { store: history }).await?
+        }
+        Plan::Fanout => {
+            let stores = Stores::connect(&settings).await?;
             parts
                 .run(Fanout {
-                    chain: FanoutChain::new(redis),
-                    members: membership,
+                    chain: FanoutChain::new(stores.redis),
+                    members: stores.membership,
                     stale_after: Duration::from_secs(cli.stale_after_secs),
                 })
                 .await?
         }
-        "presence" => {
+        Plan::Presence => {
+            let stores = Stores::connect(&settings).await?;
             let p = Presence {
-                redis,
-                history: Arc::new(history),
-                membership,
+                redis: stores.redis,
+                history: Arc::new(stores.history),
+                membership: stores.membership,
                 ttl: settings.presence.ttl(),
                 max_group_members: settings.presence.max_group_members,
             };
             tokio::spawn(presence::sweep_forever(p.clone(), shutdown.clone()));
             parts.run(p).await?
         }
-        _ => {
-            // notifications (clap admits no other role here)
-            let mutes = MuteStore::new(session.clone(), keyspace)
+        Plan::Notifications => {
+            let stores = Stores::connect(&settings).await?;
+            let keyspace = &settings.cql.keyspace;
+            let mutes = MuteStore::new(stores.session.clone(), keyspace)
                 .await
                 .context("preparing mute statements")?;
-            let accounts = AccountStore::new(session, keyspace)
+            let accounts = AccountStore::new(stores.session, keyspace)
                 .await
                 .context("preparing account statements")?;
             let window = Duration::from_secs(cli.notify_window_secs);
             let namespace = notify_window::namespace(&parts.topics.notifications);
             let wake = Arc::new(Notify::new());
             let emitter = Emitter {
-                redis: redis.clone(),
+                redis: stores.redis.clone(),
                 producer: parts.producer.clone(),
                 codec: parts.codec.clone(),
                 topic: parts.topics.notifications.clone(),
@@ -249,8 +231,8 @@ async fn main() -> Result<()> {
             let sending = tokio::spawn(emitter.run());
             parts
                 .run(Notifications {
-                    redis,
-                    membership,
+                    redis: stores.redis,
+                    membership: stores.membership,
                     mutes,
                     accounts,
                     window,
@@ -266,6 +248,40 @@ async fn main() -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The CQL session, the history store, Redis and the membership record: what the
+/// fanout, presence and notifications roles build on.
+struct Stores {
+    session: Arc<scylla::client::session::Session>,
+    history: HistoryStore,
+    redis: redis::aio::ConnectionManager,
+    membership: Arc<MembershipStore>,
+}
+
+impl Stores {
+    async fn connect(settings: &Settings) -> Result<Self> {
+        let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
+            .await
+            .context("connecting to the CQL store")?;
+        let keyspace = &settings.cql.keyspace;
+        let history = HistoryStore::new(session.clone(), keyspace).await?;
+        let redis =
+            chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10))
+                .await
+                .context("connecting to Redis")?;
+        let membership = Arc::new(
+            MembershipStore::new(redis.clone(), session.clone(), keyspace)
+                .await
+                .context("preparing membership statements")?,
+        );
+        Ok(Self {
+            session,
+            history,
+            redis,
+            membership,
+        })
+    }
 }
 
 /// The webhook role's sink, from its flags: a clear error for what is missing.

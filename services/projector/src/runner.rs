@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dead_letter::{DeadLetter, DeadLetters};
 use crate::error::ProjectionError;
+use crate::role::Role;
 
 pub const MAX_CHUNK: usize = 2000;
 
@@ -65,7 +66,7 @@ pub struct Runner<P> {
     pub codec: Arc<EventCodec>,
     pub dead_letters: DeadLetters,
     pub topic: String,
-    pub role: String,
+    pub role: Role,
     pub projection: P,
     pub shutdown: CancellationToken,
 }
@@ -103,9 +104,9 @@ impl<P: Projection> Runner<P> {
             for (p, next) in &next_offsets {
                 done.insert(*p, next - 1);
             }
-            metrics::counter!("projector_events_total", "role" => self.role.clone())
+            metrics::counter!("projector_events_total", "role" => self.role.as_str())
                 .increment(n as u64);
-            metrics::histogram!("projector_chunk_seconds", "role" => self.role.clone())
+            metrics::histogram!("projector_chunk_seconds", "role" => self.role.as_str())
                 .record(started.elapsed().as_secs_f64());
         }
     }
@@ -157,7 +158,7 @@ impl<P: Projection> Runner<P> {
                 Ok(r) => break r,
                 Err(e) => {
                     tracing::warn!(error = %e, role = %self.role, "applying failed; retrying the chunk");
-                    metrics::counter!("projector_apply_retries_total", "role" => self.role.clone())
+                    metrics::counter!("projector_apply_retries_total", "role" => self.role.as_str())
                         .increment(1);
                     tokio::select! {
                         _ = self.shutdown.cancelled() => anyhow::bail!("shutting down with a chunk unapplied"),

@@ -1,10 +1,12 @@
 //! The events of the log, as Rust types, and their Avro form.
 //!
-//! The `.avsc` files under `schemas/avro/` are the source of truth; each record type here
-//! implements [`AvroRecord`], converting to and from `apache_avro::types::Value` by field
-//! name against that schema (compiled into the binary as the *reader* schema). Decoding
-//! always resolves the writer's schema (from the registry) to ours first, so records
-//! written by an older or newer compatible schema still decode.
+//! `conversation`, `notification` and `presence` hold the domain types; `avro` holds
+//! their Avro mapping. The `.avsc` files under `schemas/avro/` are the source of truth;
+//! each record type implements [`AvroRecord`] (in `avro/`, one file per type),
+//! converting to and from `apache_avro::types::Value` by field name against that schema
+//! (compiled into the binary as the *reader* schema). Decoding always resolves the
+//! writer's schema (from the registry) to ours first, so records written by an older or
+//! newer compatible schema still decode.
 
 mod avro;
 mod conversation;

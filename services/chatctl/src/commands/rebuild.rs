@@ -14,12 +14,12 @@ use chat_core::config::Settings;
 use chat_core::topics::Topics;
 use chat_projector::dead_letter::DeadLetters;
 use chat_projector::history::History;
+use chat_projector::role::Role;
 use chat_projector::runner::Runner;
 use chat_store::HistoryStore;
 use clap::Args;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
 pub struct RebuildArgs {
@@ -78,16 +78,21 @@ pub async fn history(settings: &Settings, args: RebuildArgs) -> Result<()> {
         stop_at.len()
     );
 
+    // Stopped by a signal, the runner finishes the chunk in hand and returns.
+    let shutdown = chat_core::shutdown::on_signal();
     let runner = Runner {
         consumer,
         codec: Arc::new(EventCodec::new(&settings.registry)?),
         dead_letters: DeadLetters::log_only(group),
         topic,
-        role: "rebuild".into(),
+        role: Role::History,
         projection: History { store },
-        shutdown: CancellationToken::new(),
+        shutdown: shutdown.clone(),
     };
     runner.run(Some(stop_at)).await?;
+    if shutdown.is_cancelled() {
+        anyhow::bail!("interrupted: keyspace {keyspace} holds a partial rebuild");
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "rebuilt {keyspace} in {secs:.1} s ({:.0} records/s)",

@@ -1,4 +1,10 @@
-//! The mapping between our types and Avro `Value`s, by field name.
+//! The mapping between our types and Avro `Value`s, by field name: the [`AvroRecord`]
+//! trait and the helpers every mapping uses here, one file per record type beside it.
+//! The types themselves, and their rules, are in `events/`: nothing there knows Avro.
+
+mod conversation;
+mod notification;
+mod presence;
 
 use apache_avro::types::Value;
 use apache_avro::Schema;

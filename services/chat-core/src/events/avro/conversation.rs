@@ -1,0 +1,426 @@
+//! The Avro form of [`ConversationEvent`] (`schemas/avro/conversation_event.avsc`).
+
+use std::sync::LazyLock;
+
+use apache_avro::types::Value;
+use apache_avro::Schema;
+use uuid::Uuid;
+
+use super::{
+    as_string, as_uuid, enum_value, nullable, parse_compiled, record, union_branch_names,
+    AvroRecord, DecodeError, Fields,
+};
+use crate::events::conversation::{
+    Attachment, ConversationCreated, ConversationEvent, ConversationKind, MessageKind, MessageSent,
+    Payload,
+};
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::time::UnixMillis;
+
+const SOURCE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schemas/avro/conversation_event.avsc"
+));
+static SCHEMA: LazyLock<Schema> = LazyLock::new(|| parse_compiled(SOURCE));
+
+/// The union's branches in our schema's order: the index we write is the position here.
+#[cfg(test)]
+const BRANCHES: [&str; 8] = [
+    "MessageSent",
+    "MessageEdited",
+    "MessageDeleted",
+    "ReadUpTo",
+    "DeliveredUpTo",
+    "ConversationCreated",
+    "MemberAdded",
+    "MemberRemoved",
+];
+
+const MESSAGE_KINDS: [&str; 4] = ["TEXT", "IMAGE", "FILE", "SYSTEM"];
+
+fn message_kind_symbol(kind: MessageKind) -> &'static str {
+    MESSAGE_KINDS[kind as usize]
+}
+
+fn message_kind_from_symbol(s: &str) -> Result<MessageKind, DecodeError> {
+    Ok(match s {
+        "TEXT" => MessageKind::Text,
+        "IMAGE" => MessageKind::Image,
+        "FILE" => MessageKind::File,
+        "SYSTEM" => MessageKind::System,
+        other => {
+            return Err(DecodeError::Invalid {
+                field: "kind",
+                reason: format!("unknown symbol {other}"),
+            })
+        }
+    })
+}
+
+const CONVERSATION_KINDS: [&str; 2] = ["DIRECT", "GROUP"];
+
+fn uuid_value(u: Uuid) -> Value {
+    Value::Uuid(u)
+}
+
+fn user_list(field: &'static str, items: Vec<Value>) -> Result<Vec<UserId>, DecodeError> {
+    items
+        .into_iter()
+        .map(|v| as_uuid(field, v).map(UserId))
+        .collect()
+}
+
+impl AvroRecord for ConversationEvent {
+    fn schema() -> &'static Schema {
+        &SCHEMA
+    }
+
+    fn schema_source() -> &'static str {
+        SOURCE
+    }
+
+    fn to_value(&self) -> Value {
+        let (branch, payload) = match &self.payload {
+            Payload::MessageSent(m) => (
+                0,
+                record(vec![
+                    ("message_id", uuid_value(m.message_id.0)),
+                    ("client_msg_id", Value::String(m.client_msg_id.clone())),
+                    (
+                        "kind",
+                        enum_value(&MESSAGE_KINDS, message_kind_symbol(m.kind)),
+                    ),
+                    ("body", Value::String(m.body.clone())),
+                    ("reply_to", nullable(m.reply_to.map(|r| uuid_value(r.0)))),
+                    (
+                        "attachments",
+                        Value::Array(
+                            m.attachments
+                                .iter()
+                                .map(|a| {
+                                    record(vec![
+                                        ("url", Value::String(a.url.clone())),
+                                        ("name", Value::String(a.name.clone())),
+                                        ("content_type", Value::String(a.content_type.clone())),
+                                        ("size_bytes", Value::Long(a.size_bytes)),
+                                    ])
+                                })
+                                .collect(),
+                        ),
+                    ),
+                ]),
+            ),
+            Payload::MessageEdited {
+                message_id,
+                client_msg_id,
+                body,
+            } => (
+                1,
+                record(vec![
+                    ("message_id", uuid_value(message_id.0)),
+                    ("client_msg_id", Value::String(client_msg_id.clone())),
+                    ("body", Value::String(body.clone())),
+                ]),
+            ),
+            Payload::MessageDeleted {
+                message_id,
+                client_msg_id,
+            } => (
+                2,
+                record(vec![
+                    ("message_id", uuid_value(message_id.0)),
+                    ("client_msg_id", Value::String(client_msg_id.clone())),
+                ]),
+            ),
+            Payload::ReadUpTo { seq } => (3, record(vec![("seq", Value::Long(*seq))])),
+            Payload::DeliveredUpTo { seq } => (4, record(vec![("seq", Value::Long(*seq))])),
+            Payload::ConversationCreated(c) => (
+                5,
+                record(vec![
+                    (
+                        "kind",
+                        enum_value(
+                            &CONVERSATION_KINDS,
+                            if c.kind == ConversationKind::Direct {
+                                "DIRECT"
+                            } else {
+                                "GROUP"
+                            },
+                        ),
+                    ),
+                    ("name", nullable(c.name.clone().map(Value::String))),
+                    (
+                        "members",
+                        Value::Array(c.members.iter().map(|u| uuid_value(u.0)).collect()),
+                    ),
+                    (
+                        "admins",
+                        Value::Array(c.admins.iter().map(|u| uuid_value(u.0)).collect()),
+                    ),
+                ]),
+            ),
+            Payload::MemberAdded { user_id, as_admin } => (
+                6,
+                record(vec![
+                    ("user_id", uuid_value(user_id.0)),
+                    ("as_admin", Value::Boolean(*as_admin)),
+                ]),
+            ),
+            Payload::MemberRemoved { user_id } => {
+                (7, record(vec![("user_id", uuid_value(user_id.0))]))
+            }
+        };
+        record(vec![
+            ("event_id", uuid_value(self.event_id)),
+            ("conversation_id", uuid_value(self.conversation_id.0)),
+            ("actor_id", uuid_value(self.actor_id.0)),
+            ("occurred_at", Value::TimestampMillis(self.occurred_at.0)),
+            ("gateway_id", Value::String(self.gateway_id.clone())),
+            ("payload", Value::Union(branch, Box::new(payload))),
+        ])
+    }
+
+    fn from_value(value: Value, writer: &Schema) -> Result<Self, DecodeError> {
+        let mut f = Fields::of(value)?;
+        let (branch, inner) = match f.take("payload")? {
+            Value::Union(i, v) => (i as usize, *v),
+            _ => {
+                return Err(DecodeError::WrongType {
+                    field: "payload",
+                    expected: "union",
+                })
+            }
+        };
+        let writer_branches = union_branch_names(writer, "payload")?;
+        let branch_name = writer_branches
+            .get(branch)
+            .map(String::as_str)
+            .unwrap_or("?");
+        let mut p = Fields::of(inner)?;
+        let payload = match branch_name {
+            "MessageSent" => Payload::MessageSent(MessageSent {
+                message_id: MessageId(p.uuid("message_id")?),
+                client_msg_id: p.string("client_msg_id")?,
+                kind: message_kind_from_symbol(&p.symbol("kind")?)?,
+                body: p.string("body")?,
+                reply_to: match p.take_opt("reply_to") {
+                    None => None,
+                    Some(v) => Fields(vec![("reply_to".into(), v)])
+                        .optional("reply_to")?
+                        .map(|v| as_uuid("reply_to", v).map(MessageId))
+                        .transpose()?,
+                },
+                attachments: p
+                    .take_opt("attachments")
+                    .map(|v| match v {
+                        Value::Array(items) => Ok(items),
+                        _ => Err(DecodeError::WrongType {
+                            field: "attachments",
+                            expected: "array",
+                        }),
+                    })
+                    .transpose()?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| {
+                        let mut a = Fields::of(a)?;
+                        Ok(Attachment {
+                            url: a.string("url")?,
+                            name: a.string("name")?,
+                            content_type: a.string("content_type")?,
+                            size_bytes: a.long("size_bytes")?,
+                        })
+                    })
+                    .collect::<Result<_, DecodeError>>()?,
+            }),
+            "MessageEdited" => Payload::MessageEdited {
+                message_id: MessageId(p.uuid("message_id")?),
+                client_msg_id: p.string("client_msg_id")?,
+                body: p.string("body")?,
+            },
+            "MessageDeleted" => Payload::MessageDeleted {
+                message_id: MessageId(p.uuid("message_id")?),
+                client_msg_id: p.string("client_msg_id")?,
+            },
+            "ReadUpTo" => Payload::ReadUpTo {
+                seq: p.long("seq")?,
+            },
+            "DeliveredUpTo" => Payload::DeliveredUpTo {
+                seq: p.long("seq")?,
+            },
+            "ConversationCreated" => Payload::ConversationCreated(ConversationCreated {
+                kind: match p.symbol("kind")?.as_str() {
+                    "DIRECT" => ConversationKind::Direct,
+                    _ => ConversationKind::Group,
+                },
+                name: p
+                    .optional("name")?
+                    .map(|v| as_string("name", v))
+                    .transpose()?,
+                members: user_list("members", p.array("members")?)?,
+                admins: match p.take_opt("admins") {
+                    Some(Value::Array(items)) => user_list("admins", items)?,
+                    Some(_) => {
+                        return Err(DecodeError::WrongType {
+                            field: "admins",
+                            expected: "array",
+                        })
+                    }
+                    None => Vec::new(),
+                },
+            }),
+            "MemberAdded" => Payload::MemberAdded {
+                user_id: UserId(p.uuid("user_id")?),
+                as_admin: match p.take_opt("as_admin") {
+                    Some(Value::Boolean(b)) => b,
+                    Some(_) => {
+                        return Err(DecodeError::WrongType {
+                            field: "as_admin",
+                            expected: "boolean",
+                        })
+                    }
+                    None => false,
+                },
+            },
+            "MemberRemoved" => Payload::MemberRemoved {
+                user_id: UserId(p.uuid("user_id")?),
+            },
+            other => {
+                return Err(DecodeError::Invalid {
+                    field: "payload",
+                    reason: format!(
+                        "event kind {other} (branch {branch}) is unknown to this build"
+                    ),
+                });
+            }
+        };
+        Ok(ConversationEvent {
+            event_id: f.uuid("event_id")?,
+            conversation_id: ConversationId(f.uuid("conversation_id")?),
+            actor_id: UserId(f.uuid("actor_id")?),
+            occurred_at: UnixMillis(f.long("occurred_at")?),
+            gateway_id: f.string("gateway_id")?,
+            payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::avro::round_trip;
+
+    fn u(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    pub(crate) fn every_payload() -> Vec<Payload> {
+        vec![
+            Payload::MessageSent(MessageSent {
+                message_id: MessageId(u(10)),
+                client_msg_id: "c-1".into(),
+                kind: MessageKind::Text,
+                body: "hello <b>world</b> ✓".into(),
+                reply_to: Some(MessageId(u(9))),
+                attachments: vec![Attachment {
+                    url: "https://files.example/a.png".into(),
+                    name: "a.png".into(),
+                    content_type: "image/png".into(),
+                    size_bytes: 1234,
+                }],
+            }),
+            Payload::MessageSent(MessageSent {
+                message_id: MessageId(u(11)),
+                client_msg_id: "c-2".into(),
+                kind: MessageKind::System,
+                body: String::new(),
+                reply_to: None,
+                attachments: vec![],
+            }),
+            Payload::MessageEdited {
+                message_id: MessageId(u(10)),
+                client_msg_id: "c-3".into(),
+                body: "edited".into(),
+            },
+            Payload::MessageDeleted {
+                message_id: MessageId(u(10)),
+                client_msg_id: "c-4".into(),
+            },
+            Payload::ReadUpTo { seq: 42 },
+            Payload::DeliveredUpTo { seq: 43 },
+            Payload::ConversationCreated(ConversationCreated {
+                kind: ConversationKind::Group,
+                name: Some("team".into()),
+                members: vec![UserId(u(1)), UserId(u(2))],
+                admins: vec![UserId(u(1))],
+            }),
+            Payload::ConversationCreated(ConversationCreated {
+                kind: ConversationKind::Direct,
+                name: None,
+                members: vec![UserId(u(1)), UserId(u(2))],
+                admins: vec![],
+            }),
+            Payload::MemberAdded {
+                user_id: UserId(u(3)),
+                as_admin: true,
+            },
+            Payload::MemberRemoved {
+                user_id: UserId(u(3)),
+            },
+        ]
+    }
+
+    fn event(payload: Payload) -> ConversationEvent {
+        ConversationEvent {
+            event_id: u(100),
+            conversation_id: ConversationId(u(200)),
+            actor_id: UserId(u(1)),
+            occurred_at: UnixMillis(1_700_000_000_123),
+            gateway_id: "gw-1".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn branch_order_matches_the_schema() {
+        let Schema::Record(rec) = ConversationEvent::schema() else {
+            panic!("not a record")
+        };
+        let payload = rec
+            .fields
+            .iter()
+            .find(|f| f.name == "payload")
+            .expect("payload field");
+        let Schema::Union(union) = &payload.schema else {
+            panic!("payload is not a union")
+        };
+        let names: Vec<String> = union
+            .variants()
+            .iter()
+            .map(|v| match v {
+                Schema::Record(r) => r.name.name().to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, BRANCHES.to_vec());
+    }
+
+    #[test]
+    fn every_payload_round_trips_through_avro_bytes() {
+        for payload in every_payload() {
+            let original = event(payload);
+            assert_eq!(round_trip(&original), original);
+        }
+    }
+
+    #[test]
+    fn a_record_of_another_shape_is_an_error_not_a_panic() {
+        let schema = ConversationEvent::schema();
+        let err = ConversationEvent::from_value(Value::Record(vec![]), schema).unwrap_err();
+        assert_eq!(err, DecodeError::Missing("payload"));
+        assert_eq!(
+            ConversationEvent::from_value(Value::Null, schema).unwrap_err(),
+            DecodeError::NotARecord
+        );
+    }
+}

@@ -37,6 +37,8 @@ const MAX_STRIKES: u32 = 100;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_INVALID_DATA: u16 = 1007;
+/// How long a socket closed on an unreadable frame stays open for its close frame.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(300);
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_SERVICE_RESTART: u16 = 1012;
 
@@ -72,6 +74,8 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     let burst = NonZeroU32::new(state.settings.frames_burst.max(1)).unwrap_or(NonZeroU32::MIN);
     let limiter = RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst));
     let mut strikes = 0u32;
+    // Set when the connection ends on a frame it could not read whole.
+    let mut unread_input = false;
 
     loop {
         let typing_deadline = typing.next_deadline();
@@ -106,10 +110,12 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
                 tracing::debug!(error = %reason, "socket error");
                 if reason.contains("Space limit exceeded") || reason.contains("Message too long") {
                     let _ = out.send(close(CLOSE_TOO_BIG, "frame too large")).await;
+                    unread_input = true;
                 } else if reason.to_ascii_lowercase().contains("utf-8") {
                     let _ = out
                         .send(close(CLOSE_INVALID_DATA, "text frame is not UTF-8"))
                         .await;
+                    unread_input = true;
                 }
                 break;
             }
@@ -152,6 +158,12 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     state.hub.leave(user, session).await;
     drop(out);
     let _ = writer.await;
+    if unread_input {
+        // The rest of the offending frame is still unread: closing the socket now makes
+        // the kernel reset the connection, and a client still sending would lose the
+        // close frame (and its code) to the reset. Give it a moment to read it first.
+        tokio::time::sleep(CLOSE_LINGER).await;
+    }
     sessions::unregister(&mut redis, user, session).await;
     metrics::gauge!("gateway_connections").decrement(1.0);
     tracing::debug!(%user, %session, "disconnected");

@@ -16,3 +16,19 @@ pub enum ProjectionError {
     #[error("encoding: {0}")]
     Codec(#[from] CodecError),
 }
+
+/// Why the webhook role cannot start: its settings name no receiver, or no key to sign
+/// with. Checked before anything is connected.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookSetupError {
+    #[error(
+        "the webhook role needs webhook.url (CHAT__WEBHOOK__URL): where notifications are POSTed"
+    )]
+    MissingUrl,
+    #[error("webhook.url (CHAT__WEBHOOK__URL) is not a URL: {0}")]
+    InvalidUrl(#[source] url::ParseError),
+    #[error("the webhook role needs webhook.secret (CHAT__WEBHOOK__SECRET): the key requests are signed with")]
+    MissingSecret,
+    #[error("building the webhook's HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}

@@ -21,17 +21,21 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backon::{ExponentialBuilder, Retryable};
+use chat_core::config::WebhookSettings;
 use chat_core::events::{Logged, NotificationRequested, Rejection};
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::error::ProjectionError;
+use crate::error::{ProjectionError, WebhookSetupError};
 use crate::runner::Projection;
 
 /// Requests in flight per chunk.
 const CONCURRENCY: usize = 32;
+
+/// The longest wait between two attempts, whatever the configured first backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub struct Webhook {
     pub client: reqwest::Client,
@@ -40,6 +44,34 @@ pub struct Webhook {
     pub attempts: usize,
     pub first_backoff: Duration,
     pub max_backoff: Duration,
+}
+
+impl Webhook {
+    /// The sink its settings describe; an error naming the setting when the receiver's
+    /// URL or the signing key is missing or unusable.
+    pub fn from_settings(settings: &WebhookSettings) -> Result<Self, WebhookSetupError> {
+        let url = settings
+            .url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or(WebhookSetupError::MissingUrl)?;
+        let url = reqwest::Url::parse(url).map_err(WebhookSetupError::InvalidUrl)?;
+        if settings.secret.is_empty() {
+            return Err(WebhookSetupError::MissingSecret);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout())
+            .build()
+            .map_err(WebhookSetupError::Client)?;
+        Ok(Self {
+            client,
+            url,
+            secret: settings.secret.expose().as_bytes().to_vec(),
+            attempts: settings.attempts,
+            first_backoff: settings.backoff(),
+            max_backoff: MAX_BACKOFF,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -189,7 +221,47 @@ impl Projection for Webhook {
 
 #[cfg(test)]
 mod tests {
+    use chat_core::config::Secret;
+
     use super::*;
+
+    fn settings(url: Option<&str>, secret: &str) -> WebhookSettings {
+        WebhookSettings {
+            url: url.map(str::to_string),
+            secret: Secret::new(secret),
+            attempts: 3,
+            backoff_ms: 200,
+            timeout_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn needs_a_url_and_a_secret_and_names_their_variables() {
+        let missing_url = Webhook::from_settings(&settings(None, "k"))
+            .err()
+            .expect("refused");
+        assert!(matches!(missing_url, WebhookSetupError::MissingUrl));
+        assert!(missing_url.to_string().contains("CHAT__WEBHOOK__URL"));
+        let empty_url = Webhook::from_settings(&settings(Some(""), "k"))
+            .err()
+            .expect("refused");
+        assert!(matches!(empty_url, WebhookSetupError::MissingUrl));
+        let bad_url = Webhook::from_settings(&settings(Some("not a url"), "k"))
+            .err()
+            .expect("refused");
+        assert!(matches!(bad_url, WebhookSetupError::InvalidUrl(_)));
+        let no_secret = Webhook::from_settings(&settings(Some("http://127.0.0.1:9/hook"), ""))
+            .err()
+            .expect("refused");
+        assert!(matches!(no_secret, WebhookSetupError::MissingSecret));
+        assert!(no_secret.to_string().contains("CHAT__WEBHOOK__SECRET"));
+
+        let sink = Webhook::from_settings(&settings(Some("http://127.0.0.1:9/hook"), "k")).unwrap();
+        assert_eq!(sink.url.as_str(), "http://127.0.0.1:9/hook");
+        assert_eq!(sink.secret, b"k");
+        assert_eq!(sink.attempts, 3);
+        assert_eq!(sink.first_backoff, Duration::from_millis(200));
+    }
 
     #[test]
     fn signs_timestamp_and_body() {

@@ -77,7 +77,7 @@ impl Parts {
             projection,
             shutdown: self.shutdown,
         };
-        runner.run(None).await
+        Ok(runner.run(None).await?)
     }
 }
 

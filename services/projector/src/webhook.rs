@@ -74,18 +74,26 @@ impl Webhook {
     }
 }
 
-#[derive(Debug)]
+/// Why one attempt was not delivered.
+#[derive(Debug, thiserror::Error)]
 enum Failure {
-    /// Worth another attempt.
-    Transient(String),
-    /// The receiver refused this request; another attempt would be refused too.
-    Refused(String),
+    /// No answer: refused connection, timeout, broken transfer.
+    #[error("request failed: {0}")]
+    Request(#[source] reqwest::Error),
+    /// An answer other than 2xx.
+    #[error("receiver answered {0}")]
+    Answered(reqwest::StatusCode),
 }
 
 impl Failure {
-    fn text(&self) -> &str {
+    /// Worth another attempt. Any 4xx but 408 and 429 means the receiver refuses this
+    /// request as it is, and would refuse it again.
+    fn is_transient(&self) -> bool {
         match self {
-            Failure::Transient(s) | Failure::Refused(s) => s,
+            Failure::Request(_) => true,
+            Failure::Answered(status) => {
+                status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error()
+            }
         }
     }
 }
@@ -141,16 +149,12 @@ impl Webhook {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| Failure::Transient(format!("request failed: {e}")))?;
+            .map_err(Failure::Request)?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
-        }
-        let what = format!("receiver answered {status}");
-        if status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error() {
-            Err(Failure::Transient(what))
+            Ok(())
         } else {
-            Err(Failure::Refused(what))
+            Err(Failure::Answered(status))
         }
     }
 
@@ -168,12 +172,12 @@ impl Webhook {
             self.attempt(&r.event, &body)
         })
         .retry(policy)
-        .when(|f| matches!(f, Failure::Transient(_)))
+        .when(Failure::is_transient)
         .notify(|f, wait| {
             metrics::counter!("webhook_retries_total").increment(1);
             tracing::warn!(
                 notification_id = %r.event.notification_id,
-                error = f.text(),
+                error = %f,
                 retry_in_ms = wait.as_millis() as u64,
                 "webhook attempt failed"
             );
@@ -186,9 +190,10 @@ impl Webhook {
             }
             Err(f) => {
                 metrics::counter!("webhook_parked_total").increment(1);
-                let reason = match f {
-                    Failure::Refused(s) => format!("webhook refused it: {s}"),
-                    Failure::Transient(s) => format!("webhook gave up after {tries} attempts: {s}"),
+                let reason = if f.is_transient() {
+                    format!("webhook gave up after {tries} attempts: {f}")
+                } else {
+                    format!("webhook refused it: {f}")
                 };
                 tracing::error!(notification_id = %r.event.notification_id, %reason, "parking notification");
                 Some(Rejection {
@@ -261,6 +266,20 @@ mod tests {
         assert_eq!(sink.secret, b"k");
         assert_eq!(sink.attempts, 3);
         assert_eq!(sink.first_backoff, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn only_answers_that_may_change_are_retried() {
+        let answered = |code: u16| {
+            Failure::Answered(reqwest::StatusCode::from_u16(code).expect("a status code"))
+        };
+        for code in [408, 429, 500, 502, 503] {
+            assert!(answered(code).is_transient(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 410, 422] {
+            assert!(!answered(code).is_transient(), "{code}");
+        }
+        assert_eq!(answered(404).to_string(), "receiver answered 404 Not Found");
     }
 
     #[test]

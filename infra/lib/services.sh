@@ -26,9 +26,10 @@ services_spec() {
   echo "projector-fanout 9102 chat-projector --role fanout --port 9102"
   echo "projector-presence 9103 chat-projector --role presence --port 9103"
   echo "projector-notifications 9104 chat-projector --role notifications --port 9104"
-  # The webhook sink runs when there is somewhere to send to: CHAT_WEBHOOK_URL and
-  # CHAT_WEBHOOK_SECRET in the environment of `infra/dev up` (README: Notifications).
-  if [ -n "${CHAT_WEBHOOK_URL:-}" ]; then
+  # The webhook sink runs when there is somewhere to send to: CHAT__WEBHOOK__URL (and
+  # its signing key, CHAT__WEBHOOK__SECRET) in the environment of `infra/dev up`, which
+  # every service inherits (README: Notifications).
+  if [ -n "${CHAT__WEBHOOK__URL:-}" ]; then
     echo "projector-webhook 9105 chat-projector --role webhook --port 9105"
   fi
 }

@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -59,6 +60,9 @@ pub struct Settings {
     pub cql: CqlSettings,
     pub redis: RedisSettings,
     pub presence: PresenceSettings,
+    pub fanout: FanoutSettings,
+    pub notifications: NotificationSettings,
+    pub webhook: WebhookSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -145,6 +149,70 @@ impl PresenceSettings {
     }
 }
 
+/// The fanout role (`chat-projector --role fanout`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct FanoutSettings {
+    /// Events older than this when read are not pushed live (clients that were online
+    /// see the gap and `sync`); they still count in `prev_seq`.
+    pub stale_after_secs: u64,
+}
+
+impl FanoutSettings {
+    pub fn stale_after(&self) -> Duration {
+        Duration::from_secs(self.stale_after_secs)
+    }
+}
+
+/// The notifications role (`chat-projector --role notifications`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct NotificationSettings {
+    /// At most one notification per recipient and conversation per window; the messages
+    /// in between are counted into the next one.
+    pub window_secs: u64,
+    /// Messages older than this when read are not notified (after an outage, or a new
+    /// consumer group starting at the beginning of the log).
+    pub max_age_secs: u64,
+}
+
+impl NotificationSettings {
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window_secs)
+    }
+
+    pub fn max_age(&self) -> Duration {
+        Duration::from_secs(self.max_age_secs)
+    }
+}
+
+/// The webhook role (`chat-projector --role webhook`), which refuses to start without a
+/// URL and a secret; every other service ignores this section.
+#[derive(Clone, Debug, Deserialize)]
+pub struct WebhookSettings {
+    /// Where notifications are POSTed.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The HMAC-SHA256 key shared with the receiver. Give it through the environment or
+    /// the file, never on a command line, so it stays out of process listings.
+    #[serde(default)]
+    pub secret: Secret,
+    /// Attempts per notification before it is parked on the dead-letter topic.
+    pub attempts: usize,
+    /// The first retry's delay; each later one doubles, up to 60 s, with jitter.
+    pub backoff_ms: u64,
+    /// How long one request may take.
+    pub timeout_ms: u64,
+}
+
+impl WebhookSettings {
+    pub fn backoff(&self) -> Duration {
+        Duration::from_millis(self.backoff_ms)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct TelemetrySettings {
     /// `text` for people, `json` for log shippers.
@@ -228,6 +296,39 @@ impl Settings {
                 "presence.max_group_members must be at least 2 (a direct conversation)",
             );
         }
+        let at_least_one = [
+            (
+                self.fanout.stale_after_secs,
+                "fanout.stale_after_secs (CHAT__FANOUT__STALE_AFTER_SECS)",
+            ),
+            (
+                self.notifications.window_secs,
+                "notifications.window_secs (CHAT__NOTIFICATIONS__WINDOW_SECS)",
+            ),
+            (
+                self.notifications.max_age_secs,
+                "notifications.max_age_secs (CHAT__NOTIFICATIONS__MAX_AGE_SECS)",
+            ),
+            (
+                self.webhook.attempts as u64,
+                "webhook.attempts (CHAT__WEBHOOK__ATTEMPTS)",
+            ),
+            (
+                self.webhook.backoff_ms,
+                "webhook.backoff_ms (CHAT__WEBHOOK__BACKOFF_MS)",
+            ),
+            (
+                self.webhook.timeout_ms,
+                "webhook.timeout_ms (CHAT__WEBHOOK__TIMEOUT_MS)",
+            ),
+        ];
+        for (value, setting) in at_least_one {
+            if value < 1 {
+                return Err(ConfigError::Invalid(format!(
+                    "{setting} must be at least 1"
+                )));
+            }
+        }
         if self.cql.nodes.is_empty() {
             return invalid("cql.nodes is empty");
         }
@@ -272,6 +373,12 @@ fn layers(
         .set_default("redis.url", "redis://127.0.0.1:6379")?
         .set_default("presence.ttl_secs", 60)?
         .set_default("presence.max_group_members", 100)?
+        .set_default("fanout.stale_after_secs", 30)?
+        .set_default("notifications.window_secs", 30)?
+        .set_default("notifications.max_age_secs", 3600)?
+        .set_default("webhook.attempts", 8)?
+        .set_default("webhook.backoff_ms", 500)?
+        .set_default("webhook.timeout_ms", 10_000)?
         .set_default("telemetry.log_format", "text")?
         .set_default("telemetry.log_filter", "info")?;
     for (key, value) in extra_defaults {
@@ -410,5 +517,73 @@ mod tests {
         let err =
             Settings::load_with_from::<Probe>(&env(&[("CHAT__PROBE__SIZE", "0")])).unwrap_err();
         assert!(err.to_string().contains("probe.size"), "{err}");
+    }
+
+    #[test]
+    fn projector_roles_have_their_defaults() {
+        let s = Settings::load_from(&env(&[])).unwrap();
+        assert_eq!(s.fanout.stale_after(), Duration::from_secs(30));
+        assert_eq!(s.notifications.window(), Duration::from_secs(30));
+        assert_eq!(s.notifications.max_age(), Duration::from_secs(3600));
+        assert_eq!(s.webhook.url, None);
+        assert!(s.webhook.secret.is_empty());
+        assert_eq!(s.webhook.attempts, 8);
+        assert_eq!(s.webhook.backoff(), Duration::from_millis(500));
+        assert_eq!(s.webhook.timeout(), Duration::from_millis(10_000));
+    }
+
+    #[test]
+    fn projector_roles_read_their_sections_from_the_environment() {
+        let s = Settings::load_from(&env(&[
+            ("CHAT__FANOUT__STALE_AFTER_SECS", "2"),
+            ("CHAT__NOTIFICATIONS__WINDOW_SECS", "1"),
+            ("CHAT__NOTIFICATIONS__MAX_AGE_SECS", "60"),
+            ("CHAT__WEBHOOK__URL", "http://127.0.0.1:9999/hook"),
+            ("CHAT__WEBHOOK__SECRET", "hunter2"),
+            ("CHAT__WEBHOOK__ATTEMPTS", "3"),
+            ("CHAT__WEBHOOK__BACKOFF_MS", "200"),
+            ("CHAT__WEBHOOK__TIMEOUT_MS", "1500"),
+            // The old names mean nothing any more.
+            ("CHAT_WEBHOOK_ATTEMPTS", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(s.fanout.stale_after_secs, 2);
+        assert_eq!(s.notifications.window_secs, 1);
+        assert_eq!(s.notifications.max_age_secs, 60);
+        assert_eq!(s.webhook.url.as_deref(), Some("http://127.0.0.1:9999/hook"));
+        assert_eq!(s.webhook.secret.expose(), "hunter2");
+        assert_eq!(s.webhook.attempts, 3);
+        assert_eq!(s.webhook.backoff(), Duration::from_millis(200));
+        assert_eq!(s.webhook.timeout(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn the_webhook_secret_is_not_printed() {
+        let s = Settings::load_from(&env(&[("CHAT__WEBHOOK__SECRET", "hunter2")])).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn nonsense_role_settings_are_refused_by_name() {
+        for (var, key) in [
+            ("CHAT__FANOUT__STALE_AFTER_SECS", "fanout.stale_after_secs"),
+            (
+                "CHAT__NOTIFICATIONS__WINDOW_SECS",
+                "notifications.window_secs",
+            ),
+            (
+                "CHAT__NOTIFICATIONS__MAX_AGE_SECS",
+                "notifications.max_age_secs",
+            ),
+            ("CHAT__WEBHOOK__ATTEMPTS", "webhook.attempts"),
+            ("CHAT__WEBHOOK__BACKOFF_MS", "webhook.backoff_ms"),
+            ("CHAT__WEBHOOK__TIMEOUT_MS", "webhook.timeout_ms"),
+        ] {
+            let err = Settings::load_from(&env(&[(var, "0")])).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains(key) && message.contains(var), "{message}");
+        }
+        assert!(Settings::load_from(&env(&[("CHAT__WEBHOOK__ATTEMPTS", "-1")])).is_err());
     }
 }

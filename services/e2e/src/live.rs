@@ -50,7 +50,7 @@ impl LiveStack {
             ("CHAT__PRESENCE__MAX_GROUP_MEMBERS".into(), "2".into()),
             ("CHAT__CQL__KEYSPACE".into(), settings().cql.keyspace),
             (
-                "CHAT_FANOUT_STALE_AFTER_SECS".into(),
+                "CHAT__FANOUT__STALE_AFTER_SECS".into(),
                 stale_after_secs.to_string(),
             ),
         ];

@@ -31,7 +31,7 @@ fn topics_of(stack: &LiveStack) -> Topics {
 fn start_notifications(stack: &LiveStack, window_secs: u64) -> Projector {
     let mut env = stack.env_pairs();
     let window = window_secs.to_string();
-    env.push(("CHAT_NOTIFY_WINDOW_SECS", &window));
+    env.push(("CHAT__NOTIFICATIONS__WINDOW_SECS", &window));
     Projector::start_with("notifications", &format!("n-{}", stack.tag), &env, &[])
 }
 
@@ -452,10 +452,10 @@ async fn the_webhook_posts_signed_payloads_retries_and_parks_what_it_cannot_deli
     let (url, server) = start_receiver(received.clone()).await;
     let mut env = stack.env_pairs();
     env.extend([
-        ("CHAT_WEBHOOK_URL", url.as_str()),
-        ("CHAT_WEBHOOK_SECRET", SECRET),
-        ("CHAT_WEBHOOK_ATTEMPTS", "3"),
-        ("CHAT_WEBHOOK_BACKOFF_MS", "200"),
+        ("CHAT__WEBHOOK__URL", url.as_str()),
+        ("CHAT__WEBHOOK__SECRET", SECRET),
+        ("CHAT__WEBHOOK__ATTEMPTS", "3"),
+        ("CHAT__WEBHOOK__BACKOFF_MS", "200"),
     ]);
     let webhook = Projector::start_with("webhook", &format!("w-{}", stack.tag), &env, &[]);
 

@@ -1,6 +1,7 @@
 //! `chat-projector --role history|fanout|presence|notifications|webhook`: one consumer
 //! group per role, so each scales and fails on its own. Serves `/healthz`, `/readyz` and
-//! `/metrics` on `--port`.
+//! `/metrics` on `--port`. Everything else a role needs is in the shared settings
+//! (`fanout`, `notifications`, `webhook` sections; `CHAT__FANOUT__*`, ...).
 
 use std::sync::Arc;
 
@@ -47,34 +48,6 @@ struct Cli {
     /// Consumer group (default: chat-projector-<role>).
     #[arg(long)]
     group: Option<String>,
-    /// fanout: events older than this when read are not pushed live (clients that
-    /// were online see the gap and `sync`); they still count in `prev_seq`.
-    #[arg(long, env = "CHAT_FANOUT_STALE_AFTER_SECS", default_value_t = 30)]
-    stale_after_secs: u64,
-    /// notifications: at most one notification per recipient and conversation per
-    /// window; the messages in between are counted into the next one.
-    #[arg(long, env = "CHAT_NOTIFY_WINDOW_SECS", default_value_t = 30)]
-    notify_window_secs: u64,
-    /// notifications: messages older than this when read are not notified (after an
-    /// outage, or a new consumer group starting at the beginning of the log).
-    #[arg(long, env = "CHAT_NOTIFY_MAX_AGE_SECS", default_value_t = 3600)]
-    notify_max_age_secs: u64,
-    /// webhook: where notifications are POSTed.
-    #[arg(long, env = "CHAT_WEBHOOK_URL")]
-    webhook_url: Option<String>,
-    /// webhook: the HMAC-SHA256 key shared with the receiver (from the environment, so
-    /// it stays out of process listings).
-    #[arg(long, env = "CHAT_WEBHOOK_SECRET", hide_env_values = true)]
-    webhook_secret: Option<String>,
-    /// webhook: attempts per notification before it is parked on the dead-letter topic.
-    #[arg(long, env = "CHAT_WEBHOOK_ATTEMPTS", default_value_t = 8)]
-    webhook_attempts: usize,
-    /// webhook: the first retry's delay; each later one doubles, up to 60 s, with jitter.
-    #[arg(long, env = "CHAT_WEBHOOK_BACKOFF_MS", default_value_t = 500)]
-    webhook_backoff_ms: u64,
-    /// webhook: how long one request may take.
-    #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
-    webhook_timeout_ms: u64,
 }
 
 /// What every role's loop is built from.
@@ -104,7 +77,7 @@ impl Parts {
             projection,
             shutdown: self.shutdown,
         };
-        runner.run(None).await
+        Ok(runner.run(None).await?)
     }
 }
 
@@ -118,13 +91,13 @@ enum Plan {
 }
 
 impl Plan {
-    fn of(cli: &Cli) -> Result<Self> {
-        Ok(match cli.role {
+    fn of(role: Role, settings: &Settings) -> Result<Self> {
+        Ok(match role {
             Role::History => Plan::History,
             Role::Fanout => Plan::Fanout,
             Role::Presence => Plan::Presence,
             Role::Notifications => Plan::Notifications,
-            Role::Webhook => Plan::Webhook(webhook_sink(cli)?),
+            Role::Webhook => Plan::Webhook(Webhook::from_settings(&settings.webhook)?),
         })
     }
 }
@@ -132,9 +105,9 @@ impl Plan {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    // The webhook role's own settings are checked before anything is connected.
-    let plan = Plan::of(&cli)?;
     let settings = Settings::load()?;
+    // The webhook role's own settings are checked before anything is connected.
+    let plan = Plan::of(cli.role, &settings)?;
     chat_core::telemetry::init_tracing(&settings.telemetry);
     let metrics = chat_core::telemetry::install_metrics("projector")?;
     let role = cli.role;
@@ -191,7 +164,7 @@ async fn main() -> Result<()> {
                 .run(Fanout {
                     chain: FanoutChain::new(stores.redis),
                     members: stores.membership,
-                    stale_after: Duration::from_secs(cli.stale_after_secs),
+                    stale_after: settings.fanout.stale_after(),
                 })
                 .await?
         }
@@ -216,7 +189,7 @@ async fn main() -> Result<()> {
             let accounts = AccountStore::new(stores.session, keyspace)
                 .await
                 .context("preparing account statements")?;
-            let window = Duration::from_secs(cli.notify_window_secs);
+            let window = settings.notifications.window();
             let namespace = notify_window::namespace(&parts.topics.notifications);
             let wake = Arc::new(Notify::new());
             let emitter = Emitter {
@@ -237,7 +210,7 @@ async fn main() -> Result<()> {
                     accounts,
                     window,
                     namespace,
-                    max_age: Duration::from_secs(cli.notify_max_age_secs),
+                    max_age: settings.notifications.max_age(),
                     wake,
                     direct: Default::default(),
                     usernames: Default::default(),
@@ -282,30 +255,4 @@ impl Stores {
             membership,
         })
     }
-}
-
-/// The webhook role's sink, from its flags: a clear error for what is missing.
-fn webhook_sink(cli: &Cli) -> Result<Webhook> {
-    let url = cli
-        .webhook_url
-        .as_deref()
-        .context("--role webhook needs --webhook-url (CHAT_WEBHOOK_URL)")?;
-    let url = reqwest::Url::parse(url).context("--webhook-url is not a URL")?;
-    let secret = cli
-        .webhook_secret
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .context("--role webhook needs CHAT_WEBHOOK_SECRET")?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(cli.webhook_timeout_ms))
-        .build()
-        .context("building the HTTP client")?;
-    Ok(Webhook {
-        client,
-        url,
-        secret: secret.as_bytes().to_vec(),
-        attempts: cli.webhook_attempts.max(1),
-        first_backoff: Duration::from_millis(cli.webhook_backoff_ms),
-        max_backoff: Duration::from_secs(60),
-    })
 }

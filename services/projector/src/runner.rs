@@ -28,7 +28,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::dead_letter::{DeadLetter, DeadLetters};
-use crate::error::ProjectionError;
+use crate::error::{ProjectionError, RunError};
 use crate::role::Role;
 
 pub const MAX_CHUNK: usize = 2000;
@@ -75,7 +75,7 @@ pub struct Runner<P> {
 pub type StopAt = Option<HashMap<i32, i64>>;
 
 impl<P: Projection> Runner<P> {
-    pub async fn run(&self, stop_at: StopAt) -> anyhow::Result<()> {
+    pub async fn run(&self, stop_at: StopAt) -> Result<(), RunError> {
         let mut done: HashMap<i32, i64> = HashMap::new();
         loop {
             if let Some(targets) = &stop_at {
@@ -88,7 +88,7 @@ impl<P: Projection> Runner<P> {
             }
             let chunk = tokio::select! {
                 _ = self.shutdown.cancelled() => return Ok(()),
-                chunk = self.read_chunk() => chunk?,
+                chunk = self.read_chunk() => chunk,
             };
             if chunk.is_empty() {
                 continue;
@@ -111,14 +111,14 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    async fn read_chunk(&self) -> anyhow::Result<Vec<OwnedMessage>> {
+    async fn read_chunk(&self) -> Vec<OwnedMessage> {
         let first =
             match tokio::time::timeout(Duration::from_millis(500), self.consumer.recv()).await {
-                Err(_) => return Ok(vec![]),
+                Err(_) => return vec![],
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "consume error");
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    return Ok(vec![]);
+                    return vec![];
                 }
                 Ok(Ok(m)) => m.detach(),
             };
@@ -131,11 +131,11 @@ impl<P: Projection> Runner<P> {
                 _ => break,
             }
         }
-        Ok(chunk)
+        chunk
     }
 
     /// Decode, apply, dead-letter and commit one chunk; the next offset per partition.
-    async fn process(&self, chunk: Vec<OwnedMessage>) -> anyhow::Result<HashMap<i32, i64>> {
+    async fn process(&self, chunk: Vec<OwnedMessage>) -> Result<HashMap<i32, i64>, RunError> {
         let mut records = Vec::with_capacity(chunk.len());
         let mut by_position: HashMap<(i32, i64), &OwnedMessage> = HashMap::new();
         let mut next_offsets: HashMap<i32, i64> = HashMap::new();
@@ -161,7 +161,7 @@ impl<P: Projection> Runner<P> {
                     metrics::counter!("projector_apply_retries_total", "role" => self.role.as_str())
                         .increment(1);
                     tokio::select! {
-                        _ = self.shutdown.cancelled() => anyhow::bail!("shutting down with a chunk unapplied"),
+                        _ = self.shutdown.cancelled() => return Err(RunError::StoppedMidChunk),
                         _ = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -175,7 +175,8 @@ impl<P: Projection> Runner<P> {
         }
         let mut tpl = TopicPartitionList::new();
         for (p, next) in &next_offsets {
-            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*next))?;
+            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*next))
+                .map_err(RunError::Offsets)?;
         }
         if let Err(e) = self.consumer.commit(&tpl, P::COMMIT) {
             // Lost the partitions in a rebalance: the next owner re-applies, harmlessly.
@@ -225,7 +226,7 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    async fn park(&self, m: &OwnedMessage, reason: &str) -> anyhow::Result<()> {
+    async fn park(&self, m: &OwnedMessage, reason: &str) -> Result<(), RunError> {
         let mut backoff = Duration::from_millis(100);
         loop {
             let sent = self
@@ -246,7 +247,7 @@ impl<P: Projection> Runner<P> {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
-                Err(e) => anyhow::bail!("could not dead-letter a record: {e}"),
+                Err(e) => return Err(RunError::DeadLetter(e)),
             }
         }
     }

@@ -21,17 +21,21 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backon::{ExponentialBuilder, Retryable};
+use chat_core::config::WebhookSettings;
 use chat_core::events::{Logged, NotificationRequested, Rejection};
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::error::ProjectionError;
+use crate::error::{ProjectionError, WebhookSetupError};
 use crate::runner::Projection;
 
 /// Requests in flight per chunk.
 const CONCURRENCY: usize = 32;
+
+/// The longest wait between two attempts, whatever the configured first backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub struct Webhook {
     pub client: reqwest::Client,
@@ -42,18 +46,54 @@ pub struct Webhook {
     pub max_backoff: Duration,
 }
 
-#[derive(Debug)]
+impl Webhook {
+    /// The sink its settings describe; an error naming the setting when the receiver's
+    /// URL or the signing key is missing or unusable.
+    pub fn from_settings(settings: &WebhookSettings) -> Result<Self, WebhookSetupError> {
+        let url = settings
+            .url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or(WebhookSetupError::MissingUrl)?;
+        let url = reqwest::Url::parse(url).map_err(WebhookSetupError::InvalidUrl)?;
+        if settings.secret.is_empty() {
+            return Err(WebhookSetupError::MissingSecret);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout())
+            .build()
+            .map_err(WebhookSetupError::Client)?;
+        Ok(Self {
+            client,
+            url,
+            secret: settings.secret.expose().as_bytes().to_vec(),
+            attempts: settings.attempts,
+            first_backoff: settings.backoff(),
+            max_backoff: MAX_BACKOFF,
+        })
+    }
+}
+
+/// Why one attempt was not delivered.
+#[derive(Debug, thiserror::Error)]
 enum Failure {
-    /// Worth another attempt.
-    Transient(String),
-    /// The receiver refused this request; another attempt would be refused too.
-    Refused(String),
+    /// No answer: refused connection, timeout, broken transfer.
+    #[error("request failed: {0}")]
+    Request(#[source] reqwest::Error),
+    /// An answer other than 2xx.
+    #[error("receiver answered {0}")]
+    Answered(reqwest::StatusCode),
 }
 
 impl Failure {
-    fn text(&self) -> &str {
+    /// Worth another attempt. Any 4xx but 408 and 429 means the receiver refuses this
+    /// request as it is, and would refuse it again.
+    fn is_transient(&self) -> bool {
         match self {
-            Failure::Transient(s) | Failure::Refused(s) => s,
+            Failure::Request(_) => true,
+            Failure::Answered(status) => {
+                status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error()
+            }
         }
     }
 }
@@ -109,16 +149,12 @@ impl Webhook {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| Failure::Transient(format!("request failed: {e}")))?;
+            .map_err(Failure::Request)?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
-        }
-        let what = format!("receiver answered {status}");
-        if status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error() {
-            Err(Failure::Transient(what))
+            Ok(())
         } else {
-            Err(Failure::Refused(what))
+            Err(Failure::Answered(status))
         }
     }
 
@@ -136,12 +172,12 @@ impl Webhook {
             self.attempt(&r.event, &body)
         })
         .retry(policy)
-        .when(|f| matches!(f, Failure::Transient(_)))
+        .when(Failure::is_transient)
         .notify(|f, wait| {
             metrics::counter!("webhook_retries_total").increment(1);
             tracing::warn!(
                 notification_id = %r.event.notification_id,
-                error = f.text(),
+                error = %f,
                 retry_in_ms = wait.as_millis() as u64,
                 "webhook attempt failed"
             );
@@ -154,9 +190,10 @@ impl Webhook {
             }
             Err(f) => {
                 metrics::counter!("webhook_parked_total").increment(1);
-                let reason = match f {
-                    Failure::Refused(s) => format!("webhook refused it: {s}"),
-                    Failure::Transient(s) => format!("webhook gave up after {tries} attempts: {s}"),
+                let reason = if f.is_transient() {
+                    format!("webhook gave up after {tries} attempts: {f}")
+                } else {
+                    format!("webhook refused it: {f}")
                 };
                 tracing::error!(notification_id = %r.event.notification_id, %reason, "parking notification");
                 Some(Rejection {
@@ -189,7 +226,61 @@ impl Projection for Webhook {
 
 #[cfg(test)]
 mod tests {
+    use chat_core::config::Secret;
+
     use super::*;
+
+    fn settings(url: Option<&str>, secret: &str) -> WebhookSettings {
+        WebhookSettings {
+            url: url.map(str::to_string),
+            secret: Secret::new(secret),
+            attempts: 3,
+            backoff_ms: 200,
+            timeout_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn needs_a_url_and_a_secret_and_names_their_variables() {
+        let missing_url = Webhook::from_settings(&settings(None, "k"))
+            .err()
+            .expect("refused");
+        assert!(matches!(missing_url, WebhookSetupError::MissingUrl));
+        assert!(missing_url.to_string().contains("CHAT__WEBHOOK__URL"));
+        let empty_url = Webhook::from_settings(&settings(Some(""), "k"))
+            .err()
+            .expect("refused");
+        assert!(matches!(empty_url, WebhookSetupError::MissingUrl));
+        let bad_url = Webhook::from_settings(&settings(Some("not a url"), "k"))
+            .err()
+            .expect("refused");
+        assert!(matches!(bad_url, WebhookSetupError::InvalidUrl(_)));
+        let no_secret = Webhook::from_settings(&settings(Some("http://127.0.0.1:9/hook"), ""))
+            .err()
+            .expect("refused");
+        assert!(matches!(no_secret, WebhookSetupError::MissingSecret));
+        assert!(no_secret.to_string().contains("CHAT__WEBHOOK__SECRET"));
+
+        let sink = Webhook::from_settings(&settings(Some("http://127.0.0.1:9/hook"), "k")).unwrap();
+        assert_eq!(sink.url.as_str(), "http://127.0.0.1:9/hook");
+        assert_eq!(sink.secret, b"k");
+        assert_eq!(sink.attempts, 3);
+        assert_eq!(sink.first_backoff, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn only_answers_that_may_change_are_retried() {
+        let answered = |code: u16| {
+            Failure::Answered(reqwest::StatusCode::from_u16(code).expect("a status code"))
+        };
+        for code in [408, 429, 500, 502, 503] {
+            assert!(answered(code).is_transient(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 410, 422] {
+            assert!(!answered(code).is_transient(), "{code}");
+        }
+        assert_eq!(answered(404).to_string(), "receiver answered 404 Not Found");
+    }
 
     #[test]
     fn signs_timestamp_and_body() {

@@ -164,7 +164,7 @@ cmd_faults() {
   local rc=0 fault recover for before after run_rc
   while IFS='|' read -r name fault recover for; do
     log "fault $name: $fault, then after $for: $recover (log: $dir/$name.log)"
-    before=$(wc -l <"$table" 2>/dev/null || echo 0)
+    before=0; [ -f "$table" ] && before=$(wc -l <"$table")
     run_rc=0
     timeout --kill-after=30 "$FAULTS_RUN_LIMIT_SECS" "$dir/chat-loadtest" --scenario faults \
       --gateways "$gateways" --source-addrs none \
@@ -172,7 +172,7 @@ cmd_faults() {
       --fault-name "$name" --fault-cmd "$fault" --recover-cmd "$recover" \
       --table "$table" --accounts "$accounts" --out "$dir/$name" \
       >"$dir/$name.log" 2>&1 || run_rc=$?
-    after=$(wc -l <"$table" 2>/dev/null || echo 0)
+    after=0; [ -f "$table" ] && after=$(wc -l <"$table")
     if [ "$after" -eq "$before" ]; then
       # It ended before it could account (timed out, or failed to set up).
       [ -s "$table" ] || printf '| fault | sent | acked | unavailable | delivered / expected | in history | lost | duplicated | out of order | notes |\n|---|---|---|---|---|---|---|---|---|---|\n' >"$table"

@@ -81,9 +81,15 @@ pub struct Accounting {
     pub out_of_order: u64,
     /// Sent, never acked, yet in history (the ack was lost on the way, not the message).
     pub unacked_in_history: u64,
+    /// Acked messages that history holds at another seq than their ack's (the message
+    /// was appended more than once; history keeps one).
+    pub ack_seq_not_in_history: u64,
     /// A few (message key, member) pairs that were not delivered, and lost keys.
     pub missing_examples: Vec<String>,
     pub lost_examples: Vec<String>,
+    /// A few messages applied more than once, and acks whose seq history lacks.
+    pub duplicate_examples: Vec<String>,
+    pub ack_seq_examples: Vec<String>,
 }
 
 impl Accounting {
@@ -146,12 +152,20 @@ pub fn account(
             .map(|&n| u64::from(n.saturating_sub(1)))
             .sum::<u64>();
         acc.out_of_order += r.out_of_order;
+        let mut twice: Vec<(&String, &u32)> = r.keys.iter().filter(|(_, &n)| n > 1).collect();
+        twice.sort();
+        for (k, n) in twice {
+            if acc.duplicate_examples.len() < 10 {
+                acc.duplicate_examples
+                    .push(format!("{k} applied {n} times by member {}", r.index));
+            }
+        }
     }
     if let Some(history) = history {
-        let mut ids: HashSet<&str> = HashSet::new();
+        let mut ids: HashMap<&str, Vec<i64>> = HashMap::new();
         let mut seen: HashMap<&str, u32> = HashMap::new();
         for s in history.iter().flatten() {
-            ids.insert(&s.message_id);
+            ids.entry(&s.message_id).or_default().push(s.seq);
             if let Some(k) = &s.key {
                 *seen.entry(k).or_default() += 1;
             }
@@ -161,7 +175,18 @@ pub fn account(
         for key in &keys {
             let m = &msgs[*key];
             match &m.ack {
-                Some((_, id)) if ids.contains(id.as_str()) => present += 1,
+                Some((seq, id)) if ids.contains_key(id.as_str()) => {
+                    present += 1;
+                    let held = &ids[id.as_str()];
+                    if !held.contains(seq) {
+                        acc.ack_seq_not_in_history += 1;
+                        if acc.ack_seq_examples.len() < 10 {
+                            acc.ack_seq_examples.push(format!(
+                                "{key}: acked at seq {seq}, history holds it at seq {held:?}"
+                            ));
+                        }
+                    }
+                }
                 Some(_) => {
                     lost += 1;
                     if acc.lost_examples.len() < 10 {
@@ -467,10 +492,12 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         eprintln!("paging every conversation's history");
         let deadline = Instant::now() + a.history_wait;
         let mut last = vec![None::<i64>; groups];
+        let mut want = vec![HashSet::new(); groups];
         for m in msgs.values() {
-            if let Some((seq, _)) = &m.ack {
+            if let Some((seq, id)) = &m.ack {
                 let l = &mut last[m.conversation];
                 *l = Some(l.map_or(*seq, |x: i64| x.max(*seq)));
+                want[m.conversation].insert(id.clone());
             }
         }
         let mut pages = Vec::new();
@@ -482,6 +509,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                 id,
                 &accounts[g * members].token,
                 last[g],
+                &want[g],
                 deadline,
             )
             .await?;
@@ -626,6 +654,20 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     if !acc.lost_examples.is_empty() {
         let _ = writeln!(md, "\nLost (first 10): {:?}", acc.lost_examples);
     }
+    if !acc.duplicate_examples.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nApplied twice (first 10): {:?}",
+            acc.duplicate_examples
+        );
+    }
+    if !acc.ack_seq_examples.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nAcked at a seq history does not hold (first 10): {:?}",
+            acc.ack_seq_examples
+        );
+    }
     std::fs::write(a.out.join("report.md"), md)?;
     let row = table_row(&fault_name, &acc, &notes);
     eprint!("{TABLE_HEADER}{row}");
@@ -753,11 +795,41 @@ mod tests {
         assert_eq!((acc.applied_twice, acc.history_duplicates), (1, 1));
         assert_eq!((acc.duplicated, acc.out_of_order), (2, 1));
         assert_eq!(acc.unacked_in_history, 1);
+        assert_eq!(
+            acc.duplicate_examples,
+            vec!["0-1 applied 2 times by member 1"]
+        );
+        assert_eq!(acc.ack_seq_not_in_history, 0);
         assert!(!acc.clean());
         // Without a history check nothing is known lost.
         let acc = account(&msgs, &[vec![0, 1, 2]], &records, None, 0, 0);
         assert_eq!((acc.in_history, acc.lost, acc.duplicated), (None, None, 1));
         assert!(table_row("x", &acc, "a|b").contains("| not checked | not checked | 1 | 1 | a/b |"));
+    }
+
+    #[test]
+    fn a_message_appended_twice_is_seen_by_its_seqs() {
+        // 0-1 reached the log at 10, its retry was appended again at 20 and acked there;
+        // history keeps the message (one message_id) at 10. Members applied both.
+        let msgs = HashMap::from([("0-1".to_string(), msg(0, 0, Some(20)))]);
+        let mut history = vec![vec![stored(10, "0-1")]];
+        history[0][0].message_id = "m20".into();
+        let twice: HashMap<String, u32> = HashMap::from([("0-1".into(), 2)]);
+        let records = [MemberRecord {
+            index: 1,
+            keys: &twice,
+            out_of_order: 0,
+        }];
+        let acc = account(&msgs, &[vec![0, 1]], &records, Some(&history), 0, 0);
+        assert_eq!(
+            (acc.in_history, acc.lost, acc.duplicated),
+            (Some(1), Some(0), 1)
+        );
+        assert_eq!(acc.ack_seq_not_in_history, 1);
+        assert_eq!(
+            acc.ack_seq_examples,
+            vec!["0-1: acked at seq 20, history holds it at seq [10]"]
+        );
     }
 
     #[test]

@@ -179,30 +179,49 @@ async fn page_retrying(
 }
 
 /// Every message of a conversation, paged from the newest back to the first with
-/// `before=` (the whole history, not just the acked range), once its newest message is
-/// at or past `last` (waiting until `deadline`). Returns the messages, newest first,
-/// and whether the projection had caught up.
+/// `before=` (the whole history, not just the acked range), once the projection has
+/// caught up: its newest message is at or past `last`, or (checked every 5 s, for a
+/// message acked at a seq history does not hold because it was appended twice) every
+/// message_id of `want` is there. Waits until `deadline`. Returns the messages, newest
+/// first, and whether the projection had caught up.
 pub async fn page_all(
     http: &reqwest::Client,
     gateway: &str,
     conversation: &str,
     token: &str,
     last: Option<i64>,
+    want: &HashSet<String>,
     deadline: Instant,
 ) -> Result<(Vec<Stored>, bool)> {
     let base = format!("{gateway}/api/v1/conversations/{conversation}/messages");
-    let mut caught_up = last.is_none();
-    while let Some(last) = last {
+    let Some(last) = last else {
+        return Ok((pages(http, &base, token, deadline).await?, true));
+    };
+    let mut checks = 0u32;
+    loop {
         let v = page_retrying(http, &format!("{base}?limit=1"), token, deadline).await?;
         if v["messages"][0]["seq"].as_i64().is_some_and(|s| s >= last) {
-            caught_up = true;
-            break;
+            return Ok((pages(http, &base, token, deadline).await?, true));
         }
-        if Instant::now() >= deadline {
-            break;
+        checks += 1;
+        if checks.is_multiple_of(20) || Instant::now() >= deadline {
+            let all = pages(http, &base, token, deadline).await?;
+            let have: HashSet<&str> = all.iter().map(|m| m.message_id.as_str()).collect();
+            let complete = want.iter().all(|id| have.contains(id.as_str()));
+            if complete || Instant::now() >= deadline {
+                return Ok((all, complete));
+            }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+async fn pages(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    deadline: Instant,
+) -> Result<Vec<Stored>> {
     let mut out = Vec::new();
     let mut url = format!("{base}?limit=200");
     loop {
@@ -224,8 +243,7 @@ pub async fn page_all(
         }
         match v["next_before"].as_i64() {
             Some(before) => url = format!("{base}?before={before}&limit=200"),
-            None => break,
+            None => return Ok(out),
         }
     }
-    Ok((out, caught_up))
 }

@@ -57,6 +57,10 @@ pub struct MemberRecord<'a> {
     pub index: usize,
     pub keys: &'a HashMap<String, u32>,
     pub out_of_order: u64,
+    /// Message keys the gap rule dropped as duplicates, with their seq.
+    pub dropped: Option<&'a HashMap<String, i64>>,
+    /// The highest seq it applied.
+    pub max_seq: Option<i64>,
 }
 
 #[derive(Serialize, Default, Debug, PartialEq, Eq, Clone)]
@@ -132,15 +136,26 @@ pub fn account(
                 continue;
             }
             acc.expected_deliveries += 1;
-            let got = by_index
-                .get(&member)
+            let record = by_index.get(&member);
+            let got = record
                 .and_then(|r| r.keys.get(key.as_str()))
                 .is_some_and(|&n| n > 0);
             if got {
                 acc.delivered += 1;
             } else if acc.missing_examples.len() < 10 {
+                let seq = m.ack.as_ref().map_or(-1, |a| a.0);
+                let how = match record {
+                    None => "no record".to_string(),
+                    Some(r) => match r.dropped.and_then(|d| d.get(key.as_str())) {
+                        Some(s) => format!(
+                            "dropped by the rule as at or below its position (seq {s}); its last seq {:?}",
+                            r.max_seq
+                        ),
+                        None => format!("never received; its last seq {:?}", r.max_seq),
+                    },
+                };
                 acc.missing_examples
-                    .push(format!("{key} to member {member}"));
+                    .push(format!("{key} (acked seq {seq}) to member {member}: {how}"));
             }
         }
     }
@@ -528,6 +543,8 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             index: o.index,
             keys: &o.applied.keys,
             out_of_order: o.applied.out_of_order,
+            dropped: Some(&o.applied.dropped),
+            max_seq: o.applied.max_seq,
         })
         .collect();
     let acc = account(
@@ -547,6 +564,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let never_sent: usize = outcomes.iter().map(|o| o.outbox.never_sent()).sum();
     let not_final_synced = outcomes.iter().filter(|o| !o.final_synced).count();
     let gaps: u64 = outcomes.iter().map(|o| o.gaps).sum();
+    let early_frames: u64 = outcomes.iter().map(|o| o.early_frames).sum();
     let syncs: u64 = outcomes.iter().map(|o| o.syncs).sum();
     let not_caught_up = history.as_ref().map_or(0, |(_, n)| *n);
 
@@ -614,6 +632,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "never_sent": never_sent,
             "clients_not_final_synced": not_final_synced,
             "gaps": gaps,
+            "frames_before_pong": early_frames,
             "syncs": syncs,
             "history_not_caught_up": not_caught_up,
             "settle_s": settle.as_secs_f64(),
@@ -723,16 +742,22 @@ mod tests {
                 index: 0,
                 keys: &a0,
                 out_of_order: 0,
+                dropped: None,
+                max_seq: None,
             },
             MemberRecord {
                 index: 1,
                 keys: &a1,
                 out_of_order: 0,
+                dropped: None,
+                max_seq: None,
             },
             MemberRecord {
                 index: 2,
                 keys: &a2,
                 out_of_order: 0,
+                dropped: None,
+                max_seq: None,
             },
         ];
         let history = vec![vec![stored(11, "1-1"), stored(10, "0-1")]];
@@ -767,11 +792,15 @@ mod tests {
                 index: 0,
                 keys: &a0,
                 out_of_order: 1,
+                dropped: None,
+                max_seq: None,
             },
             MemberRecord {
                 index: 1,
                 keys: &a1,
                 out_of_order: 0,
+                dropped: None,
+                max_seq: None,
             },
         ];
         // History lacks 0-2, holds 0-1 twice, and has the unacked 1-1.
@@ -790,6 +819,14 @@ mod tests {
             (2, 4, 1)
         );
         assert_eq!(acc.missing_live_or_sync, 3);
+        assert_eq!(
+            acc.missing_examples[0],
+            "0-1 (acked seq 10) to member 2: no record"
+        );
+        assert_eq!(
+            acc.missing_examples[1],
+            "0-2 (acked seq 12) to member 1: never received; its last seq None"
+        );
         assert_eq!((acc.in_history, acc.lost), (Some(1), Some(1)));
         assert_eq!(acc.lost_examples, vec!["0-2".to_string()]);
         assert_eq!((acc.applied_twice, acc.history_duplicates), (1, 1));
@@ -819,6 +856,8 @@ mod tests {
             index: 1,
             keys: &twice,
             out_of_order: 0,
+            dropped: None,
+            max_seq: None,
         }];
         let acc = account(&msgs, &[vec![0, 1]], &records, Some(&history), 0, 0);
         assert_eq!(

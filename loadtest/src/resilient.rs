@@ -173,6 +173,10 @@ pub struct Applied {
     /// Events applied at or below a seq applied before them.
     pub out_of_order: u64,
     pub events: u64,
+    /// Message keys the rule dropped as duplicates (seq at or below the position), with
+    /// the seq they came with: a key here that was never applied shows the position
+    /// passed it without it.
+    pub dropped: HashMap<String, i64>,
 }
 
 impl Applied {
@@ -240,9 +244,38 @@ pub struct Outcome {
     pub syncs: u64,
     pub gaps: u64,
     pub final_synced: bool,
+    /// Frames that came on a new socket before its first `pong`.
+    pub early_frames: u64,
 }
 
-type Connecting = Pin<Box<dyn Future<Output = Result<Ws, ConnectError>> + Send>>;
+/// A new socket and the frames that came before its first `pong` (live events may:
+/// the user's subscription is in place before the gateway reads the `ping`).
+type Opened = (Ws, Vec<String>);
+type Connecting = Pin<Box<dyn Future<Output = Result<Opened, ConnectError>> + Send>>;
+
+/// Connect, `ping`, and read until the `pong`, keeping every frame before it.
+async fn open(connector: &Connector, gateway: &str, token: &str) -> Result<Opened, ConnectError> {
+    let fut = async {
+        let mut ws = connector.connect(gateway, token).await?;
+        ws.send(Message::text(client::PING))
+            .await
+            .map_err(|e| ConnectError::NoPong(e.to_string()))?;
+        let mut early = Vec::new();
+        while let Some(msg) = ws.next().await {
+            let msg = msg.map_err(|e| ConnectError::NoPong(e.to_string()))?;
+            if let Message::Text(t) = msg {
+                if serde_json::from_str::<Frame>(&t).is_ok_and(|f| f.kind == "pong") {
+                    return Ok((ws, early));
+                }
+                early.push(t.to_string());
+            }
+        }
+        Err(ConnectError::NoPong("closed before the pong".into()))
+    };
+    tokio::time::timeout(Duration::from_secs(30), fut)
+        .await
+        .map_err(|_| ConnectError::Timeout)?
+}
 
 struct Client {
     spec: Spec,
@@ -293,6 +326,7 @@ pub async fn run(
             syncs: 0,
             gaps: 0,
             final_synced: false,
+            early_frames: 0,
         },
         rule: GapRule::new(spec.conversation_id.clone()),
         next_gateway: spec.gateway + 1,
@@ -348,7 +382,7 @@ pub async fn run(
     c.out
 }
 
-async fn poll_connecting(f: &mut Option<Connecting>) -> Result<Ws, ConnectError> {
+async fn poll_connecting(f: &mut Option<Connecting>) -> Result<Opened, ConnectError> {
     match f {
         Some(f) => f.await,
         None => std::future::pending().await,
@@ -449,9 +483,9 @@ impl Client {
         self.reconnect_at = Some(Instant::now() + wait);
     }
 
-    async fn connected(&mut self, r: Result<Ws, ConnectError>) {
+    async fn connected(&mut self, r: Result<Opened, ConnectError>) {
         match r {
-            Ok(ws) => {
+            Ok((ws, early)) => {
                 self.ws = Some(ws);
                 self.tracker.opened();
                 self.out.reconnects += 1;
@@ -464,6 +498,11 @@ impl Client {
                     self.final_sent = true;
                 }
                 self.send_sync().await;
+                // Live events that came before the pong go through the rule like any other.
+                self.out.early_frames += early.len() as u64;
+                for t in early {
+                    self.on_frame(&t).await;
+                }
                 self.out.outbox.reconnected(Instant::now());
                 self.flush(RESENDS_PER_TICK * 10).await;
             }
@@ -486,7 +525,7 @@ impl Client {
                 let g = self.spec.gateways[self.next_gateway % self.spec.gateways.len()].clone();
                 self.next_gateway += 1;
                 let (connector, token) = (self.connector.clone(), self.spec.token.clone());
-                self.connecting = Some(Box::pin(async move { connector.open(&g, &token).await }));
+                self.connecting = Some(Box::pin(async move { open(&connector, &g, &token).await }));
             }
             return;
         }
@@ -559,7 +598,12 @@ impl Client {
                 }
                 let item = (f.message_key().map(str::to_string), seq, f.replayed);
                 match self.rule.event(seq, f.prev_seq, item) {
-                    Received::Duplicate => self.tracker.duplicate(),
+                    Received::Duplicate => {
+                        self.tracker.duplicate();
+                        if let Some(k) = f.message_key() {
+                            self.out.applied.dropped.entry(k.to_string()).or_insert(seq);
+                        }
+                    }
                     Received::Apply(item) => self.apply(item),
                     Received::Held { sync } => {
                         self.out.gaps += 1;
@@ -581,8 +625,11 @@ impl Client {
                 for item in released.apply {
                     self.apply(item);
                 }
-                for _ in 0..released.duplicates {
+                for (key, seq, _) in released.dropped {
                     self.tracker.duplicate();
+                    if let Some(k) = key {
+                        self.out.applied.dropped.entry(k).or_insert(seq);
+                    }
                 }
                 if released.sync_again {
                     self.sync_at = Some(now + SYNC_AGAIN_AFTER);

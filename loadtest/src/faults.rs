@@ -688,6 +688,24 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         );
     }
     std::fs::write(a.out.join("report.md"), md)?;
+    // The trace of every member that missed a delivery (at most 10).
+    let mut traced = std::collections::BTreeSet::new();
+    for ex in &acc.missing_examples {
+        if let Some(m) = ex
+            .split(" to member ")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .and_then(|m| m.parse::<usize>().ok())
+        {
+            traced.insert(m);
+        }
+    }
+    for m in traced {
+        if let Some(o) = outcomes.iter().find(|o| o.index == m) {
+            let text: Vec<&str> = o.trace.iter().map(String::as_str).collect();
+            std::fs::write(a.out.join(format!("trace-member-{m}.txt")), text.join("\n"))?;
+        }
+    }
     let row = table_row(&fault_name, &acc, &notes);
     eprint!("{TABLE_HEADER}{row}");
     if let Some(file) = &a.table {

@@ -246,7 +246,14 @@ pub struct Outcome {
     pub final_synced: bool,
     /// Frames that came on a new socket before its first `pong`.
     pub early_frames: u64,
+    /// What the client did, one line each (events with their verdicts, syncs, synced,
+    /// reconnects), the last [`TRACE_LINES`]: written out for a member that missed a
+    /// delivery.
+    pub trace: std::collections::VecDeque<String>,
 }
+
+/// Lines of [`Outcome::trace`] kept per client.
+pub const TRACE_LINES: usize = 20_000;
 
 /// A new socket and the frames that came before its first `pong` (live events may:
 /// the user's subscription is in place before the gateway reads the `ping`).
@@ -297,6 +304,7 @@ struct Client {
     seed: u64,
     phase: Phase,
     out: Outcome,
+    started: Instant,
 }
 
 /// Run one client until the phase is `Stop` (or, in `FinalSync`, until its last sync is
@@ -327,7 +335,9 @@ pub async fn run(
             gaps: 0,
             final_synced: false,
             early_frames: 0,
+            trace: std::collections::VecDeque::new(),
         },
+        started: now,
         rule: GapRule::new(spec.conversation_id.clone()),
         next_gateway: spec.gateway + 1,
         reconnect_at: if ws.is_some() { None } else { Some(now) },
@@ -399,6 +409,14 @@ async fn next_message(ws: &mut Option<Ws>) -> WsItem {
 }
 
 impl Client {
+    fn trace(&mut self, line: std::fmt::Arguments) {
+        if self.out.trace.len() >= TRACE_LINES {
+            self.out.trace.pop_front();
+        }
+        let t = self.started.elapsed().as_secs_f64();
+        self.out.trace.push_back(format!("{t:8.3} {line}"));
+    }
+
     fn id(&self, n: u64) -> String {
         format!("{}-{n}", self.spec.index)
     }
@@ -467,11 +485,14 @@ impl Client {
         self.last_sync = Some(Instant::now());
         self.syncs_outstanding += 1;
         self.out.syncs += 1;
+        let p = self.rule.position();
+        self.trace(format_args!("sync sent from {p}"));
         self.write(frame.to_string()).await;
     }
 
     /// The socket is gone: reconnect after a jittered backoff.
     fn dropped(&mut self, why: &str) {
+        self.trace(format_args!("socket ended: {why}"));
         if self.ws.take().is_some() {
             self.tracker.closed();
         }
@@ -486,6 +507,8 @@ impl Client {
     async fn connected(&mut self, r: Result<Opened, ConnectError>) {
         match r {
             Ok((ws, early)) => {
+                let n = early.len();
+                self.trace(format_args!("reconnected ({n} frames before the pong)"));
                 self.ws = Some(ws);
                 self.tracker.opened();
                 self.out.reconnects += 1;
@@ -597,7 +620,19 @@ impl Client {
                     return;
                 }
                 let item = (f.message_key().map(str::to_string), seq, f.replayed);
-                match self.rule.event(seq, f.prev_seq, item) {
+                let (key, prev, replayed) = (item.0.clone(), f.prev_seq, f.replayed);
+                let verdict = self.rule.event(seq, prev, item);
+                let v = match &verdict {
+                    Received::Apply(_) => "apply",
+                    Received::Duplicate => "duplicate",
+                    Received::Held { .. } => "held",
+                };
+                let src = if replayed { "replayed" } else { "live" };
+                self.trace(format_args!(
+                    "{src} seq {seq} prev {prev:?} key {} -> {v}",
+                    key.as_deref().unwrap_or("-")
+                ));
+                match verdict {
                     Received::Duplicate => {
                         self.tracker.duplicate();
                         if let Some(k) = f.message_key() {
@@ -622,6 +657,15 @@ impl Client {
                     .and_then(|p| p.get(&self.spec.conversation_id))
                     .copied();
                 let released = self.rule.synced(position);
+                let (a, d, again) = (
+                    released.apply.len(),
+                    released.dropped.len(),
+                    released.sync_again,
+                );
+                let p = self.rule.position();
+                self.trace(format_args!(
+                    "synced {position:?}: position now {p}; released {a} applied, {d} dropped; sync again {again}"
+                ));
                 for item in released.apply {
                     self.apply(item);
                 }

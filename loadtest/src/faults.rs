@@ -406,6 +406,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             first_send: started + every.mul_f64((i % 100) as f64 / 100.0),
             until,
             body_bytes: a.body_bytes,
+            drop_before_pong: a.drop_before_pong,
         };
         tasks.push(tokio::spawn(resilient::run(
             spec,

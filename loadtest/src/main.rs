@@ -151,6 +151,10 @@ pub struct Args {
     /// written when the file is new).
     #[arg(long)]
     table: Option<PathBuf>,
+    /// faults: discard the frames that come on a new socket before its pong (as a client
+    /// that starts reading only then), so everything missed must come through `sync`.
+    #[arg(long)]
+    drop_before_pong: bool,
     /// faults: longest wait, after sending and recovery, for sends still unacked.
     #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
     settle_wait: Duration,
@@ -203,6 +207,7 @@ impl Args {
             "fault_for": humantime::format_duration(self.fault_for).to_string(),
             "recover_cmd": self.recover_cmd,
             "settle_wait": humantime::format_duration(self.settle_wait).to_string(),
+            "drop_before_pong": self.drop_before_pong,
         })
     }
 }

@@ -220,6 +220,8 @@ pub struct Spec {
     pub first_send: Instant,
     pub until: Instant,
     pub body_bytes: usize,
+    /// Discard the frames that come before a new socket's pong.
+    pub drop_before_pong: bool,
 }
 
 /// What one client saw, for the accounting.
@@ -523,6 +525,11 @@ impl Client {
                 self.send_sync().await;
                 // Live events that came before the pong go through the rule like any other.
                 self.out.early_frames += early.len() as u64;
+                let early = if self.spec.drop_before_pong {
+                    Vec::new()
+                } else {
+                    early
+                };
                 for t in early {
                     self.on_frame(&t).await;
                 }

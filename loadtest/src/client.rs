@@ -210,6 +210,9 @@ pub struct Frame<'a> {
     pub event: Option<EventBody<'a>>,
     #[serde(borrow, default)]
     pub code: Option<Cow<'a, str>>,
+    /// On an `error`: the refused frame's client_msg_id, its type, or `unknown`.
+    #[serde(rename = "ref", borrow, default)]
+    pub reference: Option<Cow<'a, str>>,
     #[serde(default)]
     pub replayed: bool,
     #[serde(default)]

@@ -76,6 +76,8 @@ pub struct Released<T> {
     pub apply: Vec<T>,
     /// Held events the sync had already covered.
     pub duplicates: usize,
+    /// Those events (the caller may want to know which were dropped).
+    pub dropped: Vec<T>,
     /// Some held events are still after a gap: the caller sends `sync` again.
     pub sync_again: bool,
 }
@@ -149,6 +151,7 @@ impl<T> GapRule<T> {
         let mut released = Released {
             apply: Vec::new(),
             duplicates: 0,
+            dropped: Vec::new(),
             sync_again: false,
         };
         for h in held {
@@ -157,7 +160,10 @@ impl<T> GapRule<T> {
                     self.positions.advance(&self.conversation, h.seq);
                     released.apply.push(h.item);
                 }
-                Verdict::Duplicate => released.duplicates += 1,
+                Verdict::Duplicate => {
+                    released.duplicates += 1;
+                    released.dropped.push(h.item);
+                }
                 Verdict::Gap => self.held.push(h),
             }
         }
@@ -201,6 +207,7 @@ mod tests {
         let released = rule.synced(Some(13));
         assert_eq!(released.apply, vec!["e"]);
         assert_eq!(released.duplicates, 1);
+        assert_eq!(released.dropped, vec!["d"]);
         assert!(!released.sync_again);
         assert_eq!(rule.position(), 14);
     }

@@ -103,9 +103,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     eprintln!(
         "{established}/{n} open after {:.1} s; holding for {:?}",
         ramp.as_secs_f64(),
-        a.duration
+        a.duration()
     );
-    tokio::time::sleep(a.duration).await;
+    tokio::time::sleep(a.duration()).await;
     let still_open = tracker.open.load(Ordering::Relaxed);
     let _ = stop_tx.send(true);
     for h in holders {
@@ -124,14 +124,14 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         .max()
         .unwrap_or(0);
     summary.errors = t.errors.clone();
-    summary.elapsed_s = (ramp + a.duration).as_secs_f64();
+    summary.elapsed_s = (ramp + a.duration()).as_secs_f64();
     summary.set("requested", n);
     summary.set("users", users);
     summary.set("established", established);
     summary.set("failed", n - established);
     summary.set("open_at_end_of_hold", still_open);
     summary.set("ramp_s", ramp.as_secs_f64());
-    summary.set("hold_s", a.duration.as_secs_f64());
+    summary.set("hold_s", a.duration().as_secs_f64());
     summary.set("source_addresses", ctx.connector.source_count());
     summary.set("connect_ms", Latency::from_micros(&connect_hist));
     summary.set("pings", pings.sent.load(Ordering::Relaxed));

@@ -250,10 +250,10 @@ pub async fn run(
         "running: {rate} msgs/s from {} senders over {} connections for {:?}",
         senders.len(),
         sockets.iter().flatten().count(),
-        a.duration
+        a.duration()
     );
     let started = Instant::now();
-    let until = started + a.duration;
+    let until = started + a.duration();
     let mut tasks = Vec::new();
     for (m, ws) in members.iter().zip(sockets) {
         let Some(ws) = ws else { continue };

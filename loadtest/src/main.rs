@@ -3,21 +3,23 @@
 //! stops by itself and writes `summary.json`, `report.md` and SVG charts to `--out`.
 //!
 //! Scenarios, one module each: [`idle`], [`chat`], [`fanout`], [`history`],
-//! [`reconnect`]. Shared pieces: accounts and groups ([`setup`]), sockets and frames
+//! [`reconnect`], [`faults`]. Shared pieces: accounts and groups ([`setup`]), sockets and frames
 //! ([`client`]), the client's ordering rule ([`gap_rule`]), connected members sending and receiving
-//! ([`live`]), what is recorded ([`tracker`]), the history check ([`verify`]), process
+//! ([`live`]), a client that follows every rule across drops ([`resilient`]), what is recorded ([`tracker`]), the history check ([`verify`]), process
 //! sampling ([`sample`]) and the output ([`report`], [`chart`]).
 
 mod chart;
 mod chat;
 mod client;
 mod fanout;
+mod faults;
 mod gap_rule;
 mod history;
 mod idle;
 mod live;
 mod reconnect;
 mod report;
+mod resilient;
 mod sample;
 mod setup;
 mod tracker;
@@ -42,16 +44,17 @@ use crate::client::Connector;
     args_override_self = true
 )]
 pub struct Args {
-    /// Scenario: idle, chat, fanout, history or reconnect.
+    /// Scenario: idle, chat, fanout, history, reconnect or faults.
     #[arg(long, default_value = "chat")]
     scenario: String,
     /// A TOML file of flags (`rate = 1000`, `gateways = ["http://..."]`,
     /// `duration = "30s"`); flags on the command line win.
     #[arg(long)]
     scenario_file: Option<PathBuf>,
-    /// How long to send for (chat, fanout, reconnect) or to hold the sockets (idle).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    duration: Duration,
+    /// How long to send for (chat, fanout, reconnect, faults) or to hold the sockets
+    /// (idle). Default 30s (faults: 45s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
     /// Gateway base URLs; connections are spread over them in turn.
     #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',', action = ArgAction::Set)]
     gateways: Vec<String>,
@@ -93,7 +96,8 @@ pub struct Args {
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
 
-    /// reconnect: clients that drop at once and come back with sync.
+    /// reconnect: clients that drop at once and come back with sync; faults: sockets
+    /// (one member each).
     #[arg(long, default_value_t = 50)]
     clients: usize,
     /// reconnect: how long they stay away while the others keep sending.
@@ -127,11 +131,48 @@ pub struct Args {
     /// Longest wait for the history projection to catch up before checking.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     history_wait: Duration,
+
+    /// faults: a shell command (`sh -c`) that injects the fault.
+    #[arg(long)]
+    fault_cmd: Option<String>,
+    /// faults: when to run --fault-cmd, counted from the start of sending.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    fault_at: Duration,
+    /// faults: how long after --fault-cmd started to run --recover-cmd.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    fault_for: Duration,
+    /// faults: a shell command (`sh -c`) that ends the fault.
+    #[arg(long)]
+    recover_cmd: Option<String>,
+    /// faults: the fault's name in the table (default: none, or the fault command).
+    #[arg(long)]
+    fault_name: Option<String>,
+    /// faults: append the result as one Markdown table row to this file (header
+    /// written when the file is new).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// faults: discard the frames that come on a new socket before its pong (as a client
+    /// that starts reading only then), so everything missed must come through `sync`.
+    #[arg(long)]
+    drop_before_pong: bool,
+    /// faults: longest wait, after sending and recovery, for sends still unacked.
+    #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
+    settle_wait: Duration,
 }
 
 impl Args {
     fn members_or(&self, default: usize) -> usize {
         self.members.unwrap_or(default).max(1)
+    }
+
+    /// The sending (or holding) time: `--duration`, else 30s (faults: 45s).
+    fn duration(&self) -> Duration {
+        self.duration
+            .unwrap_or(Duration::from_secs(if self.scenario == "faults" {
+                45
+            } else {
+                30
+            }))
     }
 
     fn rate_or(&self, default: u64) -> u64 {
@@ -142,7 +183,7 @@ impl Args {
     fn params(&self) -> Value {
         json!({
             "scenario": self.scenario,
-            "duration": humantime::format_duration(self.duration).to_string(),
+            "duration": humantime::format_duration(self.duration()).to_string(),
             "gateways": self.gateways,
             "conversations": self.conversations,
             "members": self.members,
@@ -160,6 +201,13 @@ impl Args {
             "readers": self.readers,
             "source_addrs": self.source_addrs,
             "history_check": !self.no_history_check,
+            "fault_name": self.fault_name,
+            "fault_cmd": self.fault_cmd,
+            "fault_at": humantime::format_duration(self.fault_at).to_string(),
+            "fault_for": humantime::format_duration(self.fault_for).to_string(),
+            "recover_cmd": self.recover_cmd,
+            "settle_wait": humantime::format_duration(self.settle_wait).to_string(),
+            "drop_before_pong": self.drop_before_pong,
         })
     }
 }
@@ -311,7 +359,8 @@ async fn main() -> Result<()> {
         "fanout" => fanout::run(&ctx).await,
         "history" => history::run(&ctx).await,
         "reconnect" => reconnect::run(&ctx).await,
-        other => bail!("unknown scenario {other} (idle, chat, fanout, history, reconnect)"),
+        "faults" => faults::run(&ctx).await,
+        other => bail!("unknown scenario {other} (idle, chat, fanout, history, reconnect, faults)"),
     }
 }
 
@@ -331,7 +380,7 @@ mod tests {
         let a = Args::try_parse_from(argv).unwrap();
         assert_eq!(a.scenario, "fanout");
         assert_eq!(a.rate, Some(70));
-        assert_eq!(a.duration, Duration::from_secs(10));
+        assert_eq!(a.duration(), Duration::from_secs(10));
         assert_eq!(a.gateways, vec!["http://a:1", "http://b:2"]);
         assert!(a.no_history_check);
         let a = Args::try_parse_from([

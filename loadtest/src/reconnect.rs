@@ -314,7 +314,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let senders_online = sockets[..groups].iter().flatten().count();
     let every = Duration::from_secs_f64(senders_online.max(1) as f64 / rate as f64);
     let started = Instant::now();
-    let until = started + a.duration;
+    let until = started + a.duration();
     let mut sender_tasks = Vec::new();
     for (g, ws) in sockets.drain(..groups).enumerate() {
         let Some(ws) = ws else { continue };
@@ -353,7 +353,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         "running: {rate} msgs/s from {senders_online} senders to {} reconnecting clients",
         dropper_tasks.len()
     );
-    tokio::time::sleep_until((started + a.duration / 3).into()).await;
+    tokio::time::sleep_until((started + a.duration() / 3).into()).await;
     let _ = phase_tx.send(Phase::Away);
     let away_at = Instant::now();
     eprintln!(

@@ -135,3 +135,115 @@ pub fn conversations(
         })
         .collect()
 }
+
+/// A message as the history API holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub seq: i64,
+    pub message_id: String,
+    /// The load generator's message key (from the body `lt <key> ...`).
+    pub key: Option<String>,
+}
+
+async fn page_retrying(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    deadline: Instant,
+) -> Result<Value> {
+    let mut tries = 0;
+    loop {
+        let r = async {
+            let r = http.get(url).bearer_auth(token).send().await?;
+            let status = r.status();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                anyhow::bail!("history page {url}: {status} {v}");
+            }
+            Ok(v)
+        }
+        .await;
+        match r {
+            Ok(v) => return Ok(v),
+            // A store that has just come back may answer 503 for a while.
+            Err(e) if tries < 20 || Instant::now() < deadline => {
+                tries += 1;
+                if tries % 5 == 1 {
+                    eprintln!("retrying: {e:#}");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Every message of a conversation, paged from the newest back to the first with
+/// `before=` (the whole history, not just the acked range), once the projection has
+/// caught up: its newest message is at or past `last`, or (checked every 5 s, for a
+/// message acked at a seq history does not hold because it was appended twice) every
+/// message_id of `want` is there. Waits until `deadline`. Returns the messages, newest
+/// first, and whether the projection had caught up.
+pub async fn page_all(
+    http: &reqwest::Client,
+    gateway: &str,
+    conversation: &str,
+    token: &str,
+    last: Option<i64>,
+    want: &HashSet<String>,
+    deadline: Instant,
+) -> Result<(Vec<Stored>, bool)> {
+    let base = format!("{gateway}/api/v1/conversations/{conversation}/messages");
+    let Some(last) = last else {
+        return Ok((pages(http, &base, token, deadline).await?, true));
+    };
+    let mut checks = 0u32;
+    loop {
+        let v = page_retrying(http, &format!("{base}?limit=1"), token, deadline).await?;
+        if v["messages"][0]["seq"].as_i64().is_some_and(|s| s >= last) {
+            return Ok((pages(http, &base, token, deadline).await?, true));
+        }
+        checks += 1;
+        if checks.is_multiple_of(20) || Instant::now() >= deadline {
+            let all = pages(http, &base, token, deadline).await?;
+            let have: HashSet<&str> = all.iter().map(|m| m.message_id.as_str()).collect();
+            let complete = want.iter().all(|id| have.contains(id.as_str()));
+            if complete || Instant::now() >= deadline {
+                return Ok((all, complete));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn pages(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    deadline: Instant,
+) -> Result<Vec<Stored>> {
+    let mut out = Vec::new();
+    let mut url = format!("{base}?limit=200");
+    loop {
+        let v = page_retrying(http, &url, token, deadline).await?;
+        for m in v["messages"].as_array().into_iter().flatten() {
+            let (Some(seq), Some(id)) = (m["seq"].as_i64(), m["message_id"].as_str()) else {
+                continue;
+            };
+            let key = m["body"]
+                .as_str()
+                .and_then(|b| b.strip_prefix("lt "))
+                .and_then(|b| b.split(' ').next())
+                .map(str::to_string);
+            out.push(Stored {
+                seq,
+                message_id: id.to_string(),
+                key,
+            });
+        }
+        match v["next_before"].as_i64() {
+            Some(before) => url = format!("{base}?before={before}&limit=200"),
+            None => return Ok(out),
+        }
+    }
+}

@@ -518,10 +518,15 @@ impl HistoryStore {
 /// A `sync` replay of one conversation: the messages after the client's position,
 /// oldest first, page by page, and the position the client is complete up to after them.
 ///
-/// The conversation's `applied_seq` is read before the first page, so everything at or
-/// below it is in the pages that follow. When the replay reaches the end, the client is
-/// complete up to that seq (later events that are not messages included); when it stops
-/// at its limit, only up to the last message sent, and the client pages the rest.
+/// The conversation's `applied_seq` is read before the first page, and the replay stops
+/// there: everything at or below it is in the tables, while rows above it may belong to
+/// a batch still being written (its rows land concurrently, the marker last), so a page
+/// could hold a message and miss the one before it. Replaying such a page would tell the
+/// client it is complete across the missing one, and the client would then drop it when
+/// it arrives live. When the replay reaches `applied_seq`, the client is complete up to
+/// it (later events that are not messages included); when it stops at its limit, only up
+/// to the last message sent, and the client pages the rest. Events above `applied_seq`
+/// reach the client live, or in a later `sync`.
 pub struct Replay<'a> {
     store: &'a HistoryStore,
     conversation: Uuid,
@@ -537,19 +542,28 @@ impl<'a> Replay<'a> {
         if self.complete || self.left == 0 {
             return Ok(None);
         }
-        let page = self
+        if self.after >= self.applied {
+            self.complete = true;
+            return Ok(None);
+        }
+        let mut messages = self
             .store
             .page(self.conversation, None, Some(self.after), MAX_PAGE)
-            .await?;
-        let n = page.messages.len();
-        if let Some(last) = page.messages.last() {
+            .await?
+            .messages;
+        let full = messages.len() == MAX_PAGE;
+        let applied = self.applied;
+        let before = messages.len();
+        messages.retain(|m| m.seq <= applied);
+        if !full || messages.len() < before {
+            self.complete = true;
+        }
+        let n = messages.len();
+        if let Some(last) = messages.last() {
             self.after = last.seq;
         }
         self.left = self.left.saturating_sub(n);
-        if n < MAX_PAGE {
-            self.complete = true;
-        }
-        Ok((n > 0).then_some(page.messages))
+        Ok((n > 0).then_some(messages))
     }
 
     /// The seq the client is complete up to with what was replayed so far.

@@ -53,12 +53,7 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
             "message owner",
             state.membership.message_sent(message_id, owner).await,
         );
-        Ok(Ack {
-            client_msg_id: cmd.client_msg_id.to_string(),
-            message_id: message_id.to_string(),
-            seq,
-            ts: ev.occurred_at.to_rfc3339(),
-        })
+        Ok(Ack::of(&cmd.client_msg_id, message_id, seq, &ev))
     })
     .await
 }
@@ -99,12 +94,7 @@ pub async fn edit(
             },
         );
         let seq = state.appender.append(&ev).await?;
-        Ok(Ack {
-            client_msg_id: client_msg_id.to_string(),
-            message_id: message_id.to_string(),
-            seq,
-            ts: ev.occurred_at.to_rfc3339(),
-        })
+        Ok(Ack::of(&client_msg_id, message_id, seq, &ev))
     })
     .await
 }
@@ -139,12 +129,7 @@ pub async fn delete(
             "message owner",
             state.membership.message_sent(message_id, tombstone).await,
         );
-        Ok(Ack {
-            client_msg_id: client_msg_id.to_string(),
-            message_id: message_id.to_string(),
-            seq,
-            ts: ev.occurred_at.to_rfc3339(),
-        })
+        Ok(Ack::of(&client_msg_id, message_id, seq, &ev))
     })
     .await
 }

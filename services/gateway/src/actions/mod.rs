@@ -13,7 +13,7 @@ pub mod messages;
 pub mod receipts;
 
 use chat_core::events::{ConversationEvent, Payload};
-use chat_core::ids::{ConversationId, MessageId, UserId};
+use chat_core::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::rules::{Membership, Refusal};
 use chat_core::time::UnixMillis;
 use chat_store::dedup::Reservation;
@@ -32,6 +32,24 @@ pub struct Ack {
     pub message_id: String,
     pub seq: i64,
     pub ts: String,
+}
+
+impl Ack {
+    /// The ack of `event`, appended at `seq`, for the client's `client_msg_id` about
+    /// `message_id`.
+    fn of(
+        client_msg_id: &ClientMsgId,
+        message_id: MessageId,
+        seq: i64,
+        event: &ConversationEvent,
+    ) -> Self {
+        Ack {
+            client_msg_id: client_msg_id.to_string(),
+            message_id: message_id.to_string(),
+            seq,
+            ts: event.occurred_at.to_rfc3339(),
+        }
+    }
 }
 
 /// Why an action was not done.

@@ -446,29 +446,11 @@ impl HistoryStore {
         })
     }
 
-    /// The ids of a user's conversations (for presence: who shares one with them).
-    pub async fn conversation_ids_of(&self, user: Uuid) -> Result<Vec<Uuid>, StoreError> {
-        let result = self
-            .session
-            .execute_unpaged(&self.st.user_conversations, (user,))
-            .await
-            .map_err(StoreError::cql)?;
-        let rows = result.into_rows_result().map_err(StoreError::cql)?;
-        let mut ids = Vec::new();
-        for r in rows
-            .rows::<(Uuid, Option<i64>, Option<i64>)>()
-            .map_err(StoreError::cql)?
-        {
-            ids.push(r.map_err(StoreError::cql)?.0);
-        }
-        Ok(ids)
-    }
-
-    /// A user's conversations, most recently active first.
-    pub async fn conversations_of(
+    /// A user's `user_conversations` rows: (conversation, read_seq, read_count).
+    async fn user_conversation_rows(
         &self,
         user: Uuid,
-    ) -> Result<Vec<ConversationSummary>, StoreError> {
+    ) -> Result<Vec<(Uuid, Option<i64>, Option<i64>)>, StoreError> {
         let result = self
             .session
             .execute_unpaged(&self.st.user_conversations, (user,))
@@ -482,6 +464,21 @@ impl HistoryStore {
         {
             entries.push(r.map_err(StoreError::cql)?);
         }
+        Ok(entries)
+    }
+
+    /// The ids of a user's conversations (for presence: who shares one with them).
+    pub async fn conversation_ids_of(&self, user: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        let rows = self.user_conversation_rows(user).await?;
+        Ok(rows.into_iter().map(|(c, _, _)| c).collect())
+    }
+
+    /// A user's conversations, most recently active first.
+    pub async fn conversations_of(
+        &self,
+        user: Uuid,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let entries = self.user_conversation_rows(user).await?;
         let mut list: Vec<ConversationSummary> = stream::iter(entries)
             .map(|(c, read_seq, read_count)| async move {
                 let (conv, members) = futures::try_join!(self.conversation(c), self.members(c))?;

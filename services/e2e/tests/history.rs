@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use chat_core::codec::EventCodec;
 use chat_core::events::{ConversationEvent, MessageKind, MessageSent, Payload};
-use chat_core::ids::{ConversationId, MessageId, UserId};
+use chat_core::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::time::UnixMillis;
 use chat_core::topics::Topics;
 use chat_e2e::*;
+use chat_store::dedup::{DedupStore, Reservation};
 use chat_store::HistoryStore;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -52,6 +53,15 @@ async fn stack(name: &str) -> Stack {
 
 /// A stack whose projector gets `projector_env` on top of the stack's own variables.
 async fn stack_with(name: &str, projector_env: &[(&str, &str)]) -> Stack {
+    stack_with_env(name, projector_env, &[]).await
+}
+
+/// A stack whose projector and gateway get these variables on top of its own.
+async fn stack_with_env(
+    name: &str,
+    projector_env: &[(&str, &str)],
+    gateway_extra_env: &[(&str, &str)],
+) -> Stack {
     let keyspace = fresh_keyspace().await;
     let prefix = format!("t{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let env: Vec<(String, String)> = vec![
@@ -67,6 +77,7 @@ async fn stack_with(name: &str, projector_env: &[(&str, &str)]) -> Stack {
     let projector = Projector::start_with("history", &group, &env_of_projector, &[]);
     let mut gateway_env: Vec<(&str, &str)> = FAST.to_vec();
     gateway_env.extend(pairs.iter().copied());
+    gateway_env.extend(gateway_extra_env.iter().copied());
     let gateway = Gateway::start_with(name, &gateway_env).await;
     let api = Api::new(&gateway);
     Stack {
@@ -645,6 +656,158 @@ async fn sync_replays_what_a_client_missed_in_order() {
     let e = c.next().await;
     assert_eq!(e["code"], "not_member");
     assert_eq!(c.next().await["type"], "synced");
+}
+
+/// The `MessageSent` events of `conversation` in the log, as (offset, client_msg_id).
+async fn sends_in_log(s: &Stack, conversation: &str) -> Vec<(i64, String)> {
+    let settings = settings();
+    let topic = &s.topics.conversation_events;
+    let consumer = chat_core::kafka::consumer(&settings.kafka, "test-log", &unique("test-log"))
+        .expect("a consumer");
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining = 0;
+    for p in md.topics()[0].partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), Duration::from_secs(5))
+            .expect("watermarks");
+        remaining += high - low;
+        tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
+            .expect("partition");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let codec = EventCodec::new(&settings.registry).expect("codec");
+    let mut out = Vec::new();
+    while remaining > 0 {
+        let m = tokio::time::timeout(Duration::from_secs(10), consumer.recv())
+            .await
+            .expect("the log up to its end within 10 s")
+            .expect("a record");
+        remaining -= 1;
+        let Ok(e) = codec
+            .decode::<ConversationEvent>(m.payload().unwrap_or_default())
+            .await
+        else {
+            continue;
+        };
+        if let (true, Payload::MessageSent(sent)) =
+            (e.conversation_id.to_string() == conversation, &e.payload)
+        {
+            out.push((m.offset(), sent.client_msg_id.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_send_retried_after_its_gateway_died_is_appended_once() {
+    let s = stack_with_env(
+        "gw-retake",
+        &[],
+        &[("CHAT__GATEWAY__DEDUP_ABANDON_AFTER_SECS", "1")],
+    )
+    .await;
+    let alice = sign_up(&s.api, "alice").await;
+    let group = create_group(&s.api, &alice, &[]).await;
+    let conversation: ConversationId = group.parse().unwrap();
+    let alice_id: UserId = alice.id.parse().unwrap();
+    let settings = settings();
+    let redis = chat_core::redis_client::connect(&settings.redis)
+        .await
+        .expect("redis");
+    // What a gateway does before appending, with the gateway's settings.
+    let dedup = DedupStore::new(redis, Duration::from_secs(1), Duration::from_secs(3600));
+    let reserve = |client_msg_id: &str| {
+        let id = MessageId::derive(
+            conversation,
+            alice_id,
+            &ClientMsgId::parse(client_msg_id).unwrap(),
+        );
+        let dedup = dedup.clone();
+        async move {
+            let r = dedup.reserve::<Value>(id).await.expect("reserve");
+            assert!(matches!(r, Reservation::Acquired(_)), "a fresh reservation");
+            id
+        }
+    };
+
+    // A gateway reserves a send, appends it, and is killed before recording its ack.
+    let message_id = reserve("died-after-append").await;
+    let appended = ConversationEvent {
+        event_id: uuid::Uuid::new_v4(),
+        conversation_id: conversation,
+        actor_id: alice_id,
+        occurred_at: UnixMillis::now(),
+        gateway_id: "gw-killed".into(),
+        payload: Payload::MessageSent(MessageSent {
+            message_id,
+            client_msg_id: "died-after-append".into(),
+            kind: MessageKind::Text,
+            body: "appended once".into(),
+            reply_to: None,
+            attachments: vec![],
+        }),
+    };
+    let codec = EventCodec::new(&settings.registry).unwrap();
+    let bytes = codec
+        .encode(&s.topics.conversation_events, &appended)
+        .await
+        .unwrap();
+    let producer = chat_core::kafka::producer(&settings.kafka, "test-killed-gateway").unwrap();
+    let offset = producer
+        .send(
+            FutureRecord::to(&s.topics.conversation_events)
+                .key(&group)
+                .payload(&bytes),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap()
+        .offset;
+    wait_for_last_body(&s.api, &alice, &group, "appended once").await;
+
+    // The client retries on a gateway that is alive: once the reservation is abandoned,
+    // the retry finds the send in history and is answered with its first ack.
+    let mut ws = Ws::connect(&s.gateway, &alice.token).await;
+    let retried = ws
+        .request(send_frame(&group, "died-after-append", "appended once"))
+        .await;
+    assert_eq!(retried["type"], "ack", "{retried}");
+    assert_eq!(retried["seq"], offset, "{retried}");
+    assert_eq!(retried["message_id"], message_id.to_string());
+    assert_eq!(retried["ts"], appended.occurred_at.to_rfc3339());
+    let again = ws
+        .request(send_frame(&group, "died-after-append", "appended once"))
+        .await;
+    assert_eq!(again, retried, "and from then on by its dedup record");
+
+    // A send whose gateway was killed before appending is appended by the retry.
+    reserve("died-before-append").await;
+    let late = ws
+        .request(send_frame(
+            &group,
+            "died-before-append",
+            "appended by the retry",
+        ))
+        .await;
+    assert_eq!(late["type"], "ack", "{late}");
+    assert!(late["seq"].as_i64() > Some(offset), "{late}");
+    wait_for_last_body(&s.api, &alice, &group, "appended by the retry").await;
+
+    let sends = sends_in_log(&s, &group).await;
+    assert_eq!(
+        sends,
+        [
+            (offset, "died-after-append".to_string()),
+            (
+                late["seq"].as_i64().unwrap(),
+                "died-before-append".to_string()
+            )
+        ],
+        "each send is in the log once"
+    );
 }
 
 /// A schema registry that answers its first requests with `statuses`, in order, and

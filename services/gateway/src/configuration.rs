@@ -25,6 +25,10 @@ pub struct GatewaySettings {
     pub max_frame_bytes: usize,
     /// How long a (sender, client_msg_id) is remembered for deduplication.
     pub dedup_ttl_secs: u64,
+    /// After how long an attempt that neither finished nor failed (its gateway died
+    /// between Kafka's ack and recording it) may be taken over by a retry, which then
+    /// looks for the earlier attempt in history before appending.
+    pub dedup_abandon_after_secs: u64,
     /// Frames per second a connection may sustain, and the burst above it.
     pub frames_per_sec: u32,
     pub frames_burst: u32,
@@ -60,6 +64,7 @@ impl Section for GatewaySettings {
             ("max_body_bytes", (16 * 1024).into()),
             ("max_frame_bytes", (64 * 1024).into()),
             ("dedup_ttl_secs", (48 * 3600).into()),
+            ("dedup_abandon_after_secs", 30.into()),
             ("frames_per_sec", 50.into()),
             ("frames_burst", 200.into()),
             ("web_dir", "services/web/dist".into()),

@@ -82,7 +82,11 @@ pub async fn build(
         membership,
         history,
         mutes,
-        dedup: DedupStore::new(redis.clone()),
+        dedup: DedupStore::new(
+            redis.clone(),
+            Duration::from_secs(gateway.dedup_abandon_after_secs),
+            Duration::from_secs(gateway.dedup_ttl_secs),
+        ),
         pointers: PointerStore::new(redis.clone()),
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
         hub,

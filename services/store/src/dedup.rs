@@ -1,13 +1,16 @@
 //! The first outcome of every client action, so a retry (same `client_msg_id`, after a
 //! lost answer) is answered with it instead of being appended again.
 //!
-//! An action is reserved (`dedup:{action}` = `pending`) before it is appended, and the
-//! reservation is replaced by the outcome once Kafka acknowledged it. A failed attempt
-//! gives its reservation back so a retry can append.
+//! An action is reserved (`dedup:{action}` = `pending:{since}:{token}`) before it is
+//! appended, and the reservation is replaced by the outcome once Kafka acknowledged it.
+//! A failed attempt gives its reservation back so a retry can append.
 //!
-//! The reservation expires after [`PENDING_TTL_SECS`]: a gateway that died between
-//! Kafka's ack and storing it leaves a retry free to append again, and the consumers'
-//! dedup on message_id absorbs that rare duplicate.
+//! A reservation older than `abandon_after` belongs to an attempt that died or hung
+//! (its gateway was killed between Kafka's ack and storing the outcome, say). A retry
+//! then takes it over, and is told so ([`Reservation::Retaken`]): the earlier attempt
+//! may be in the log already, so the caller looks for it in the projections before
+//! appending again. The reservation is kept as long as an outcome would be, so a retry
+//! hours later still knows an attempt was made.
 
 use std::time::Duration;
 
@@ -16,32 +19,80 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::keys;
 
-const PENDING: &str = "pending";
-pub const PENDING_TTL_SECS: u64 = 30;
 /// Looks at an attempt in flight elsewhere before giving up (100 ms apart).
 const WAITS: usize = 50;
 
+/// KEYS: the action's key. ARGV: a token for this attempt, the age (ms) after which a
+/// pending reservation is abandoned, and how long (s) to keep the reservation.
+/// Returns {state, value}: `acquired`/`retaken` with the reservation written, `pending`,
+/// or `done` with the stored outcome. Redis's clock, not the gateways', measures the
+/// age, so gateways with skewed clocks agree.
+const RESERVE: &str = r#"
+local v = redis.call('GET', KEYS[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local mine = 'pending:' .. now .. ':' .. ARGV[1]
+if not v then
+  redis.call('SET', KEYS[1], mine, 'EX', ARGV[3])
+  return {'acquired', mine}
+end
+local since = string.match(v, '^pending:(%d+):')
+if since then
+  if now - tonumber(since) >= tonumber(ARGV[2]) then
+    redis.call('SET', KEYS[1], mine, 'EX', ARGV[3])
+    return {'retaken', mine}
+  end
+  return {'pending', ''}
+end
+if v == 'pending' then
+  return {'pending', ''}
+end
+return {'done', v}
+"#;
+
+/// Deletes the reservation only if it is still the one this attempt wrote.
+const RELEASE: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 pub enum Reservation<T> {
-    /// Ours: append, then [`DedupStore::complete`] or [`DedupStore::release`].
-    Acquired,
+    /// Ours, and nobody tried before: append, then [`DedupStore::complete`] or
+    /// [`DedupStore::release`].
+    Acquired(Claim),
+    /// Ours, taken over from an attempt that never finished: it may have reached the
+    /// log. Look for it before appending; then as for `Acquired`.
+    Retaken(Claim),
     /// Already done: answer with this.
     Done(T),
     /// Another attempt is still in flight after waiting for it: the client should retry.
     InFlight,
 }
 
+/// The reservation an attempt holds, needed to give it back.
+pub struct Claim {
+    value: String,
+}
+
 #[derive(Clone)]
 pub struct DedupStore {
     redis: ConnectionManager,
+    abandon_after: Duration,
+    keep_for: Duration,
 }
 
 impl DedupStore {
-    pub fn new(redis: ConnectionManager) -> Self {
-        Self { redis }
+    /// Outcomes (and reservations) are kept for `keep_for`; a reservation older than
+    /// `abandon_after` may be taken over.
+    pub fn new(redis: ConnectionManager, abandon_after: Duration, keep_for: Duration) -> Self {
+        Self {
+            redis,
+            abandon_after,
+            keep_for,
+        }
     }
 
     /// Reserve `action`, or find its earlier outcome. Waits (briefly) for an attempt in
@@ -52,55 +103,53 @@ impl DedupStore {
     ) -> Result<Reservation<T>, StoreError> {
         let mut redis = self.redis.clone();
         let key = keys::dedup(action);
+        let script = redis::Script::new(RESERVE);
+        let token = Uuid::new_v4().simple().to_string();
         for _ in 0..WAITS {
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(PENDING)
-                .arg("NX")
-                .arg("EX")
-                .arg(PENDING_TTL_SECS)
-                .query_async(&mut redis)
+            let (state, value): (String, String) = script
+                .key(&key)
+                .arg(&token)
+                .arg(self.abandon_after.as_millis() as u64)
+                .arg(self.keep_for.as_secs().max(1))
+                .invoke_async(&mut redis)
                 .await?;
-            if set.is_some() {
-                return Ok(Reservation::Acquired);
-            }
-            let existing: Option<String> = redis.get(&key).await?;
-            match existing.as_deref() {
-                Some(PENDING) => tokio::time::sleep(Duration::from_millis(100)).await,
-                Some(json) => {
-                    return serde_json::from_str::<T>(json)
+            match state.as_str() {
+                "acquired" => return Ok(Reservation::Acquired(Claim { value })),
+                "retaken" => return Ok(Reservation::Retaken(Claim { value })),
+                "done" => {
+                    return serde_json::from_str::<T>(&value)
                         .map(Reservation::Done)
                         .map_err(|e| StoreError::unreadable(key, e));
                 }
-                None => continue, // expired or released between our two calls: try again
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
         Ok(Reservation::InFlight)
     }
 
-    /// Store the outcome of a reserved action for `ttl_secs`.
+    /// Store the outcome of a reserved action.
     pub async fn complete<T: Serialize>(
         &self,
         action: MessageId,
         outcome: &T,
-        ttl_secs: u64,
     ) -> Result<(), StoreError> {
         let key = keys::dedup(action);
         let json = serde_json::to_string(outcome).map_err(|e| StoreError::unreadable(&key, e))?;
-        let _: () = self.redis.clone().set_ex(key, json, ttl_secs).await?;
+        let _: () = self
+            .redis
+            .clone()
+            .set_ex(key, json, self.keep_for.as_secs().max(1))
+            .await?;
         Ok(())
     }
 
     /// Give the reservation back after a failed attempt. Best effort: if Redis is down
-    /// too, the reservation expires by itself.
-    pub async fn release(&self, action: MessageId) {
+    /// too, a retry takes the reservation over once it is abandoned.
+    pub async fn release(&self, action: MessageId, claim: Claim) {
         let key = keys::dedup(action);
-        let script = redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-        );
-        if let Err(e) = script
+        if let Err(e) = redis::Script::new(RELEASE)
             .key(&key)
-            .arg(PENDING)
+            .arg(&claim.value)
             .invoke_async::<i64>(&mut self.redis.clone())
             .await
         {

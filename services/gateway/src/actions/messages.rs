@@ -5,9 +5,39 @@ use chat_core::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::rules;
 use chat_store::membership::MessageOwner;
 
-use super::{after_ack, deduplicated, event, require_member, Ack, ActionError};
+use super::{after_ack, deduplicated, event, nothing_earlier, require_member, Ack, ActionError};
 use crate::domain::MessageBody;
 use crate::state::AppState;
+
+/// The ack of a send whose earlier attempt reached the log (its gateway died before
+/// recording the outcome), as history has it; `None` when history has no such message.
+/// History lagging more than `gateway.dedup_abandon_after_secs` behind the log is the
+/// one case where the retry is appended a second time (see README, "Idempotency").
+async fn already_sent(
+    state: &AppState,
+    c: ConversationId,
+    client_msg_id: &ClientMsgId,
+    message_id: MessageId,
+) -> Result<Option<Ack>, ActionError> {
+    let Some(row) = state.history.lookup(message_id.0).await? else {
+        return Ok(None);
+    };
+    let page = state.history.page(c.0, Some(row.seq + 1), None, 1).await?;
+    let ts = page
+        .messages
+        .into_iter()
+        .find(|m| m.seq == row.seq)
+        .and_then(|m| m.created_at)
+        .ok_or(ActionError::InFlight(
+            "an earlier attempt of this send is being projected",
+        ))?;
+    Ok(Some(Ack {
+        client_msg_id: client_msg_id.to_string(),
+        message_id: message_id.to_string(),
+        seq: row.seq,
+        ts,
+    }))
+}
 
 /// A send, its input already parsed at the edge (the body's size and the kind a client
 /// may use, `rules::may_send_kind`, are checked there with the edge's error code).
@@ -29,7 +59,8 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
         }
     }
     let message_id = MessageId::derive(c, sender, &cmd.client_msg_id);
-    deduplicated(state, message_id, || async {
+    let earlier = || already_sent(state, c, &cmd.client_msg_id, message_id);
+    deduplicated(state, message_id, earlier, || async {
         let ev = event(
             state,
             c,
@@ -80,7 +111,7 @@ pub async fn edit(
 ) -> Result<Ack, ActionError> {
     require_member(state, c, editor).await?;
     let action = MessageId::derive(c, editor, &client_msg_id);
-    deduplicated(state, action, || async {
+    deduplicated(state, action, nothing_earlier, || async {
         let owner = live_message(state, c, message_id).await?;
         rules::may_edit(editor, owner.sender)?;
         let ev = event(
@@ -108,7 +139,7 @@ pub async fn delete(
 ) -> Result<Ack, ActionError> {
     let standing = require_member(state, c, actor).await?;
     let action = MessageId::derive(c, actor, &client_msg_id);
-    deduplicated(state, action, || async {
+    deduplicated(state, action, nothing_earlier, || async {
         let owner = live_message(state, c, message_id).await?;
         rules::may_delete(actor, owner.sender, standing)?;
         let ev = event(

@@ -133,40 +133,63 @@ fn after_ack(what: &str, result: Result<(), StoreError>) {
 }
 
 /// Run `append` under the dedup reservation of `action`, answering a retry with the
-/// first attempt's ack.
-async fn deduplicated<F, Fut>(
+/// first attempt's ack. When the reservation was taken over from an attempt that never
+/// finished, `earlier` looks for that attempt's result in the projections first (it
+/// may have reached the log before its gateway died): found, it is the answer.
+async fn deduplicated<F, Fut, E, EFut>(
     state: &AppState,
     action: MessageId,
+    earlier: E,
     append: F,
 ) -> Result<Ack, ActionError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Ack, ActionError>>,
+    E: FnOnce() -> EFut,
+    EFut: std::future::Future<Output = Result<Option<Ack>, ActionError>>,
 {
-    match state.dedup.reserve::<Ack>(action).await? {
+    let claim = match state.dedup.reserve::<Ack>(action).await? {
         Reservation::Done(ack) => {
             metrics::counter!("gateway_dedup_hits_total").increment(1);
+            return Ok(ack);
+        }
+        Reservation::InFlight => {
+            return Err(ActionError::InFlight(
+                "an earlier attempt with this client_msg_id is still in flight",
+            ))
+        }
+        Reservation::Acquired(claim) => claim,
+        Reservation::Retaken(claim) => {
+            metrics::counter!("gateway_dedup_retaken_total").increment(1);
+            match earlier().await {
+                Ok(Some(ack)) => {
+                    metrics::counter!("gateway_dedup_hits_total").increment(1);
+                    after_ack("dedup", state.dedup.complete(action, &ack).await);
+                    return Ok(ack);
+                }
+                Ok(None) => claim,
+                Err(e) => {
+                    state.dedup.release(action, claim).await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    match append().await {
+        Ok(ack) => {
+            after_ack("dedup", state.dedup.complete(action, &ack).await);
+            metrics::counter!("gateway_acks_total").increment(1);
             Ok(ack)
         }
-        Reservation::InFlight => Err(ActionError::InFlight(
-            "an earlier attempt with this client_msg_id is still in flight",
-        )),
-        Reservation::Acquired => match append().await {
-            Ok(ack) => {
-                after_ack(
-                    "dedup",
-                    state
-                        .dedup
-                        .complete(action, &ack, state.settings.dedup_ttl_secs)
-                        .await,
-                );
-                metrics::counter!("gateway_acks_total").increment(1);
-                Ok(ack)
-            }
-            Err(e) => {
-                state.dedup.release(action).await;
-                Err(e)
-            }
-        },
+        Err(e) => {
+            state.dedup.release(action, claim).await;
+            Err(e)
+        }
     }
+}
+
+/// For actions whose earlier attempt cannot be found in a projection (edits, deletes:
+/// applying one twice changes nothing), a retaken reservation appends again.
+async fn nothing_earlier() -> Result<Option<Ack>, ActionError> {
+    Ok(None)
 }

@@ -199,6 +199,7 @@ mod tests {
             max_body_bytes: 16,
             max_frame_bytes: 64,
             dedup_ttl_secs: 1,
+            dedup_abandon_after_secs: 1,
             frames_per_sec: 1,
             frames_burst: 1,
             web_dir: "dist".into(),

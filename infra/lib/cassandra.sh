@@ -2,7 +2,10 @@
 # Apache Cassandra 5.0: the local stand-in for ScyllaDB (same CQL native protocol, which
 # the Rust `scylla` driver speaks). Runs from the jars Maven resolves for
 # infra/maven/cassandra/pom.xml, on the machine's Java 17, as a single node bound to
-# 127.0.0.1. See common.sh for the contract these functions follow.
+# 127.0.0.1, or (CASSANDRA_NODES=3, the replicated topology) as nodes on 127.0.0.1,
+# 127.0.0.2, ... (Linux routes all of 127.0.0.0/8 to the loopback interface, so each
+# node gets its own address with the same ports). See common.sh for the contract these
+# functions follow.
 #
 # Environment:
 #   CQL_NODES               host:port[,host:port...] of an external cluster: nothing is
@@ -13,10 +16,37 @@
 #   CASSANDRA_HEAP_MIN/MAX  JVM heap (default 1g / 2g)
 #   CASSANDRA_CLUSTER_NAME  cluster_name (default chat-dev); fixed once data exists
 #   CASSANDRA_NUM_TOKENS    num_tokens (default 1); fixed once data exists
+#   CASSANDRA_NODES         how many nodes (default 1); node i is 127.0.0.i, named
+#                           cassandra-i (pid file, log, state), JMX port 7199 + 100*(i-1)
 
-CASSANDRA_DIR="$STATE_DIR/cassandra"
 CASSANDRA_LIB="$DIST_DIR/cassandra-lib"
 CASSANDRA_CONF_SRC="$INFRA_DIR/config/cassandra"
+CASSANDRA_NODES="${CASSANDRA_NODES:-1}"
+
+# _cassandra_node I: select node I: CASSANDRA_NAME, CASSANDRA_ADDRESS, CASSANDRA_DIR and
+# its JMX port.
+_cassandra_node() {
+  local i="$1"
+  if [ "$CASSANDRA_NODES" -eq 1 ]; then CASSANDRA_NAME=cassandra; else CASSANDRA_NAME="cassandra-$i"; fi
+  CASSANDRA_INDEX="$i"
+  CASSANDRA_ADDRESS="127.0.0.$i"
+  CASSANDRA_DIR="$STATE_DIR/$CASSANDRA_NAME"
+  CASSANDRA_NODE_JMX_PORT=$((${CASSANDRA_JMX_PORT:-7199} + 100 * (i - 1)))
+}
+_cassandra_node 1
+
+# cassandra_node_names -> the pid-file names of the nodes, one a line.
+cassandra_node_names() {
+  local i
+  for ((i = 1; i <= CASSANDRA_NODES; i++)); do (_cassandra_node "$i"; echo "$CASSANDRA_NAME"); done
+}
+
+# cassandra_contact_points -> host:port of every node (what CQL_NODES would say).
+cassandra_contact_points() {
+  local i out=""
+  for ((i = 1; i <= CASSANDRA_NODES; i++)); do out="${out:+$out,}127.0.0.$i:$(_cassandra_port)"; done
+  echo "$out"
+}
 
 _cassandra_port() { echo "${CQL_PORT:-9042}"; }
 
@@ -82,9 +112,16 @@ _cassandra_query_version() {
 }
 
 cassandra_healthy() {
-  local target
-  read -r -a target <<<"$(_cassandra_target)"
-  _cassandra_query_version "${target[0]}" "${target[1]}" >/dev/null
+  if cassandra_external; then
+    local target
+    read -r -a target <<<"$(_cassandra_target)"
+    _cassandra_query_version "${target[0]}" "${target[1]}" >/dev/null
+    return
+  fi
+  local i
+  for ((i = 1; i <= CASSANDRA_NODES; i++)); do
+    _cassandra_query_version "127.0.0.$i" "$(_cassandra_port)" >/dev/null || return 1
+  done
 }
 
 # The JVM command line. Flags follow upstream conf/jvm-server.options and
@@ -144,13 +181,18 @@ _cassandra_jvm_args() {
     "-Dlogback.configurationFile=file://$CASSANDRA_CONF_SRC/logback.xml"
     # JMX for nodetool: Cassandra's own local-only server (LOCAL_JMX=yes in
     # cassandra-env.sh): bound to loopback, no authentication.
-    "-Dcassandra.jmx.local.port=${CASSANDRA_JMX_PORT:-7199}"
+    "-Dcassandra.jmx.local.port=$CASSANDRA_NODE_JMX_PORT"
     -Djava.rmi.server.hostname=127.0.0.1
     "-Dcassandra.triggers_dir=$CASSANDRA_DIR/triggers"
     # Single node, nobody to talk to: skip the wait for gossip to settle at start-up
     # (about 10 s) and the 2 s shutdown announcement at stop.
     -Dcassandra.skip_wait_for_gossip_to_settle=0
     -Dcassandra.shutdown_announce_in_ms=0
+  )
+  # Several nodes: a shorter ring delay (30 s by default) for nodes joining a cluster
+  # that holds no data yet (see _cassandra_render_config).
+  [ "$CASSANDRA_NODES" -gt 1 ] && a+=(-Dcassandra.ring_delay_ms=5000)
+  a+=(
     -cp "$CASSANDRA_LIB/*"
     org.apache.cassandra.service.CassandraDaemon
   )
@@ -165,16 +207,36 @@ _cassandra_render_config() {
       -e "s|@NUM_TOKENS@|${CASSANDRA_NUM_TOKENS:-1}|g" \
       -e "s|@CQL_PORT@|$(_cassandra_port)|g" \
       -e "s|@STORAGE_PORT@|${CASSANDRA_STORAGE_PORT:-7000}|g" \
+      -e "s|@ADDRESS@|$CASSANDRA_ADDRESS|g" \
+      -e "s|@HINTS@|$([ "$CASSANDRA_NODES" -gt 1 ] && echo true || echo false)|g" \
       "$CASSANDRA_CONF_SRC/cassandra.yaml.in" >"$CASSANDRA_DIR/conf/cassandra.yaml.new"
+  if [ "$CASSANDRA_NODES" -gt 1 ]; then
+    # A new cluster with no data: each node takes an evenly spaced token of the
+    # Murmur3 ring itself instead of bootstrapping (streaming nothing, one at a time,
+    # minutes each), so the nodes can join together.
+    local token
+    token=$(awk -v i="$CASSANDRA_INDEX" -v n="$CASSANDRA_NODES" \
+      'BEGIN { printf "%.0f", -9223372036854775808 + (i - 1) * (18446744073709551616 / n) }')
+    printf 'auto_bootstrap: false\ninitial_token: %s\n' "$token" >>"$CASSANDRA_DIR/conf/cassandra.yaml.new"
+  fi
   mv "$CASSANDRA_DIR/conf/cassandra.yaml.new" "$CASSANDRA_DIR/conf/cassandra.yaml"
 }
 
+# Launches the first node, and the others once the first answers (they find the cluster
+# through it, the seed): `cassandra_wait` calls this again when the first is up.
 cassandra_start() {
   cassandra_external && return 0
-  cassandra_healthy && return 0
-  if pid_of cassandra >/dev/null; then return 0; fi # still starting up
-  port_open 127.0.0.1 "$(_cassandra_port)" &&
-    die "port $(_cassandra_port) is taken by something that does not answer CQL (set CQL_PORT?)"
+  local i
+  (_cassandra_node 1 && _cassandra_node_start) || return 1
+  _cassandra_query_version 127.0.0.1 "$(_cassandra_port)" >/dev/null || return 0
+  for ((i = 2; i <= CASSANDRA_NODES; i++)); do (_cassandra_node "$i" && _cassandra_node_start) || return 1; done
+}
+
+_cassandra_node_start() {
+  _cassandra_query_version "$CASSANDRA_ADDRESS" "$(_cassandra_port)" >/dev/null && return 0
+  if pid_of "$CASSANDRA_NAME" >/dev/null; then return 0; fi # still starting up
+  port_open "$CASSANDRA_ADDRESS" "$(_cassandra_port)" &&
+    die "port $CASSANDRA_ADDRESS:$(_cassandra_port) is taken by something that does not answer CQL (set CQL_PORT?)"
   cassandra_install # cheap when done: maven_fetch compares the pom's checksum
   _cassandra_render_config
   local args launcher=()
@@ -191,25 +253,35 @@ cassandra_start() {
     fi
     launcher+=(prlimit --memlock=65536 --)
   fi
-  log "starting cassandra on 127.0.0.1:$(_cassandra_port) (log: $LOG_DIR/cassandra.log)"
+  log "starting $CASSANDRA_NAME on $CASSANDRA_ADDRESS:$(_cassandra_port) (log: $LOG_DIR/$CASSANDRA_NAME.log)"
   # cwd = its state dir, so anything the JVM drops (hs_err files) lands there
-  (cd "$CASSANDRA_DIR" && start_bg cassandra "${launcher[@]}" "$JAVA_BIN" "${args[@]}")
+  (cd "$CASSANDRA_DIR" && start_bg "$CASSANDRA_NAME" "${launcher[@]}" "$JAVA_BIN" "${args[@]}")
 }
 
-# Start-up takes 10-15 s here (2 cores), first start included; the limit is generous
-# for slower or busier machines.
+# Start-up takes 10-15 s a node here (2 cores), first start included; the limit is
+# generous for slower or busier machines.
 cassandra_wait() {
   if cassandra_external; then
     cassandra_healthy || { warn "no CQL answer from $CQL_NODES"; return 1; }
     return 0
   fi
-  wait_until cassandra "${CASSANDRA_WAIT_SECS:-240}" cassandra_healthy
+  local i
+  (_cassandra_node 1 && wait_until "$CASSANDRA_NAME" "${CASSANDRA_WAIT_SECS:-240}" \
+    _cassandra_query_version 127.0.0.1 "$(_cassandra_port)") || return 1
+  [ "$CASSANDRA_NODES" -gt 1 ] || return 0
+  cassandra_start || return 1
+  for ((i = 2; i <= CASSANDRA_NODES; i++)); do
+    (_cassandra_node "$i" && wait_until "$CASSANDRA_NAME" "${CASSANDRA_WAIT_SECS:-240}" \
+      _cassandra_query_version "$CASSANDRA_ADDRESS" "$(_cassandra_port)") || return 1
+  done
 }
 
 # SIGTERM makes Cassandra drain (flush memtables, close the commit log) before exiting.
 cassandra_stop() {
   cassandra_external && return 0
-  stop_pid cassandra "${CASSANDRA_STOP_SECS:-60}"
+  local n
+  for n in $(cassandra_node_names); do stop_pid "$n" "${CASSANDRA_STOP_SECS:-60}" & done
+  wait
 }
 
 _cassandra_pom_version() {
@@ -225,7 +297,11 @@ cassandra_describe() {
   else
     version=$(_cassandra_query_version "${target[0]}" "${target[1]}") ||
       version="$(_cassandra_pom_version), not answering"
-    echo "cassandra  127.0.0.1:$(_cassandra_port) (CQL; Apache Cassandra $version)"
+    if [ "$CASSANDRA_NODES" -eq 1 ]; then
+      echo "cassandra  127.0.0.1:$(_cassandra_port) (CQL; Apache Cassandra $version)"
+    else
+      echo "cassandra  $(cassandra_contact_points) (CQL; Apache Cassandra $version, $CASSANDRA_NODES nodes)"
+    fi
   fi
 }
 

@@ -20,8 +20,9 @@ STATE_DIR="${CHAT_STATE_DIR:-$REPO_ROOT/.state}"
 LOG_DIR="$STATE_DIR/logs"
 PID_DIR="$STATE_DIR/pids"
 # Downloaded distributions (jars, binaries). Kept under the state directory so `rm -rf
-# .state` is a full reset; Maven's own cache (~/.m2) makes a re-fetch cheap.
-DIST_DIR="$STATE_DIR/dist"
+# .state` is a full reset; Maven's own cache (~/.m2) makes a re-fetch cheap. Both
+# topologies share one (CHAT_DIST_DIR, set by topology.sh).
+DIST_DIR="${CHAT_DIST_DIR:-$STATE_DIR/dist}"
 mkdir -p "$LOG_DIR" "$PID_DIR" "$DIST_DIR"
 
 JAVA_BIN="${JAVA_BIN:-java}"

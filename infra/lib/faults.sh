@@ -11,16 +11,32 @@
 # them again with the same functions `infra/dev up` uses.
 
 FAULTS_RUN_LIMIT_SECS="${FAULTS_RUN_LIMIT_SECS:-900}"
+# Messages per second over all clients (the scenario's --rate).
+FAULTS_RATE="${FAULTS_RATE:-200}"
 
 # fault_ctl ACTION NAME
 #   kill NAME      SIGKILL the process of NAME's pid file, wait until it is gone
 #   restart NAME   start NAME again as `infra/dev up` does, wait until it is healthy
 #   stop NAME      SIGSTOP (the process hangs: sockets open, nothing answered)
 #   cont NAME      SIGCONT
-# NAME: kafka, cassandra, redis, registry, or a service of services_spec.
+# NAME: a server's process (kafka, cassandra, redis, registry; on the replicated
+# topology kafka-N, cassandra-N, redis-N, sentinel-N, haproxy, and redis-primary for
+# whichever Redis node is the primary now), or a service of services_spec.
 fault_ctl() {
   local action="${1:-}" name="${2:-}" pid i
   [ -n "$name" ] || die "usage: infra/dev _fault kill|restart|stop|cont NAME"
+  if [ "$name" = redis-primary ] && [ "$action" = cont ]; then
+    # The node stopped as the primary is no longer the primary: continue whichever is
+    # stopped.
+    local n
+    for n in redis-1 redis-2; do
+      pid=$(pid_of "$n") && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = "T" ] && name="$n"
+    done
+  elif [ "$name" = redis-primary ] && [ "$action" != restart ]; then
+    local port
+    port=$(redis_primary_port) || die "no Redis node is the primary"
+    name="redis-$((port - REDIS_PORT))"
+  fi
   case "$action" in
     kill)
       pid=$(pid_of "$name") || die "$name is not running (no live pid in $PID_DIR/$name.pid)"
@@ -41,9 +57,15 @@ fault_ctl() {
       log "SIG${action^^} $name (pid $pid)"
       ;;
     restart)
+      local component="$name"
       case "$name" in
-        kafka | cassandra | redis | registry)
-          "${name}_start" && "${name}_wait" || die "$name did not come back (infra/dev logs $name)"
+        kafka-*) component=kafka ;;
+        cassandra-*) component=cassandra ;;
+        redis-* | sentinel-*) component=redis ;;
+      esac
+      case "$component" in
+        kafka | cassandra | redis | registry | haproxy)
+          "${component}_start" && "${component}_wait" || die "$name did not come back (infra/dev logs $name)"
           ;;
         *)
           services_start
@@ -68,8 +90,7 @@ fault_service_wait() { # NAME
 # that is down is started as `infra/dev up` starts it.
 faults_heal() {
   local c pid
-  for c in redis cassandra kafka registry; do
-    "${c}_external" && continue
+  for c in $(redis_node_names) $(cassandra_node_names) $(kafka_node_names) registry haproxy; do
     if pid=$(pid_of "$c") && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = "T" ]; then
       warn "$c was left stopped; SIGCONT"
       kill -CONT "$pid" || true
@@ -105,6 +126,30 @@ faults_list() {
   # SIGKILL, restart 10 s later; SIGSTOP, SIGCONT 30 s later.
   _fk() { echo "$1|$dev _fault kill $1|$dev _fault restart $1|10s"; }
   _fh() { echo "$1-hang|$dev _fault stop $1|$dev _fault cont $1|30s"; }
+  if [ "$CHAT_TOPOLOGY" = replicated ]; then
+    if [ -n "$short" ]; then
+      echo "gateway|$dev _fault kill gateway-1|$dev _fault restart gateway-1|10s"
+      _fk kafka-1
+      echo "redis-failover|$dev _fault kill redis-primary|$dev _fault restart redis|10s"
+      return
+    fi
+    echo "gateway|$dev _fault kill gateway-1|$dev _fault restart gateway-1|10s"
+    _fk projector-history
+    _fk projector-fanout
+    _fk projector-presence
+    _fk projector-notifications
+    _fk kafka-1
+    # A broker that stays down until the run is accounted (the suite heals it after).
+    echo "kafka-2-down|$dev _fault kill kafka-2|true|10s"
+    _fk cassandra-2
+    # The primary is killed: the Sentinels promote the replica, HAProxy follows, and the
+    # old primary comes back as a replica.
+    echo "redis-failover|$dev _fault kill redis-primary|$dev _fault restart redis|10s"
+    echo "redis-primary-hang|$dev _fault stop redis-primary|$dev _fault cont redis-primary|30s"
+    _fh kafka-1
+    _fh cassandra-2
+    return
+  fi
   if [ -n "$short" ]; then
     echo "gateway|$dev _fault kill gateway-1|$dev _fault restart gateway-1|10s"
     _fk projector-fanout
@@ -138,7 +183,8 @@ cmd_faults() {
   [ "$GATEWAYS" -ge 2 ] 2>/dev/null || GATEWAYS=2
   # The fault commands run as `infra/dev _fault ...` from the load generator: same state
   # directory, binaries and gateway count.
-  export GATEWAYS CHAT_STATE_DIR="$STATE_DIR" CARGO_TARGET_DIR
+  export GATEWAYS CHAT_STATE_DIR="$STATE_DIR" CARGO_TARGET_DIR CHAT_TOPOLOGY
+  [ -n "${CHAT_BIN_DIR:-}" ] && export CHAT_BIN_DIR
   local stamp dir table accounts duration at
   stamp=$(date -u +%Y%m%d-%H%M%S)
   out="${out:-$STATE_DIR/faults}"
@@ -151,15 +197,22 @@ cmd_faults() {
   if [ -n "$short" ]; then duration=30s at=10s; else duration=45s at=15s; fi
 
   faults_platform_up
-  log "building chat-loadtest (release)"
-  (cd "$REPO_ROOT" && cargo build --release --locked -q -p loadtest) || die "cargo build -p loadtest failed"
+  if [ -z "${CHAT_BIN_DIR:-}" ]; then
+    log "building chat-loadtest (release)"
+    (cd "$REPO_ROOT" && cargo build --release --locked -q -p loadtest) || die "cargo build -p loadtest failed"
+  fi
   # A copy, so a rebuild of the shared target directory cannot change it mid-suite.
   cp "$RELEASE_DIR/chat-loadtest" "$dir/chat-loadtest"
 
+  # Clients connect to the gateways themselves, or through the load balancer.
   local gateways="" name port _
-  while read -r name port _; do
-    [[ "$name" == gateway-* ]] && gateways="${gateways:+$gateways,}http://127.0.0.1:$port"
-  done < <(services_spec)
+  if [ "$CHAT_TOPOLOGY" = replicated ]; then
+    gateways="http://127.0.0.1:$LB_PORT"
+  else
+    while read -r name port _; do
+      [[ "$name" == gateway-* ]] && gateways="${gateways:+$gateways,}http://127.0.0.1:$port"
+    done < <(services_spec)
+  fi
 
   local rc=0 fault recover for before after run_rc
   while IFS='|' read -r name fault recover for; do
@@ -167,7 +220,7 @@ cmd_faults() {
     before=0; [ -f "$table" ] && before=$(wc -l <"$table")
     run_rc=0
     timeout --kill-after=30 "$FAULTS_RUN_LIMIT_SECS" "$dir/chat-loadtest" --scenario faults \
-      --gateways "$gateways" --source-addrs none \
+      --gateways "$gateways" --source-addrs none --rate "$FAULTS_RATE" \
       --duration "$duration" --fault-at "$at" --fault-for "$for" \
       --fault-name "$name" --fault-cmd "$fault" --recover-cmd "$recover" \
       --table "$table" --accounts "$accounts" --out "$dir/$name" \

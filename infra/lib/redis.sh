@@ -3,11 +3,28 @@
 # on 127.0.0.1:$REDIS_PORT with an append-only file under $STATE_DIR/redis (the platform
 # keeps dedup state there, so it must survive a restart).
 # Sourced after common.sh; follows the component contract described there.
+#
+# REDIS_SENTINEL=1 (the replicated topology, infra/lib/topology.sh): a primary and a
+# replica (redis-1 on REDIS_PORT+1, redis-2 on REDIS_PORT+2) watched by three Sentinels
+# (sentinel-1..3 on 26379..26381, quorum 2) that promote the replica when the primary is
+# gone. Clients keep using REDIS_PORT: HAProxy (infra/lib/haproxy.sh) listens there and
+# forwards to whichever node says `role:master`, as a managed service's primary endpoint
+# does. Why not Sentinel-aware clients: every service would need a Sentinel client and
+# its own failover handling, and the cloud's managed Redis hands out one endpoint anyway.
 
 REDIS_PORT="${REDIS_PORT:-6379}"
 REDIS_DIR="$STATE_DIR/redis"
+REDIS_SENTINEL="${REDIS_SENTINEL:-}"
+SENTINEL_PORT="${SENTINEL_PORT:-26379}"
+# Sentinel's name for the primary it watches.
+SENTINEL_MASTER=chat
 
 redis_external() { [ -n "${REDIS_URL:-}" ]; }
+
+# redis_node_names -> the pid-file names of every Redis process.
+redis_node_names() {
+  if [ -n "$REDIS_SENTINEL" ]; then echo redis-1 redis-2 sentinel-1 sentinel-2 sentinel-3 | tr ' ' '\n'; else echo redis; fi
+}
 
 redis_install() {
   [ "$(dpkg-query -W -f='${Status}' redis-server 2>/dev/null)" = "install ok installed" ] &&
@@ -35,35 +52,121 @@ redis_install() {
 redis_healthy() {
   if redis_external; then
     [ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = "PONG" ]
+  elif [ -n "$REDIS_SENTINEL" ]; then
+    local n
+    for n in $(redis_node_names); do _redis_answers "$(_redis_port_of "$n")" || return 1; done
   else
-    [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]
+    _redis_answers "$REDIS_PORT"
   fi
 }
 
+_redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ]; }
+
+_redis_port_of() { # NAME
+  case "$1" in
+    redis) echo "$REDIS_PORT" ;;
+    redis-*) echo $((REDIS_PORT + ${1#redis-})) ;;
+    sentinel-*) echo $((SENTINEL_PORT + ${1#sentinel-} - 1)) ;;
+  esac
+}
+
 redis_start() {
-  redis_healthy && return 0
-  if pid_of redis >/dev/null; then return 0; fi   # ours, still starting (loading the AOF)
-  port_open 127.0.0.1 "$REDIS_PORT" &&
-    die "port $REDIS_PORT is taken by something that is not our redis (a system redis-server? try: service redis-server stop)"
-  mkdir -p "$REDIS_DIR"
+  redis_external && return 0
+  if [ -z "$REDIS_SENTINEL" ]; then _redis_node_start redis ""; return; fi
+  local n primary
+  # A node (re)joining follows the primary the Sentinels know (after a failover, that is
+  # no longer redis-1); with no Sentinel up yet, redis-1 is the primary.
+  primary=$(redis-cli -p "$SENTINEL_PORT" sentinel get-master-addr-by-name "$SENTINEL_MASTER" 2>/dev/null | tail -n 1 || true)
+  [ -n "$primary" ] || primary=$((REDIS_PORT + 1))
+  for n in redis-1 redis-2; do
+    if [ "$(_redis_port_of "$n")" = "$primary" ]; then
+      _redis_node_start "$n" ""
+    else
+      _redis_node_start "$n" "$primary"
+    fi
+  done
+  for n in sentinel-1 sentinel-2 sentinel-3; do _sentinel_start "$n"; done
+}
+
+_redis_node_start() { # NAME [PRIMARY_PORT]
+  local name="$1" primary="${2:-}" port dir
+  port=$(_redis_port_of "$name")
+  _redis_answers "$port" && return 0
+  if pid_of "$name" >/dev/null; then return 0; fi   # ours, still starting (loading the AOF)
+  port_open 127.0.0.1 "$port" &&
+    die "port $port is taken by something that is not our redis (a system redis-server? try: service redis-server stop)"
+  if [ "$name" = redis ]; then dir="$REDIS_DIR"; else dir="$STATE_DIR/$name"; fi
+  mkdir -p "$dir"
+  local replica=()
+  [ -n "$primary" ] && replica=(--replicaof 127.0.0.1 "$primary")
   # No config file: everything on the command line, so /etc/redis/redis.conf (logfile,
   # daemonize, dir) never applies. Logs go to stdout, which start_bg appends to the log.
   # Durability is the append-only file (fsync every second); the periodic RDB snapshots
   # Redis also takes by default are off (`--save ""`): under chat load they fork and
   # rewrite the whole dataset every minute, for nothing the AOF does not already keep.
-  start_bg redis redis-server \
-    --bind 127.0.0.1 --port "$REDIS_PORT" \
-    --dir "$REDIS_DIR" \
+  start_bg "$name" redis-server \
+    --bind 127.0.0.1 --port "$port" \
+    --dir "$dir" \
     --appendonly yes --appendfsync everysec --save "" \
     --daemonize no --supervised no --logfile "" \
-    --protected-mode yes
+    --protected-mode yes "${replica[@]}"
 }
 
-redis_wait() { wait_until redis 60 redis_healthy; }
+# A Sentinel rewrites its own configuration file with what it learns (the current
+# primary, the other Sentinels), so the file is written once and kept.
+_sentinel_start() { # NAME
+  local name="$1" port dir
+  port=$(_redis_port_of "$name")
+  _redis_answers "$port" && return 0
+  if pid_of "$name" >/dev/null; then return 0; fi
+  port_open 127.0.0.1 "$port" && die "port $port is taken by something that is not our Sentinel"
+  dir="$STATE_DIR/$name"
+  mkdir -p "$dir"
+  if [ ! -s "$dir/sentinel.conf" ]; then
+    # down-after 2 s: a primary that answers nothing for 2 s is down to this Sentinel;
+    # two of three agreeing start the failover.
+    cat >"$dir/sentinel.conf" <<CONF
+port $port
+bind 127.0.0.1
+dir $dir
+sentinel monitor $SENTINEL_MASTER 127.0.0.1 $((REDIS_PORT + 1)) 2
+sentinel down-after-milliseconds $SENTINEL_MASTER 2000
+sentinel failover-timeout $SENTINEL_MASTER 10000
+sentinel parallel-syncs $SENTINEL_MASTER 1
+CONF
+  fi
+  start_bg "$name" redis-server "$dir/sentinel.conf" --sentinel --daemonize no --logfile ""
+}
+
+redis_wait() {
+  redis_external && { wait_until redis 60 redis_healthy; return; }
+  local n
+  for n in $(redis_node_names); do wait_until "$n" 60 _redis_answers "$(_redis_port_of "$n")" || return 1; done
+}
 
 # SIGTERM makes redis flush the AOF (and write an RDB snapshot) before it exits.
-redis_stop() { stop_pid redis 30; }
+redis_stop() {
+  redis_external && return 0
+  local n
+  for n in $(redis_node_names); do stop_pid "$n" 30; done
+}
+
+# redis_primary_port -> the port of the node that is the primary now.
+redis_primary_port() {
+  local n port
+  for n in redis-1 redis-2; do
+    port=$(_redis_port_of "$n")
+    redis-cli -p "$port" info replication 2>/dev/null | grep -q '^role:master' && { echo "$port"; return 0; }
+  done
+  return 1
+}
 
 redis_describe() {
-  if redis_external; then echo "redis      $REDIS_URL (external)"; else echo "redis      127.0.0.1:$REDIS_PORT"; fi
+  if redis_external; then
+    echo "redis      $REDIS_URL (external)"
+  elif [ -n "$REDIS_SENTINEL" ]; then
+    echo "redis      127.0.0.1:$REDIS_PORT (through HAProxy to the primary, now 127.0.0.1:$(redis_primary_port || echo none); replica and 3 Sentinels)"
+  else
+    echo "redis      127.0.0.1:$REDIS_PORT"
+  fi
 }

@@ -7,7 +7,9 @@
 # workspace adds its line here.
 
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
-RELEASE_DIR="$CARGO_TARGET_DIR/release"
+# The binaries `up` runs: release builds, or CHAT_BIN_DIR (the test suite's fault runs use
+# the debug builds it has just made).
+RELEASE_DIR="${CHAT_BIN_DIR:-$CARGO_TARGET_DIR/release}"
 
 # GATEWAYS=N runs N gateways side by side: 8080, then 8082, 8083, ... (8081 is the
 # schema registry's). Each has its own port and gateway id.
@@ -49,7 +51,7 @@ jwt_secret() {
 platform_env_args() {
   printf '%s\n' \
     "KAFKA_BROKERS=$(kafka_bootstrap)" \
-    "CQL_NODES=${CQL_NODES:-127.0.0.1:${CQL_PORT:-9042}}" \
+    "CQL_NODES=${CQL_NODES:-$(cassandra_contact_points)}" \
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
     "SCHEMA_REGISTRY_URL=$REGISTRY_URL"
 }

@@ -113,6 +113,22 @@ pub struct CqlSettings {
     /// How long a service keeps trying to reach the store at start-up before it gives
     /// up (the store may still be booting, or busy).
     pub connect_patience_secs: u64,
+    /// Consistency of every read and write. `local_quorum` (the default) needs a
+    /// majority of the local datacenter's replicas, so with RF 3 one node may be down;
+    /// with RF 1 it is the one node.
+    pub consistency: CqlConsistency,
+}
+
+/// The CQL consistency levels a deployment may choose (`cql.consistency`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CqlConsistency {
+    One,
+    LocalOne,
+    Quorum,
+    LocalQuorum,
+    EachQuorum,
+    All,
 }
 
 impl CqlSettings {
@@ -370,6 +386,7 @@ fn layers(
         .set_default("cql.keyspace", "chat")?
         .set_default("cql.replication_factor", 1)?
         .set_default("cql.connect_patience_secs", 60)?
+        .set_default("cql.consistency", "local_quorum")?
         .set_default("redis.url", "redis://127.0.0.1:6379")?
         .set_default("presence.ttl_secs", 60)?
         .set_default("presence.max_group_members", 100)?

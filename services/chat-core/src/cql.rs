@@ -10,8 +10,9 @@ use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
 
-use crate::config::CqlSettings;
+use crate::config::{CqlConsistency, CqlSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CqlError {
@@ -30,6 +31,7 @@ pub async fn connect(settings: &CqlSettings) -> Result<Session, CqlError> {
     let profile = ExecutionProfile::builder()
         .load_balancing_policy(policy.build())
         .request_timeout(Some(Duration::from_secs(10)))
+        .consistency(consistency(settings.consistency))
         .build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&settings.nodes)
@@ -42,6 +44,17 @@ pub async fn connect(settings: &CqlSettings) -> Result<Session, CqlError> {
         .build()
         .await
         .map_err(|e| CqlError::Connect(e.to_string()))
+}
+
+fn consistency(c: CqlConsistency) -> Consistency {
+    match c {
+        CqlConsistency::One => Consistency::One,
+        CqlConsistency::LocalOne => Consistency::LocalOne,
+        CqlConsistency::Quorum => Consistency::Quorum,
+        CqlConsistency::LocalQuorum => Consistency::LocalQuorum,
+        CqlConsistency::EachQuorum => Consistency::EachQuorum,
+        CqlConsistency::All => Consistency::All,
+    }
 }
 
 /// Connect and use the configured keyspace (which must exist: run the migrator first).

@@ -3,7 +3,7 @@
 //! stops by itself and writes `summary.json`, `report.md` and SVG charts to `--out`.
 //!
 //! Scenarios, one module each: [`idle`], [`chat`], [`fanout`], [`history`],
-//! [`reconnect`], [`faults`]. Shared pieces: accounts and groups ([`setup`]), sockets and frames
+//! [`reconnect`], [`faults`], [`stuck`]. Shared pieces: accounts and groups ([`setup`]), sockets and frames
 //! ([`client`]), the client's ordering rule ([`gap_rule`]), connected members sending and receiving
 //! ([`live`]), a client that follows every rule across drops ([`resilient`]), what is recorded ([`tracker`]), the history check ([`verify`]), process
 //! sampling ([`sample`]) and the output ([`report`], [`chart`]).
@@ -22,6 +22,7 @@ mod report;
 mod resilient;
 mod sample;
 mod setup;
+mod stuck;
 mod tracker;
 mod verify;
 
@@ -31,7 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{ArgAction, Parser};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde_json::{json, Value};
 
 use crate::client::Connector;
@@ -44,7 +46,7 @@ use crate::client::Connector;
     args_override_self = true
 )]
 pub struct Args {
-    /// Scenario: idle, chat, fanout, history, reconnect or faults.
+    /// Scenario: idle, chat, fanout, history, reconnect, faults or stuck.
     #[arg(long, default_value = "chat")]
     scenario: String,
     /// A TOML file of flags (`rate = 1000`, `gateways = ["http://..."]`,
@@ -66,18 +68,22 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     conversations: usize,
     /// chat: members per conversation; fanout: the group's size; reconnect: group size
-    /// (one sender that stays, the rest drop); history: sockets that fill.
+    /// (one sender that stays, the rest drop); history: sockets that fill; stuck: stuck
+    /// users per group (default: as many as a group may have at creation).
     #[arg(long)]
     members: Option<usize>,
-    /// Messages per second, in total (chat, fanout, reconnect).
+    /// Messages per second, in total (chat, fanout, reconnect, stuck).
     #[arg(long)]
     rate: Option<u64>,
-    /// Padding of each message body, in bytes.
+    /// Padding of each message body, in bytes (stuck: default 4000).
     #[arg(long, default_value_t = 64)]
     body_bytes: usize,
-    /// fanout: how many of the members send.
+    /// fanout: how many of the members send; stuck: normal members that send (default 5).
     #[arg(long, default_value_t = 4)]
     senders: usize,
+    /// stuck: sockets, of distinct users, that stop reading after their first pong.
+    #[arg(long, default_value_t = 1000)]
+    stuck: usize,
 
     /// idle: sockets to open and hold.
     #[arg(long, default_value_t = 1000)]
@@ -175,6 +181,27 @@ impl Args {
             }))
     }
 
+    /// Defaults that differ by scenario for flags that scenarios share, applied where
+    /// the flag was given neither on the command line nor in `--scenario-file`.
+    fn scenario_defaults(&mut self, matches: &ArgMatches) {
+        let unset = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+        if self.scenario == "stuck" {
+            if unset("senders") {
+                self.senders = stuck::DEFAULT_SENDERS;
+            }
+            if unset("body_bytes") {
+                self.body_bytes = stuck::DEFAULT_BODY_BYTES;
+            }
+        }
+    }
+
+    fn from_argv(argv: Vec<OsString>) -> Result<Self> {
+        let matches = Args::command().try_get_matches_from(argv)?;
+        let mut args = Args::from_arg_matches(&matches)?;
+        args.scenario_defaults(&matches);
+        Ok(args)
+    }
+
     fn rate_or(&self, default: u64) -> u64 {
         self.rate.unwrap_or(default).max(1)
     }
@@ -190,6 +217,7 @@ impl Args {
             "rate": self.rate,
             "body_bytes": self.body_bytes,
             "senders": self.senders,
+            "stuck": self.stuck,
             "connections": self.connections,
             "users": self.users,
             "heartbeat": humantime::format_duration(self.heartbeat).to_string(),
@@ -333,7 +361,7 @@ fn raise_nofile() -> u64 {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::try_parse_from(argv()?)?;
+    let args = Args::from_argv(argv()?)?;
     if args.gateways.is_empty() {
         bail!("--gateways is empty");
     }
@@ -360,7 +388,10 @@ async fn main() -> Result<()> {
         "history" => history::run(&ctx).await,
         "reconnect" => reconnect::run(&ctx).await,
         "faults" => faults::run(&ctx).await,
-        other => bail!("unknown scenario {other} (idle, chat, fanout, history, reconnect, faults)"),
+        "stuck" => stuck::run(&ctx).await,
+        other => bail!(
+            "unknown scenario {other} (idle, chat, fanout, history, reconnect, faults, stuck)"
+        ),
     }
 }
 
@@ -393,5 +424,24 @@ mod tests {
         .unwrap();
         assert_eq!(a.gateways, vec!["http://c:3"]);
         assert!(file_flags("nope = {a = 1}").is_err());
+    }
+
+    #[test]
+    fn scenario_defaults_only_where_unset() {
+        let parse = |v: &[&str]| Args::from_argv(v.iter().map(OsString::from).collect()).unwrap();
+        let a = parse(&["x", "--scenario", "stuck"]);
+        assert_eq!((a.senders, a.body_bytes, a.stuck), (5, 4000, 1000));
+        let a = parse(&[
+            "x",
+            "--scenario",
+            "stuck",
+            "--senders",
+            "2",
+            "--body-bytes",
+            "64",
+        ]);
+        assert_eq!((a.senders, a.body_bytes), (2, 64));
+        let a = parse(&["x", "--scenario", "fanout"]);
+        assert_eq!((a.senders, a.body_bytes), (4, 64));
     }
 }

@@ -79,13 +79,18 @@ services_start() {
     [ -n "$name" ] || continue
     if service_healthy "$port"; then continue; fi
     pid_of "$name" >/dev/null && continue
-    local vars
-    mapfile -t vars < <(platform_env_args)
-    vars+=("CHAT__GATEWAY__JWT_SECRET=${CHAT__GATEWAY__JWT_SECRET:-$(jwt_secret)}")
-    vars+=("CHAT__GATEWAY__WEB_DIR=${CHAT__GATEWAY__WEB_DIR:-$WEB_DIST}")
-    # In a subshell so the raised open-files limit applies to this service only.
+    # In a subshell, so the raised open-files limit and the variables apply to this
+    # service only. The variables are exported, not passed as `env NAME=value`
+    # arguments: a secret on a command line is readable by every local user in
+    # /proc/PID/cmdline and `ps`.
     # shellcheck disable=SC2086 # args is a word list by design
-    (raise_nofile && start_bg "$name" env "${vars[@]}" "$RELEASE_DIR/$bin" $args)
+    (
+      local v
+      while read -r v; do export "${v?}"; done < <(platform_env_args)
+      export CHAT__GATEWAY__JWT_SECRET="${CHAT__GATEWAY__JWT_SECRET:-$(jwt_secret)}"
+      export CHAT__GATEWAY__WEB_DIR="${CHAT__GATEWAY__WEB_DIR:-$WEB_DIST}"
+      raise_nofile && start_bg "$name" "$RELEASE_DIR/$bin" $args
+    )
   done < <(services_spec)
 }
 

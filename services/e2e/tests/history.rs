@@ -78,6 +78,8 @@ async fn stack_with_env(
     let mut gateway_env: Vec<(&str, &str)> = FAST.to_vec();
     gateway_env.extend(pairs.iter().copied());
     gateway_env.extend(gateway_extra_env.iter().copied());
+    // Retries of sends whose outcome is unknown wait for this stack's history role.
+    gateway_env.push(("CHAT__GATEWAY__HISTORY_GROUP", group.as_str()));
     let gateway = Gateway::start_with(name, &gateway_env).await;
     let api = Api::new(&gateway);
     Stack {
@@ -727,14 +729,15 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
         );
         let dedup = dedup.clone();
         async move {
-            let r = dedup.reserve::<Value>(id).await.expect("reserve");
-            assert!(matches!(r, Reservation::Acquired(_)), "a fresh reservation");
-            id
+            match dedup.reserve::<Value>(id).await.expect("reserve") {
+                Reservation::Acquired(claim) => (id, claim),
+                _ => panic!("a fresh reservation"),
+            }
         }
     };
 
     // A gateway reserves a send, appends it, and is killed before recording its ack.
-    let message_id = reserve("died-after-append").await;
+    let (message_id, _) = reserve("died-after-append").await;
     let appended = ConversationEvent {
         event_id: uuid::Uuid::new_v4(),
         conversation_id: conversation,
@@ -783,6 +786,44 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
         .await;
     assert_eq!(again, retried, "and from then on by its dedup record");
 
+    // Kafka did not answer a send in time, yet the record is in the log (a leader that
+    // appended it and died): the gateway marked it uncertain. The retry, at once, waits
+    // for history to read the log up to its end and answers from it.
+    let (uncertain_id, claim) = reserve("timed-out").await;
+    let timed_out = ConversationEvent {
+        event_id: uuid::Uuid::new_v4(),
+        occurred_at: UnixMillis::now(),
+        payload: Payload::MessageSent(MessageSent {
+            message_id: uncertain_id,
+            client_msg_id: "timed-out".into(),
+            kind: MessageKind::Text,
+            body: "in the log after all".into(),
+            reply_to: None,
+            attachments: vec![],
+        }),
+        ..appended.clone()
+    };
+    let bytes = codec
+        .encode(&s.topics.conversation_events, &timed_out)
+        .await
+        .unwrap();
+    let timed_out_at = producer
+        .send(
+            FutureRecord::to(&s.topics.conversation_events)
+                .key(&group)
+                .payload(&bytes),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap()
+        .offset;
+    dedup.mark_uncertain(uncertain_id, claim).await;
+    let retried = ws
+        .request(send_frame(&group, "timed-out", "in the log after all"))
+        .await;
+    assert_eq!(retried["type"], "ack", "{retried}");
+    assert_eq!(retried["seq"], timed_out_at, "{retried}");
+
     // A send whose gateway was killed before appending is appended by the retry.
     reserve("died-before-append").await;
     let late = ws
@@ -801,6 +842,7 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
         sends,
         [
             (offset, "died-after-append".to_string()),
+            (timed_out_at, "timed-out".to_string()),
             (
                 late["seq"].as_i64().unwrap(),
                 "died-before-append".to_string()

@@ -127,3 +127,237 @@ async fn a_receipt_beyond_the_log_counts_as_its_end() {
         })
         .await;
 }
+
+/// Names shown to others refuse bidirectional controls, invisible characters and the
+/// BOM (a name could otherwise display as something it is not), and are stored in NFC.
+#[tokio::test]
+async fn names_with_bidi_controls_or_invisible_characters_are_refused() {
+    let gw = Gateway::start("gw-names").await;
+    let api = Api::new(&gw);
+    let alice = sign_up(&api, "alice").await;
+    for display_name in [
+        "Adm\u{202E}gnp.exe",
+        "ad\u{200B}min",
+        "\u{FEFF}admin",
+        "a\u{2066}b",
+    ] {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                None,
+                Some(json!({"username": unique("eve"), "password": PASSWORD, "display_name": display_name})),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "invalid_display_name"),
+            "{display_name:?}"
+        );
+    }
+    for name in ["team\u{202E}", "a\u{200D}b", "\u{2060}"] {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/conversations",
+                Some(&alice.token),
+                Some(json!({"kind": "group", "name": name, "members": []})),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (400, "invalid_name"), "{name:?}");
+    }
+    // Decomposed input is stored composed: one name, one spelling.
+    let username = unique("jose");
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            None,
+            Some(
+                json!({"username": username, "password": PASSWORD, "display_name": "Jose\u{301}"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let found = api
+        .call(
+            "GET",
+            &format!("/api/v1/users?username={username}"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        found.body["users"][0]["display_name"], "Jos\u{E9}",
+        "{}",
+        found.body
+    );
+}
+
+/// One request through the raw client, with extra headers: its status, `Retry-After`
+/// and error code.
+async fn raw(
+    api: &Api,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: serde_json::Value,
+) -> (u16, Option<u64>, String) {
+    let mut req = api
+        .http
+        .request(method, format!("{}{path}", api.base))
+        .json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("gateway reachable");
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (status, retry_after, code)
+}
+
+/// REST requests are throttled per user, sign-ins per account (before the password is
+/// checked), sign-ups per address; each refusal is a 429 `rate_limited` with
+/// `Retry-After`, and a client cannot pick its own address with `X-Forwarded-For`.
+#[tokio::test]
+async fn requests_sign_ins_and_sign_ups_are_throttled_with_retry_after() {
+    let gw = Gateway::start_with(
+        "gw-throttle",
+        &[
+            ("CHAT__GATEWAY__THROTTLE__PER_USER_PER_SEC", "1"),
+            ("CHAT__GATEWAY__THROTTLE__PER_USER_BURST", "5"),
+            ("CHAT__GATEWAY__THROTTLE__SIGN_INS_PER_MIN_PER_ACCOUNT", "1"),
+            ("CHAT__GATEWAY__THROTTLE__SIGN_INS_BURST_PER_ACCOUNT", "3"),
+            ("CHAT__GATEWAY__THROTTLE__SIGN_UPS_PER_MIN_PER_ADDRESS", "1"),
+            ("CHAT__GATEWAY__THROTTLE__SIGN_UPS_BURST_PER_ADDRESS", "3"),
+        ],
+    )
+    .await;
+    let api = Api::new(&gw);
+    let alice = sign_up(&api, "alice").await; // one sign-up, one sign-in
+    let group = create_group(&api, &alice, &[]).await; // one request of alice's
+
+    // Sends over REST: the burst passes, then 429 with Retry-After.
+    let mut codes = Vec::new();
+    for i in 0..10 {
+        let (status, retry_after, code) = raw(
+            &api,
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{group}/messages"),
+            Some(&alice.token),
+            &[],
+            json!({"client_msg_id": format!("burst-{i}"), "body": "hello"}),
+        )
+        .await;
+        if status == 429 {
+            assert_eq!(code, "rate_limited");
+            assert_eq!(retry_after, Some(1), "a 1/s bucket refills within a second");
+        } else {
+            assert_eq!(status, 201, "{code}");
+        }
+        codes.push(status);
+    }
+    assert!(codes[..3].iter().all(|&s| s == 201), "{codes:?}");
+    assert!(codes.contains(&429), "{codes:?}");
+
+    // Sign-ins for one account: after the burst even the right password is refused.
+    let sign_in = |password: &'static str| {
+        raw(
+            &api,
+            reqwest::Method::POST,
+            "/api/v1/auth",
+            None,
+            &[],
+            json!({"username": alice.username, "password": password}),
+        )
+    };
+    assert_eq!(sign_in("wrong password").await.0, 401);
+    assert_eq!(sign_in("wrong password").await.0, 401);
+    let (status, retry_after, code) = sign_in(PASSWORD).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert!(
+        retry_after.is_some_and(|s| (1..=60).contains(&s)),
+        "{retry_after:?}"
+    );
+
+    // Sign-ups from one address; a forged X-Forwarded-For does not make another one.
+    let sign_up_as = |forwarded: &'static str| {
+        let headers: Vec<(&str, &str)> = if forwarded.is_empty() {
+            vec![]
+        } else {
+            vec![("x-forwarded-for", forwarded)]
+        };
+        let body = json!({"username": unique("new"), "password": PASSWORD});
+        let api = &api;
+        async move {
+            raw(
+                api,
+                reqwest::Method::POST,
+                "/api/v1/users",
+                None,
+                &headers,
+                body,
+            )
+            .await
+        }
+    };
+    assert_eq!(sign_up_as("").await.0, 201);
+    assert_eq!(sign_up_as("").await.0, 201);
+    let (status, retry_after, _) = sign_up_as("").await;
+    assert_eq!(status, 429);
+    assert!(retry_after.is_some());
+    assert_eq!(
+        sign_up_as("203.0.113.7").await.0,
+        429,
+        "the header is not believed"
+    );
+}
+
+/// Behind a trusted proxy, the address it forwards is the client's: clients of one
+/// load balancer are throttled apart.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled() {
+    let gw = Gateway::start_with(
+        "gw-proxied",
+        &[
+            ("CHAT__GATEWAY__THROTTLE__TRUSTED_PROXIES", "127.0.0.1"),
+            ("CHAT__GATEWAY__THROTTLE__SIGN_UPS_PER_MIN_PER_ADDRESS", "1"),
+            ("CHAT__GATEWAY__THROTTLE__SIGN_UPS_BURST_PER_ADDRESS", "1"),
+        ],
+    )
+    .await;
+    let api = Api::new(&gw);
+    let mut statuses = Vec::new();
+    for forwarded in [
+        "203.0.113.1",
+        "203.0.113.2",
+        "203.0.113.1",
+        "198.51.100.1, 203.0.113.2",
+    ] {
+        let (status, _, _) = raw(
+            &api,
+            reqwest::Method::POST,
+            "/api/v1/users",
+            None,
+            &[("x-forwarded-for", forwarded)],
+            json!({"username": unique("via-lb"), "password": PASSWORD}),
+        )
+        .await;
+        statuses.push(status);
+    }
+    // The last one claims 198.51.100.1, but the proxy saw 203.0.113.2.
+    assert_eq!(statuses, [201, 201, 429, 429]);
+}

@@ -29,6 +29,11 @@ pub struct GatewaySettings {
     /// between Kafka's ack and recording it) may be taken over by a retry, which then
     /// looks for the earlier attempt in history before appending.
     pub dedup_abandon_after_secs: u64,
+    /// The history role's consumer group: a retry of a send whose outcome is unknown
+    /// waits until it has read the log up to now (`crate::history_progress`).
+    pub history_group: String,
+    /// ... for at most this long, then answers `unavailable`.
+    pub history_wait_ms: u64,
     /// Frames per second a connection may sustain, and the burst above it.
     pub frames_per_sec: u32,
     pub frames_burst: u32,
@@ -36,6 +41,8 @@ pub struct GatewaySettings {
     /// at `/`. Relative paths are resolved from the working directory; `infra/dev` passes
     /// an absolute one. When it holds no `index.html`, `/` answers a 404 saying so.
     pub web_dir: String,
+    /// Request limits per address and per user, sign-in and sign-up limits.
+    pub throttle: crate::throttle::ThrottleSettings,
     /// Enterprise single sign-on: accept RS256 tokens from this OpenID Connect issuer.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
@@ -55,7 +62,8 @@ impl Section for GatewaySettings {
     const NAME: &'static str = "gateway";
 
     fn defaults() -> Vec<(&'static str, config::Value)> {
-        vec![
+        let mut defaults = crate::throttle::ThrottleSettings::defaults();
+        defaults.extend([
             ("host", "127.0.0.1".into()),
             ("port", 8080.into()),
             ("gateway_id", "gw-1".into()),
@@ -65,10 +73,13 @@ impl Section for GatewaySettings {
             ("max_frame_bytes", (64 * 1024).into()),
             ("dedup_ttl_secs", (48 * 3600).into()),
             ("dedup_abandon_after_secs", 30.into()),
+            ("history_group", "chat-projector-history".into()),
+            ("history_wait_ms", 5000.into()),
             ("frames_per_sec", 50.into()),
             ("frames_burst", 200.into()),
             ("web_dir", "services/web/dist".into()),
-        ]
+        ]);
+        defaults
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -84,6 +95,26 @@ impl Section for GatewaySettings {
                 "gateway.gateway_id must be 1..64 characters".into(),
             ));
         }
+        let t = &self.throttle;
+        if [
+            t.per_address_per_sec,
+            t.per_address_burst,
+            t.per_user_per_sec,
+            t.per_user_burst,
+            t.sign_ins_per_min_per_account,
+            t.sign_ins_burst_per_account,
+            t.sign_ins_per_min_per_address,
+            t.sign_ins_burst_per_address,
+            t.sign_ups_per_min_per_address,
+            t.sign_ups_burst_per_address,
+        ]
+        .contains(&0)
+        {
+            return Err(ConfigError::Invalid(
+                "gateway.throttle.*: every rate and burst must be at least 1".into(),
+            ));
+        }
+        t.trusted().map_err(ConfigError::Invalid)?;
         if self.max_body_bytes == 0 || self.max_frame_bytes < self.max_body_bytes {
             return Err(ConfigError::Invalid(
                 "gateway.max_frame_bytes must be at least gateway.max_body_bytes".into(),

@@ -1,6 +1,8 @@
 //! Client input, parsed once into types that are valid by construction. Handlers take
 //! these types, so nothing past the edge re-checks a username or a body length.
 
+mod printable;
+
 use crate::error::{ApiError, ErrorCode};
 
 /// 3..=32 characters of `a-z 0-9 . _ -`, starting with a letter or digit; stored
@@ -71,42 +73,40 @@ impl Password {
     }
 }
 
-/// 1..=64 characters, no control characters, trimmed.
+/// 1..=64 characters as [`printable::printable_name`] allows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let s = raw.trim();
-        if (1..=64).contains(&s.chars().count()) && !s.chars().any(char::is_control) {
-            Ok(Self(s.to_string()))
-        } else {
-            Err(ApiError::new(
+        printable::printable_name(raw, 64).map(Self).ok_or_else(|| {
+            ApiError::new(
                 ErrorCode::InvalidDisplayName,
-                "display_name must be 1 to 64 printable characters",
-            ))
-        }
+                "display_name must be 1 to 64 printable characters, without control, \
+                 bidirectional or invisible characters",
+            )
+        })
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-/// A group's name: 1..=100 characters, no control characters, trimmed.
+/// A group's name: 1..=100 characters as [`printable::printable_name`] allows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConversationName(String);
 
 impl ConversationName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let s = raw.trim();
-        if (1..=100).contains(&s.chars().count()) && !s.chars().any(char::is_control) {
-            Ok(Self(s.to_string()))
-        } else {
-            Err(ApiError::new(
-                ErrorCode::InvalidName,
-                "name must be 1 to 100 printable characters",
-            ))
-        }
+        printable::printable_name(raw, 100)
+            .map(Self)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidName,
+                    "name must be 1 to 100 printable characters, without control, \
+                 bidirectional or invisible characters",
+                )
+            })
     }
     pub fn into_inner(self) -> String {
         self.0

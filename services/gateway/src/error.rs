@@ -100,6 +100,8 @@ impl std::fmt::Display for ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// For `rate_limited`: when to try again (REST: the `Retry-After` header).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -107,7 +109,13 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -161,7 +169,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         metrics::counter!("gateway_errors_total", "code" => self.code.as_str()).increment(1);
         let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: a client that waits this long gets through.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
+        response
     }
 }
 
@@ -190,7 +207,10 @@ impl From<StoreError> for ApiError {
 impl From<crate::auth::password::PoolError> for ApiError {
     fn from(e: crate::auth::password::PoolError) -> Self {
         match e {
-            crate::auth::password::PoolError::Busy => ApiError::unavailable(e),
+            // Every hashing thread busy and the queue full: come back in a second.
+            crate::auth::password::PoolError::Busy => {
+                ApiError::unavailable(e).retry_after(std::time::Duration::from_secs(1))
+            }
             crate::auth::password::PoolError::Hash(h) => {
                 tracing::error!(error = %h, "hashing failed");
                 ApiError::internal()

@@ -10,11 +10,13 @@
 //! | [`routes`] | the REST routes, one file per group, and the WebSocket upgrade |
 //! | [`ws`] | one socket's loop ([`ws::connection`]: moves frames, nothing else), the frames parsed once ([`ws::frames`]), `sync` replays ([`ws::sync`]) |
 //! | [`auth`] | passwords, the tokens we issue, OIDC tokens, the bearer extractor |
+//! | [`throttle`] | how much each address and user may do: the one throttling policy |
 //! | [`domain`] | client input parsed once into types that are valid by construction |
 //! | [`actions`] | every state change, shared by REST and WebSocket: authorize, deduplicate, append, write through |
 //! | [`accounts`] | accounts over `chat_store::accounts` (sign-up, credentials, SSO provisioning) |
 //! | [`live`] | the sockets held here and the subscriptions that feed them, typing, presence records |
 //! | [`append`] | the Kafka producer: the only way the gateway changes conversation state |
+//! | [`history_progress`] | how far the history role has read the log (retries of sends whose outcome is unknown) |
 //! | [`error`] | protocol error codes, and the one place typed errors become them |
 //! | [`state`] | what every handler shares |
 //! | [`memory`] | how the process returns large allocations to the system |
@@ -30,9 +32,11 @@ pub mod auth;
 pub mod configuration;
 pub mod domain;
 pub mod error;
+pub mod history_progress;
 pub mod live;
 pub mod memory;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod throttle;
 pub mod ws;

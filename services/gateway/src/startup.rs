@@ -16,10 +16,12 @@ use crate::append::Appender;
 use crate::auth::password::PasswordPool;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
+use crate::history_progress::HistoryProgress;
 use crate::live::presence_log::PresenceLog;
 use crate::live::Hub;
 use crate::routes;
 use crate::state::{AppState, Inner};
+use crate::throttle::Throttles;
 use chat_store::accounts::AccountStore;
 use chat_store::dedup::DedupStore;
 use chat_store::membership::MembershipStore;
@@ -88,6 +90,19 @@ pub async fn build(
             Duration::from_secs(gateway.dedup_ttl_secs),
         ),
         pointers: PointerStore::new(redis.clone()),
+        history_progress: Arc::new(
+            HistoryProgress::new(
+                &settings.kafka,
+                topics.conversation_events.clone(),
+                &gateway.history_group,
+                Duration::from_millis(gateway.history_wait_ms),
+            )
+            .context("creating the Kafka client that reads history's progress")?,
+        ),
+        throttles: Throttles::new(
+            &gateway.throttle,
+            gateway.throttle.trusted().map_err(anyhow::Error::msg)?,
+        ),
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
         hub,
         redis,
@@ -122,13 +137,28 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
         shutdown.cancel();
     });
 
+    // Throttling state is per key; keys whose buckets are full again are forgotten.
+    let forgetting = state.clone();
+    let forget = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            forgetting.throttles.forget_idle();
+        }
+    });
+
     let app = routes::router(state.clone());
     let stop = state.shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
+    // The peer's address reaches the handlers (throttling by address).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.cancelled().await })
+    .await?;
 
     heartbeat.abort();
+    forget.abort();
     let mut redis = state.redis.clone();
     sessions::gateway_stopped(&mut redis, &state.settings.gateway_id).await;
     let flushing = state.clone();

@@ -34,6 +34,10 @@ pub struct Inner {
     pub mutes: MuteStore,
     pub dedup: DedupStore,
     pub pointers: PointerStore,
+    /// How far history has read the log (retries of sends whose outcome is unknown).
+    pub history_progress: Arc<crate::history_progress::HistoryProgress>,
+    /// How much each address and user may do (`crate::throttle`).
+    pub throttles: crate::throttle::Throttles,
     pub appender: Appender,
     /// The sockets held here and the live frames that feed them.
     pub hub: Arc<crate::live::Hub>,

@@ -12,7 +12,10 @@
 //! Stale events are not pushed: after the fanout was down for a while, a burst of old
 //! events helps nobody (the clients that were online fetch them with one `sync`). An
 //! event older than `stale_after` when read is chained (the next event's `prev_seq`
-//! points at it, so clients see the gap) but not published.
+//! points at it, so clients see the gap) but not published, except the newest of its
+//! conversation in the chunk: without it, a conversation that went quiet would never
+//! show its clients the gap, and they would miss its last messages until they next
+//! synced for another reason.
 //!
 //! Who receives an event: the conversation's members per the gateways' write-through
 //! set in Redis (the CQL projection when Redis knows nothing), adjusted by the
@@ -79,7 +82,9 @@ pub fn plan<'a>(
     fresh_since: UnixMillis,
 ) -> Plan {
     let mut steps = Vec::new();
-    for record in events {
+    let events: Vec<_> = events.into_iter().collect();
+    let newest = events.len().checked_sub(1);
+    for (i, record) in events.into_iter().enumerate() {
         let seq = record.offset;
         if last.is_some_and(|l| seq <= l) {
             continue; // published before (a replay)
@@ -101,7 +106,7 @@ pub fn plan<'a>(
             metrics::counter!("fanout_skipped_total", "reason" => "actor_not_member").increment(1);
             continue;
         }
-        let step = if e.occurred_at >= fresh_since {
+        let step = if e.occurred_at >= fresh_since || Some(i) == newest {
             let mut recipients: Vec<UserId> = members.iter().copied().collect();
             recipients.sort_by_key(|u| u.0);
             Step {
@@ -335,15 +340,24 @@ mod tests {
     }
 
     #[test]
-    fn stale_events_are_chained_but_not_delivered() {
+    fn stale_events_are_chained_and_only_the_newest_is_delivered() {
         let members: HashSet<UserId> = [u(1), u(2)].into_iter().collect();
         let mut old = at(4, u(1), Payload::ReadUpTo { seq: 1 });
         old.event.occurred_at = UnixMillis(100);
         let mut fresh = at(6, u(1), Payload::ReadUpTo { seq: 2 });
         fresh.event.occurred_at = UnixMillis(5_000);
-        let p = plan(&[old, fresh], Some(2), members, UnixMillis(1_000));
+        let p = plan(&[old, fresh], Some(2), members.clone(), UnixMillis(1_000));
         assert_eq!(seqs_of(&p, u(2)), vec![(6, Some(4))]);
         assert_eq!(p.last(), Some(6));
+
+        // All stale: the newest is still pushed, so clients see the gap and sync.
+        let mut older = at(7, u(1), Payload::ReadUpTo { seq: 3 });
+        older.event.occurred_at = UnixMillis(100);
+        let mut newest = at(8, u(1), Payload::ReadUpTo { seq: 4 });
+        newest.event.occurred_at = UnixMillis(200);
+        let p = plan(&[older, newest], Some(6), members, UnixMillis(1_000));
+        assert_eq!(seqs_of(&p, u(2)), vec![(8, Some(7))]);
+        assert_eq!(p.last(), Some(8));
     }
 
     #[test]

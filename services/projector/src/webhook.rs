@@ -59,8 +59,12 @@ impl Webhook {
         if settings.secret.is_empty() {
             return Err(WebhookSetupError::MissingSecret);
         }
+        // No redirects: a receiver that moved must be reconfigured, not followed, so a
+        // notification (and its signature) goes nowhere the operator did not name. A 3xx
+        // is then an answer that refuses the request, and the notification is parked.
         let client = reqwest::Client::builder()
             .timeout(settings.timeout())
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(WebhookSetupError::Client)?;
         Ok(Self {
@@ -77,7 +81,9 @@ impl Webhook {
 /// Why one attempt was not delivered.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
-    /// No answer: refused connection, timeout, broken transfer.
+    /// No answer: refused connection, timeout, broken transfer. Held without the URL
+    /// (`reqwest::Error::without_url`): it goes to logs and to the dead-letter topic's
+    /// `dlq.reason`, and a receiver's URL can carry a token in its path or query.
     #[error("request failed: {0}")]
     Request(#[source] reqwest::Error),
     /// An answer other than 2xx.
@@ -149,7 +155,7 @@ impl Webhook {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(Failure::Request)?;
+            .map_err(|e| Failure::Request(e.without_url()))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -280,6 +286,74 @@ mod tests {
             assert!(!answered(code).is_transient(), "{code}");
         }
         assert_eq!(answered(404).to_string(), "receiver answered 404 Not Found");
+    }
+
+    fn notification() -> NotificationRequested {
+        use chat_core::events::NotificationReason;
+        use chat_core::ids::{ConversationId, MessageId, UserId};
+        NotificationRequested {
+            notification_id: uuid::Uuid::new_v4(),
+            user_id: UserId(uuid::Uuid::new_v4()),
+            conversation_id: ConversationId(uuid::Uuid::new_v4()),
+            message_id: MessageId(uuid::Uuid::new_v4()),
+            seq: 1,
+            sender_id: UserId(uuid::Uuid::new_v4()),
+            preview: "hi".into(),
+            reason: NotificationReason::Dm,
+            coalesced_count: 1,
+            occurred_at: chat_core::time::UnixMillis::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_never_carry_the_receivers_url() {
+        // Nothing listens on port 9 here: the connection is refused.
+        let sink = Webhook::from_settings(&settings(
+            Some("http://127.0.0.1:9/hooks/secret-path-token?key=secret-query-token"),
+            "k",
+        ))
+        .unwrap();
+        let f = sink.attempt(&notification(), b"{}").await.unwrap_err();
+        let text = format!("{f} / {f:?}");
+        assert!(matches!(f, Failure::Request(_)), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn redirects_are_answers_not_followed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let followed = Arc::new(AtomicUsize::new(0));
+        let seen = followed.clone();
+        let app = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(|| async {
+                    (
+                        axum::http::StatusCode::TEMPORARY_REDIRECT,
+                        [(axum::http::header::LOCATION, "/elsewhere")],
+                    )
+                }),
+            )
+            .route(
+                "/elsewhere",
+                axum::routing::post(move || {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    async { "ok" }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let sink =
+            Webhook::from_settings(&settings(Some(&format!("http://{addr}/hook")), "k")).unwrap();
+        let f = sink.attempt(&notification(), b"{}").await.unwrap_err();
+        assert!(
+            matches!(f, Failure::Answered(s) if s.as_u16() == 307),
+            "{f}"
+        );
+        assert!(!f.is_transient(), "a redirect parks the notification");
+        assert_eq!(followed.load(Ordering::SeqCst), 0, "never followed");
     }
 
     #[test]

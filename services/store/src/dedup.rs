@@ -6,10 +6,11 @@
 //! A failed attempt gives its reservation back so a retry can append.
 //!
 //! A reservation older than `abandon_after` belongs to an attempt that died or hung
-//! (its gateway was killed between Kafka's ack and storing the outcome, say). A retry
-//! then takes it over, and is told so ([`Reservation::Retaken`]): the earlier attempt
-//! may be in the log already, so the caller looks for it in the projections before
-//! appending again. The reservation is kept as long as an outcome would be, so a retry
+//! (its gateway was killed between Kafka's ack and storing the outcome, say); one
+//! marked uncertain ([`DedupStore::mark_uncertain`]) belongs to an attempt that does
+//! not know whether its record reached the log. A retry then takes it over, and is told
+//! so ([`Reservation::Retaken`]): the earlier attempt may be in the log already, so the
+//! caller looks for it in the projections before appending again. The reservation is kept as long as an outcome would be, so a retry
 //! hours later still knows an attempt was made.
 
 use std::time::Duration;
@@ -53,6 +54,16 @@ if v == 'pending' then
   return {'pending', ''}
 end
 return {'done', v}
+"#;
+
+/// Marks the reservation, if it is still this attempt's, as abandoned at once (its
+/// `since` becomes 0), keeping its expiry.
+const UNCERTAIN: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], 'pending:0:' .. ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
 "#;
 
 /// Deletes the reservation only if it is still the one this attempt wrote.
@@ -141,6 +152,24 @@ impl DedupStore {
             .set_ex(key, json, self.keep_for.as_secs().max(1))
             .await?;
         Ok(())
+    }
+
+    /// After an attempt whose outcome is unknown (Kafka did not answer in time: the
+    /// record may be in the log): the next attempt takes the reservation over at once,
+    /// as [`Reservation::Retaken`], and so looks for this one before appending.
+    pub async fn mark_uncertain(&self, action: MessageId, claim: Claim) {
+        let key = keys::dedup(action);
+        let token = Uuid::new_v4().simple().to_string();
+        if let Err(e) = redis::Script::new(UNCERTAIN)
+            .key(&key)
+            .arg(&claim.value)
+            .arg(token)
+            .invoke_async::<i64>(&mut self.redis.clone())
+            .await
+        {
+            // Left as it is, the reservation is taken over once it is abandoned.
+            tracing::warn!(error = %e, %key, "could not mark a dedup reservation uncertain");
+        }
     }
 
     /// Give the reservation back after a failed attempt. Best effort: if Redis is down

@@ -10,15 +10,20 @@ use crate::domain::MessageBody;
 use crate::state::AppState;
 
 /// The ack of a send whose earlier attempt reached the log (its gateway died before
-/// recording the outcome), as history has it; `None` when history has no such message.
-/// History lagging more than `gateway.dedup_abandon_after_secs` behind the log is the
-/// one case where the retry is appended a second time (see README, "Idempotency").
+/// recording the outcome, or Kafka did not answer it in time), as history has it;
+/// `None` when history has no such message once it has read the log up to where it
+/// ends now (`crate::history_progress`), which means the log has none either.
 async fn already_sent(
     state: &AppState,
     c: ConversationId,
     client_msg_id: &ClientMsgId,
     message_id: MessageId,
 ) -> Result<Option<Ack>, ActionError> {
+    if !state.history_progress.caught_up().await {
+        return Err(ActionError::InFlight(
+            "history is catching up with the log; retry this send later",
+        ));
+    }
     let Some(row) = state.history.lookup(message_id.0).await? else {
         return Ok(None);
     };

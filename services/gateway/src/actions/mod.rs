@@ -169,7 +169,8 @@ where
                 }
                 Ok(None) => claim,
                 Err(e) => {
-                    state.dedup.release(action, claim).await;
+                    // Still unknown whether the earlier attempt is in the log.
+                    state.dedup.mark_uncertain(action, claim).await;
                     return Err(e);
                 }
             }
@@ -180,6 +181,12 @@ where
             after_ack("dedup", state.dedup.complete(action, &ack).await);
             metrics::counter!("gateway_acks_total").increment(1);
             Ok(ack)
+        }
+        // Kafka did not answer in time: the record may be in the log all the same (a
+        // leader that appended it and died before acknowledging). The retry must look.
+        Err(e @ ActionError::Append(AppendError::LogUnreachable)) => {
+            state.dedup.mark_uncertain(action, claim).await;
+            Err(e)
         }
         Err(e) => {
             state.dedup.release(action, claim).await;

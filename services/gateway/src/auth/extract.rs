@@ -62,6 +62,8 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
-        authenticate(state, token).await.map(AuthUser)
+        let user = authenticate(state, token).await?;
+        state.throttles.user(user)?;
+        Ok(AuthUser(user))
     }
 }

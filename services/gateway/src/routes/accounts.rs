@@ -12,6 +12,7 @@ use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Password, Username};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+use crate::throttle::ClientAddress;
 
 #[derive(Deserialize)]
 pub struct Registration {
@@ -23,8 +24,11 @@ pub struct Registration {
 
 pub async fn register(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     ApiJson(r): ApiJson<Registration>,
 ) -> Result<(StatusCode, ApiJson<Value>), ApiError> {
+    // Before hashing: a flood of sign-ups is refused, not queued on the hashing threads.
+    state.throttles.sign_up(from)?;
     let username = Username::parse(&r.username)?;
     let password = Password::parse(r.password)?;
     let display_name = DisplayName::parse(r.display_name.as_deref().unwrap_or(username.as_str()))?;
@@ -45,8 +49,11 @@ pub struct Login {
 
 pub async fn authenticate(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     ApiJson(l): ApiJson<Login>,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
+    // Before the password is checked: guesses are counted per account and per address.
+    state.throttles.sign_in(from, &l.username)?;
     let bad = || {
         ApiError::new(
             ErrorCode::BadCredentials,

@@ -24,7 +24,7 @@ pub fn router(state: AppState) -> Router {
     // The request body limit is the frame limit; message bodies are held to the smaller
     // body limit when parsed, so both paths answer `too_large` the same way.
     let body_limit = state.settings.max_frame_bytes;
-    Router::new()
+    let api = Router::new()
         .route(
             "/api/v1/users",
             post(accounts::register).get(accounts::lookup),
@@ -53,6 +53,13 @@ pub fn router(state: AppState) -> Router {
             post(conversations::send).get(history::page),
         )
         .route("/api/v1/ws", get(ws::upgrade))
+        // Every API request counts against its address before anything else is done.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::throttle::by_address,
+        ));
+    Router::new()
+        .merge(api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -12,14 +12,18 @@
 //! Redis going away (a restart, a failover) loses every frame published meanwhile, and
 //! with nothing published afterwards a client would never see the gap. So the
 //! subscriber is watched: the client library reports a dropped connection, and a PING
-//! every [`SUBSCRIBER_CHECK`] finds one that died silently. Once Redis answers again,
+//! every [`SUBSCRIBER_CHECK`] finds one that died silently. The PING is only sent when
+//! no frame arrived since the last check: frames arriving prove the connection alive,
+//! and under a heavy stream the PING's answer waits behind them, so a timeout there
+//! would tell every socket to resync for nothing. Once Redis answers again,
 //! every channel still wanted is subscribed again and every socket held at that moment
 //! is told to reconnect and sync (closed with 1012, see `ws::connection`): live delivery
 //! either resumes or the client is told to resync, never neither.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use chat_core::config::{PresenceSettings, RedisSettings};
@@ -55,6 +59,9 @@ pub struct Hub {
     sockets: Mutex<HashMap<UserId, Vec<Local>>>,
     subscriptions: mpsc::UnboundedSender<Subscription>,
     presence: PresenceLog,
+    /// When the last pushed frame arrived, in milliseconds since `started`.
+    last_push_ms: AtomicU64,
+    started: Instant,
 }
 
 impl Hub {
@@ -73,6 +80,8 @@ impl Hub {
             sockets: Mutex::new(HashMap::new()),
             subscriptions: sub_tx,
             presence,
+            last_push_ms: AtomicU64::new(0),
+            started: Instant::now(),
         });
         tokio::spawn(manage_subscriptions(
             subscriber,
@@ -174,6 +183,17 @@ impl Hub {
         );
     }
 
+    fn note_push(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_push_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether a pushed frame arrived within `window`.
+    fn pushed_within(&self, window: Duration) -> bool {
+        let last = Duration::from_millis(self.last_push_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last) < window
+    }
+
     /// Copy a frame to every socket of `user` on this gateway.
     fn deliver(&self, user: UserId, frame: Utf8Bytes) {
         let table = self.table();
@@ -229,6 +249,12 @@ async fn manage_subscriptions(
                 }
             }
             _ = check.tick() => {
+                let streaming = hub
+                    .upgrade()
+                    .is_some_and(|h| h.pushed_within(SUBSCRIBER_CHECK));
+                if healthy && streaming {
+                    continue;
+                }
                 let answered = redis::cmd("PING")
                     .query_async::<String>(&mut subscriber)
                     .await
@@ -265,6 +291,7 @@ async fn resubscribe(subscriber: &mut ConnectionManager, wanted: &HashSet<UserId
 /// Pushed pub/sub messages to sockets.
 async fn dispatch(hub: Arc<Hub>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) {
     while let Some(push) = pushes.recv().await {
+        hub.note_push();
         if push.kind == PushKind::Disconnection {
             let _ = hub.subscriptions.send(Subscription::Lost);
             continue;

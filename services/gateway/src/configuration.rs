@@ -34,6 +34,10 @@ pub struct GatewaySettings {
     pub history_group: String,
     /// ... for at most this long, then answers `unavailable`.
     pub history_wait_ms: u64,
+    /// How long a client may take to send a request's headers (slowloris bound).
+    pub header_read_timeout_ms: u64,
+    /// Connections held at once (WebSockets included); more are closed on accept.
+    pub max_connections: usize,
     /// Frames per second a connection may sustain, and the burst above it.
     pub frames_per_sec: u32,
     pub frames_burst: u32,
@@ -75,6 +79,8 @@ impl Section for GatewaySettings {
             ("dedup_abandon_after_secs", 30.into()),
             ("history_group", "chat-projector-history".into()),
             ("history_wait_ms", 5000.into()),
+            ("header_read_timeout_ms", 10_000.into()),
+            ("max_connections", 50_000.into()),
             ("frames_per_sec", 50.into()),
             ("frames_burst", 200.into()),
             ("web_dir", "services/web/dist".into()),
@@ -93,6 +99,12 @@ impl Section for GatewaySettings {
         if self.gateway_id.is_empty() || self.gateway_id.len() > 64 {
             return Err(ConfigError::Invalid(
                 "gateway.gateway_id must be 1..64 characters".into(),
+            ));
+        }
+        if self.header_read_timeout_ms == 0 || self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "gateway.header_read_timeout_ms and gateway.max_connections must be at least 1"
+                    .into(),
             ));
         }
         let t = &self.throttle;

@@ -6,6 +6,7 @@
 //! | module | what it does |
 //! |---|---|
 //! | [`startup`] | builds the shared state from the settings, serves, shuts down in order (stop accepting, close sockets with 1001, flush the producer) |
+//! | [`listener`] | accepts connections: a header-read timeout and a connection cap, then the router |
 //! | [`configuration`] | the gateway's own settings (`[gateway]`, `CHAT__GATEWAY__*`) |
 //! | [`routes`] | the REST routes, one file per group, and the WebSocket upgrade |
 //! | [`ws`] | one socket's loop ([`ws::connection`]: moves frames, nothing else), the frames parsed once ([`ws::frames`]), `sync` replays ([`ws::sync`]) |
@@ -33,6 +34,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod history_progress;
+pub mod listener;
 pub mod live;
 pub mod memory;
 pub mod routes;

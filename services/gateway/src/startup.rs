@@ -17,6 +17,7 @@ use crate::auth::password::PasswordPool;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
 use crate::history_progress::HistoryProgress;
+use crate::listener;
 use crate::live::presence_log::PresenceLog;
 use crate::live::Hub;
 use crate::routes;
@@ -148,14 +149,11 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     });
 
     let app = routes::router(state.clone());
-    let stop = state.shutdown.clone();
-    // The peer's address reaches the handlers (throttling by address).
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop.cancelled().await })
-    .await?;
+    let limits = listener::Limits {
+        header_read_timeout: Duration::from_millis(state.settings.header_read_timeout_ms),
+        max_connections: state.settings.max_connections,
+    };
+    listener::serve(listener, app, limits, state.shutdown.clone()).await?;
 
     heartbeat.abort();
     forget.abort();

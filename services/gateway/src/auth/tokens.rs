@@ -203,6 +203,8 @@ mod tests {
             history_group: "h".into(),
             history_wait_ms: 1,
             throttle: Default::default(),
+            header_read_timeout_ms: 1000,
+            max_connections: 10,
             frames_per_sec: 1,
             frames_burst: 1,
             web_dir: "dist".into(),

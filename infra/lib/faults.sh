@@ -11,8 +11,8 @@
 # them again with the same functions `infra/dev up` uses.
 
 FAULTS_RUN_LIMIT_SECS="${FAULTS_RUN_LIMIT_SECS:-900}"
-# Messages per second over all clients (the scenario's --rate).
-FAULTS_RATE="${FAULTS_RATE:-200}"
+# FAULTS_RATE: messages per second over all clients (the scenario's --rate); 200 unless
+# set (the replicated topology sets 50, `infra/dev test` 100).
 
 # fault_ctl ACTION NAME
 #   kill NAME      SIGKILL the process of NAME's pid file, wait until it is gone
@@ -220,7 +220,7 @@ cmd_faults() {
     before=0; [ -f "$table" ] && before=$(wc -l <"$table")
     run_rc=0
     timeout --kill-after=30 "$FAULTS_RUN_LIMIT_SECS" "$dir/chat-loadtest" --scenario faults \
-      --gateways "$gateways" --source-addrs none --rate "$FAULTS_RATE" \
+      --gateways "$gateways" --source-addrs none --rate "${FAULTS_RATE:-200}" \
       --duration "$duration" --fault-at "$at" --fault-for "$for" \
       --fault-name "$name" --fault-cmd "$fault" --recover-cmd "$recover" \
       --table "$table" --accounts "$accounts" --out "$dir/$name" \

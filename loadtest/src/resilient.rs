@@ -320,7 +320,11 @@ pub async fn run(
     mut phase: watch::Receiver<Phase>,
 ) -> Outcome {
     let now = Instant::now();
-    let seed = 0x9e37_79b9_7f4a_7c15 ^ ((spec.index as u64 + 1) * 0x2545_f491_4f6c_dd1d);
+    // Wrapping: a hash of the index, not arithmetic (debug builds check overflow).
+    let seed = 0x9e37_79b9_7f4a_7c15
+        ^ (spec.index as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x2545_f491_4f6c_dd1d);
     let mut c = Client {
         out: Outcome {
             index: spec.index,

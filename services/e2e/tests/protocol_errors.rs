@@ -143,19 +143,31 @@ async fn missing_expired_and_forged_tokens_are_refused() {
 
 #[tokio::test]
 async fn an_unreachable_kafka_is_unavailable_and_safe_to_retry() {
-    let healthy = Gateway::start("gw-healthy").await;
+    // A send whose append timed out may be in the log all the same, so its retry waits
+    // for the history role to read the log to its end and looks there first: this test
+    // has its own topics, keyspace and history role.
+    let keyspace = fresh_keyspace().await;
+    let prefix = format!("t{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let history_group = unique("test-history");
+    let env = [
+        ("CHAT__KAFKA__TOPIC_PREFIX", prefix.as_str()),
+        ("CHAT__KAFKA__PARTITIONS", "3"),
+        ("CHAT__CQL__KEYSPACE", keyspace.as_str()),
+        ("CHAT__GATEWAY__HISTORY_GROUP", history_group.as_str()),
+    ];
+    chatctl_with(&env, &["init"]);
+    let _history = Projector::start_with("history", &history_group, &env, &[]);
+    let healthy = Gateway::start_with("gw-healthy", &env).await;
     let api = Api::new(&healthy);
     let alice = sign_up(&api, "alice").await;
     let group = create_group(&api, &alice, &[]).await;
     // A gateway whose brokers are unreachable (everything else is real).
-    let broken = Gateway::start_with(
-        "gw-nokafka",
-        &[
-            ("KAFKA_BROKERS", "127.0.0.1:1"),
-            ("CHAT__KAFKA__DELIVERY_TIMEOUT_MS", "1500"),
-        ],
-    )
-    .await;
+    let mut broken_env = env.to_vec();
+    broken_env.extend([
+        ("KAFKA_BROKERS", "127.0.0.1:1"),
+        ("CHAT__KAFKA__DELIVERY_TIMEOUT_MS", "1500"),
+    ]);
+    let broken = Gateway::start_with("gw-nokafka", &broken_env).await;
     let ready = Api::new(&broken).call("GET", "/readyz", None, None).await;
     assert_eq!(ready.status, 503);
     assert_eq!(ready.body["checks"]["kafka"], false);

@@ -123,17 +123,18 @@ faults_platform_up() {
 faults_list() {
   local short="$1" dev
   dev=$(printf '%q' "$INFRA_DIR/dev")
-  # SIGKILL, restart 10 s later; SIGSTOP, SIGCONT 30 s later.
-  _fk() { echo "$1|$dev _fault kill $1|$dev _fault restart $1|10s"; }
+  # _fk PROCESS [FAULT NAME]: SIGKILL, restart 10 s later.
+  # _fh PROCESS: SIGSTOP, SIGCONT 30 s later.
+  _fk() { echo "${2:-$1}|$dev _fault kill $1|$dev _fault restart $1|10s"; }
   _fh() { echo "$1-hang|$dev _fault stop $1|$dev _fault cont $1|30s"; }
   if [ "$CHAT_TOPOLOGY" = replicated ]; then
     if [ -n "$short" ]; then
-      echo "gateway|$dev _fault kill gateway-1|$dev _fault restart gateway-1|10s"
+      _fk gateway-1 gateway
       _fk kafka-1
       echo "redis-failover|$dev _fault kill redis-primary|$dev _fault restart redis|10s"
       return
     fi
-    echo "gateway|$dev _fault kill gateway-1|$dev _fault restart gateway-1|10s"
+    _fk gateway-1 gateway
     _fk projector-history
     _fk projector-fanout
     _fk projector-presence
@@ -151,12 +152,12 @@ faults_list() {
     return
   fi
   if [ -n "$short" ]; then
-    echo "gateway|$dev _fault kill gateway-1|$dev _fault restart gateway-1|10s"
+    _fk gateway-1 gateway
     _fk projector-fanout
     _fk redis
     return
   fi
-  echo "gateway|$dev _fault kill gateway-1|$dev _fault restart gateway-1|10s"
+  _fk gateway-1 gateway
   _fk projector-history
   _fk projector-fanout
   _fk projector-presence

@@ -703,6 +703,30 @@ async fn sends_in_log(s: &Stack, conversation: &str) -> Vec<(i64, String)> {
     out
 }
 
+/// Append `event` to the stack's log as a gateway does (keyed by its conversation,
+/// encoded through the registry), without any gateway; its offset.
+async fn append_directly(s: &Stack, event: &ConversationEvent) -> i64 {
+    let settings = settings();
+    let codec = EventCodec::new(&settings.registry).expect("codec");
+    let bytes = codec
+        .encode(&s.topics.conversation_events, event)
+        .await
+        .expect("encodes");
+    let producer =
+        chat_core::kafka::producer(&settings.kafka, "test-direct-append").expect("producer");
+    let key = event.conversation_id.to_string();
+    producer
+        .send(
+            FutureRecord::to(&s.topics.conversation_events)
+                .key(&key)
+                .payload(&bytes),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("appended")
+        .offset
+}
+
 #[tokio::test]
 async fn a_send_retried_after_its_gateway_died_is_appended_once() {
     let s = stack_with_env(
@@ -753,22 +777,7 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
             attachments: vec![],
         }),
     };
-    let codec = EventCodec::new(&settings.registry).unwrap();
-    let bytes = codec
-        .encode(&s.topics.conversation_events, &appended)
-        .await
-        .unwrap();
-    let producer = chat_core::kafka::producer(&settings.kafka, "test-killed-gateway").unwrap();
-    let offset = producer
-        .send(
-            FutureRecord::to(&s.topics.conversation_events)
-                .key(&group)
-                .payload(&bytes),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap()
-        .offset;
+    let offset = append_directly(&s, &appended).await;
     wait_for_last_body(&s.api, &alice, &group, "appended once").await;
 
     // The client retries on a gateway that is alive: once the reservation is abandoned,
@@ -803,20 +812,7 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
         }),
         ..appended.clone()
     };
-    let bytes = codec
-        .encode(&s.topics.conversation_events, &timed_out)
-        .await
-        .unwrap();
-    let timed_out_at = producer
-        .send(
-            FutureRecord::to(&s.topics.conversation_events)
-                .key(&group)
-                .payload(&bytes),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap()
-        .offset;
+    let timed_out_at = append_directly(&s, &timed_out).await;
     dedup.mark_uncertain(uncertain_id, claim).await;
     let retried = ws
         .request(send_frame(&group, "timed-out", "in the log after all"))

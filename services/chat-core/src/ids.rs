@@ -75,6 +75,11 @@ uuid_id!(
     /// One WebSocket connection of a user.
     SessionId
 );
+uuid_id!(
+    /// One sign-in: the chain of refresh tokens and the access tokens issued from it,
+    /// revoked together (sign-out, a reused refresh token).
+    SignInId
+);
 
 impl ConversationId {
     /// The one direct conversation between two users, whichever of them asks.

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "chatctl",
     version,
-    about = "Operate the chat platform: topics, schemas, CQL migrations, health"
+    about = "Operate the chat platform: topics, schemas, CQL migrations, health, accounts"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +40,11 @@ enum Command {
     Tail(commands::tail::TailArgs),
     /// Consumer lag per group and partition (log end minus committed offset).
     Lag(commands::lag::LagArgs),
+    /// Accounts: deactivate (revoking every token) or reactivate.
+    Users {
+        #[command(subcommand)]
+        action: commands::users::Action,
+    },
     /// Rebuild a projection by replaying the log into a fresh keyspace.
     Rebuild {
         #[command(subcommand)]
@@ -71,6 +76,7 @@ async fn main() -> Result<()> {
         Command::Health => commands::health::run(&settings).await,
         Command::Tail(args) => commands::tail::run(&settings, args).await,
         Command::Lag(args) => commands::lag::run(&settings, args).await,
+        Command::Users { action } => commands::users::run(&settings, action).await,
         Command::Rebuild {
             projection: RebuildWhat::History(args),
         } => commands::rebuild::history(&settings, args).await,

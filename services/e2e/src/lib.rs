@@ -324,17 +324,40 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(g: &Gateway, token: &str) -> Ws {
-        let mut req = format!("ws://127.0.0.1:{}/api/v1/ws", g.port)
+        Self::try_connect(g, Some(token), None)
+            .await
+            .expect("WebSocket upgrade")
+    }
+
+    /// Open a socket with a ticket (`POST /api/v1/ws/ticket`), as browsers do.
+    pub async fn connect_with_ticket(g: &Gateway, ticket: &str) -> Ws {
+        Self::try_connect(g, None, Some(ticket))
+            .await
+            .expect("WebSocket upgrade with a ticket")
+    }
+
+    /// An upgrade with a bearer token and/or a ticket; the refusal's HTTP status if the
+    /// gateway refuses it.
+    pub async fn try_connect(
+        g: &Gateway,
+        token: Option<&str>,
+        ticket: Option<&str>,
+    ) -> Result<Ws, u16> {
+        let query = ticket.map(|t| format!("?ticket={t}")).unwrap_or_default();
+        let mut req = format!("ws://127.0.0.1:{}/api/v1/ws{query}", g.port)
             .into_client_request()
             .expect("request");
-        req.headers_mut().insert(
-            "Authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-        let (stream, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("WebSocket upgrade");
-        Ws { stream }
+        if let Some(token) = token {
+            req.headers_mut().insert(
+                "Authorization",
+                format!("Bearer {token}").parse().expect("header"),
+            );
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((stream, _)) => Ok(Ws { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("WebSocket upgrade failed without an HTTP answer: {e}"),
+        }
     }
 
     pub async fn send_text(&mut self, text: String) {
@@ -394,6 +417,11 @@ impl Ws {
                 _ => return v,
             }
         }
+    }
+
+    /// Close the socket from the client's side.
+    pub async fn close(&mut self) {
+        let _ = self.stream.close(None).await;
     }
 
     /// Wait for the server to close the socket; its close code.

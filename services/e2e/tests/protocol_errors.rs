@@ -129,7 +129,8 @@ async fn missing_expired_and_forged_tokens_are_refused() {
         assert_eq!((r.status, r.code()), (401, "unauthenticated"), "{name}");
         // The WebSocket upgrade is refused with 401 too.
         let resp = reqwest::Client::new()
-            .get(format!("{}/api/v1/ws?token={token}", gw.url()))
+            .get(format!("{}/api/v1/ws", gw.url()))
+            .bearer_auth(&token)
             .header("Connection", "Upgrade")
             .header("Upgrade", "websocket")
             .header("Sec-WebSocket-Version", "13")

@@ -50,6 +50,8 @@ const KNOWN_ACCOUNTS_MAX: usize = 200_000;
 pub struct Credentials {
     pub user_id: UserId,
     pub password_hash: String,
+    /// An operator deactivated the account: the password may be right, but no sign-in.
+    pub deactivated: bool,
 }
 
 impl Accounts {
@@ -97,12 +99,16 @@ impl Accounts {
         let row = self.store.account(user_id).await?;
         // A username claimed by a create that died before writing the user row has no
         // password: nobody can log in as it.
-        Ok(row
-            .and_then(|r| r.password_hash)
-            .map(|password_hash| Credentials {
-                user_id,
-                password_hash,
-            }))
+        Ok(row.and_then(|r| {
+            let deactivated = r.deactivated;
+            r.password_hash
+                .filter(|h| !h.is_empty())
+                .map(|password_hash| Credentials {
+                    user_id,
+                    password_hash,
+                    deactivated,
+                })
+        }))
     }
 
     pub async fn user_id_of(&self, username: &Username) -> Result<Option<UserId>, StoreError> {
@@ -117,6 +123,27 @@ impl Accounts {
             let display = r.display_name.unwrap_or_else(|| username.clone());
             Some((username, display))
         }))
+    }
+
+    /// The stored password hash of an account that signs in with a password (SSO
+    /// accounts have none).
+    pub async fn password_hash(&self, user_id: UserId) -> Result<Option<String>, StoreError> {
+        let row = self.store.account(user_id).await?;
+        Ok(row.and_then(|r| r.password_hash).filter(|h| !h.is_empty()))
+    }
+
+    pub async fn set_password_hash(&self, user_id: UserId, hash: &str) -> Result<(), StoreError> {
+        self.store.set_password(user_id, hash).await
+    }
+
+    /// Whether an operator deactivated the account (read from the store each time: it
+    /// is asked once per refresh, not per request).
+    pub async fn is_deactivated(&self, user_id: UserId) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .account(user_id)
+            .await?
+            .is_some_and(|r| r.deactivated))
     }
 
     /// Whether an account with this id exists.

@@ -5,8 +5,6 @@
 //! table < `CHAT__GATEWAY__*` variables; then command-line flags (port, host and gateway
 //! id, so several gateways can run side by side from one configuration).
 
-use std::time::Duration;
-
 use chat_core::config::{ConfigError, Secret, Section};
 use serde::Deserialize;
 
@@ -18,7 +16,8 @@ pub struct GatewaySettings {
     pub gateway_id: String,
     /// HS256 secret for the tokens this platform issues (shared by all gateways).
     pub jwt_secret: Secret,
-    pub token_ttl_secs: u64,
+    /// Token lifetimes and the refresh cookie (`gateway.auth.*`).
+    pub auth: crate::auth::AuthSettings,
     /// Largest REST body and largest message body (bytes).
     pub max_body_bytes: usize,
     /// Largest WebSocket frame (bytes); larger frames close the socket (1009).
@@ -38,6 +37,10 @@ pub struct GatewaySettings {
     pub header_read_timeout_ms: u64,
     /// Connections held at once (WebSockets included); more are closed on accept.
     pub max_connections: usize,
+    /// WebSockets one user, and one source address, may hold on this gateway; more
+    /// upgrades are refused with 429.
+    pub max_sockets_per_user: usize,
+    pub max_sockets_per_address: usize,
     /// Frames per second a connection may sustain, and the burst above it.
     pub frames_per_sec: u32,
     pub frames_burst: u32,
@@ -67,12 +70,12 @@ impl Section for GatewaySettings {
 
     fn defaults() -> Vec<(&'static str, config::Value)> {
         let mut defaults = crate::throttle::ThrottleSettings::defaults();
+        defaults.extend(crate::auth::AuthSettings::defaults());
         defaults.extend([
             ("host", "127.0.0.1".into()),
             ("port", 8080.into()),
             ("gateway_id", "gw-1".into()),
             ("jwt_secret", "".into()),
-            ("token_ttl_secs", (12 * 3600).into()),
             ("max_body_bytes", (16 * 1024).into()),
             ("max_frame_bytes", (64 * 1024).into()),
             ("dedup_ttl_secs", (48 * 3600).into()),
@@ -81,6 +84,8 @@ impl Section for GatewaySettings {
             ("history_wait_ms", 5000.into()),
             ("header_read_timeout_ms", 10_000.into()),
             ("max_connections", 50_000.into()),
+            ("max_sockets_per_user", 16.into()),
+            ("max_sockets_per_address", 256.into()),
             ("frames_per_sec", 50.into()),
             ("frames_burst", 200.into()),
             ("web_dir", "services/web/dist".into()),
@@ -99,6 +104,13 @@ impl Section for GatewaySettings {
         if self.gateway_id.is_empty() || self.gateway_id.len() > 64 {
             return Err(ConfigError::Invalid(
                 "gateway.gateway_id must be 1..64 characters".into(),
+            ));
+        }
+        self.auth.validate().map_err(ConfigError::Invalid)?;
+        if self.max_sockets_per_user == 0 || self.max_sockets_per_address == 0 {
+            return Err(ConfigError::Invalid(
+                "gateway.max_sockets_per_user and max_sockets_per_address must be at least 1"
+                    .into(),
             ));
         }
         if self.header_read_timeout_ms == 0 || self.max_connections == 0 {
@@ -133,12 +145,6 @@ impl Section for GatewaySettings {
             ));
         }
         Ok(())
-    }
-}
-
-impl GatewaySettings {
-    pub fn token_ttl(&self) -> Duration {
-        Duration::from_secs(self.token_ttl_secs)
     }
 }
 

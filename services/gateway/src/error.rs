@@ -19,6 +19,9 @@ use serde_json::json;
 pub enum ErrorCode {
     Unauthenticated,
     BadCredentials,
+    /// `bad_credentials` on a route the caller is signed in for (password change): 403,
+    /// so a client does not take it for an expired token (401) and refresh.
+    WrongPassword,
     NotMember,
     Forbidden,
     NotFound,
@@ -43,7 +46,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Unauthenticated => "unauthenticated",
-            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::BadCredentials | ErrorCode::WrongPassword => "bad_credentials",
             ErrorCode::NotMember => "not_member",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
@@ -69,7 +72,9 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::Unauthenticated | ErrorCode::BadCredentials => StatusCode::UNAUTHORIZED,
-            ErrorCode::NotMember | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotMember | ErrorCode::Forbidden | ErrorCode::WrongPassword => {
+                StatusCode::FORBIDDEN
+            }
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::UsernameTaken => StatusCode::CONFLICT,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

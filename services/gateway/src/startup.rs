@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::Accounts;
 use crate::append::Appender;
 use crate::auth::password::PasswordPool;
+use crate::auth::SignIns;
 use crate::auth::Tokens;
 use crate::configuration::GatewaySettings;
 use crate::history_progress::HistoryProgress;
@@ -23,11 +24,13 @@ use crate::live::Hub;
 use crate::routes;
 use crate::state::{AppState, Inner};
 use crate::throttle::Throttles;
+use crate::ws::caps::SocketCaps;
 use chat_store::accounts::AccountStore;
 use chat_store::dedup::DedupStore;
 use chat_store::membership::MembershipStore;
 use chat_store::mutes::MuteStore;
 use chat_store::pointers::PointerStore;
+use chat_store::sign_ins::SignInStore;
 use chat_store::{sessions, HistoryStore};
 
 pub async fn build(
@@ -79,6 +82,11 @@ pub async fn build(
         .with_context(|| format!("binding {}:{}", gateway.host, gateway.port))?;
     let state = AppState::new(Inner {
         tokens: Tokens::new(&gateway),
+        sign_ins: SignIns::new(SignInStore::new(redis.clone()), gateway.auth.clone()),
+        socket_caps: SocketCaps::new(
+            gateway.max_sockets_per_user,
+            gateway.max_sockets_per_address,
+        ),
         passwords: PasswordPool::new(hashing_threads(), PASSWORDS_WAITING)
             .context("starting the password hashing threads")?,
         accounts: Accounts::new(accounts),

@@ -24,6 +24,10 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub settings: GatewaySettings,
     pub tokens: Tokens,
+    /// Sign-ins, refresh, revocation, WebSocket tickets.
+    pub sign_ins: crate::auth::SignIns,
+    /// Sockets per user and per address on this gateway.
+    pub socket_caps: crate::ws::caps::SocketCaps,
     /// Password hashing, on threads of its own.
     pub passwords: PasswordPool,
     pub accounts: Accounts,

@@ -24,6 +24,8 @@ pub struct AccountRow {
     /// Empty for accounts that sign in through an external issuer; absent when the
     /// account's creation died half-way.
     pub password_hash: Option<String>,
+    /// Set by an operator: the account cannot sign in.
+    pub deactivated: bool,
 }
 
 pub struct AccountStore {
@@ -32,6 +34,8 @@ pub struct AccountStore {
     insert_user: PreparedStatement,
     user_by_username: PreparedStatement,
     user_by_id: PreparedStatement,
+    set_password: PreparedStatement,
+    set_deactivated: PreparedStatement,
 }
 
 impl AccountStore {
@@ -60,8 +64,18 @@ impl AccountStore {
             user_by_id: prepare(
                 &session,
                 format!(
-                    "SELECT username, display_name, password_hash FROM {ks}.users WHERE user_id = ?"
+                    "SELECT username, display_name, password_hash, deactivated_at FROM {ks}.users WHERE user_id = ?"
                 ),
+            )
+            .await?,
+            set_password: prepare(
+                &session,
+                format!("UPDATE {ks}.users SET password_hash = ? WHERE user_id = ?"),
+            )
+            .await?,
+            set_deactivated: prepare(
+                &session,
+                format!("UPDATE {ks}.users SET deactivated_at = ? WHERE user_id = ?"),
             )
             .await?,
             session,
@@ -135,19 +149,48 @@ impl AccountStore {
     }
 
     pub async fn account(&self, user_id: UserId) -> Result<Option<AccountRow>, StoreError> {
-        let row = first_row::<(Option<String>, Option<String>, Option<String>)>(
-            &self.session,
-            &self.user_by_id,
-            (user_id.0,),
-        )
+        let row = first_row::<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<CqlTimestamp>,
+        )>(&self.session, &self.user_by_id, (user_id.0,))
         .await?;
-        Ok(
-            row.map(|(username, display_name, password_hash)| AccountRow {
+        Ok(row.map(
+            |(username, display_name, password_hash, deactivated_at)| AccountRow {
                 username,
                 display_name,
                 password_hash,
-            }),
-        )
+                deactivated: deactivated_at.is_some(),
+            },
+        ))
+    }
+
+    /// Replace an account's password hash (the row must exist).
+    pub async fn set_password(
+        &self,
+        user_id: UserId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(&self.set_password, (password_hash, user_id.0))
+            .await
+            .map_err(StoreError::cql)?;
+        Ok(())
+    }
+
+    /// Mark an account deactivated (now) or active again.
+    pub async fn set_deactivated(
+        &self,
+        user_id: UserId,
+        deactivated: bool,
+    ) -> Result<(), StoreError> {
+        let at = deactivated.then(|| CqlTimestamp(UnixMillis::now().0));
+        self.session
+            .execute_unpaged(&self.set_deactivated, (at, user_id.0))
+            .await
+            .map_err(StoreError::cql)?;
+        Ok(())
     }
 
     /// Usernames of `users` (those without an account row are left out), looked up

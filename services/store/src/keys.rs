@@ -18,12 +18,17 @@
 //! | `fanout:last:{c}` | string | last seq published live (the `prev_seq` chain) | permanent | [`crate::live`] |
 //! | `notify:{topic}:w:{u}:{c}`, `notify:{topic}:due` | hash, sorted set | notification coalescing | 7 days idle | [`crate::notify_window`] |
 //! | channel `live:u:{u}` | pub/sub | one user's live frames | - | [`crate::live`] |
+//! | `auth:signin:{s}` | hash | `user`, `created`, hashes of the `current` and `previous` refresh tokens, `rotated` | refresh lifetime after the last refresh | [`crate::sign_ins`] |
+//! | `auth:revoked:{s}` | string | a signed-out sign-in: its access tokens are refused | access token lifetime | [`crate::sign_ins`] |
+//! | `auth:user:{u}:not_before` | string | tokens of sign-ins begun earlier are refused (ms; `i64::MAX`: deactivated) | permanent | [`crate::sign_ins`] |
+//! | `auth:ticket:{t}` | string | a WebSocket upgrade ticket: the token's identity, redeemed once | 30 s | [`crate::sign_ins`] |
+//! | channel `auth:revocations` | pub/sub | revocations, so gateways close the sockets concerned | - | [`crate::sign_ins`] |
 //!
 //! The `conv:` keys are the write-through record: written once Kafka acknowledged the
 //! event that changed them, so a gateway authorizes a user's next write against their
 //! own latest writes on any gateway, with the CQL projection as the fallback.
 
-use chat_core::ids::{ConversationId, MessageId, UserId};
+use chat_core::ids::{ConversationId, MessageId, SignInId, UserId};
 
 pub(crate) fn meta(c: ConversationId) -> String {
     format!("conv:{c}:meta")
@@ -66,6 +71,26 @@ pub(crate) fn fanout_last(c: ConversationId) -> String {
 pub(crate) fn notify_namespace(topic: &str) -> String {
     format!("notify:{topic}:")
 }
+
+pub(crate) fn sign_in(s: SignInId) -> String {
+    format!("auth:signin:{s}")
+}
+pub(crate) fn revoked(s: SignInId) -> String {
+    format!("auth:revoked:{s}")
+}
+pub(crate) fn not_before(u: UserId) -> String {
+    let (prefix, suffix) = not_before_parts();
+    format!("{prefix}{u}{suffix}")
+}
+/// `not_before`'s key around the user id, for a script that learns the user itself.
+pub(crate) fn not_before_parts() -> (&'static str, &'static str) {
+    ("auth:user:", ":not_before")
+}
+pub(crate) fn ticket(t: &str) -> String {
+    format!("auth:ticket:{t}")
+}
+/// Revocations of sign-ins and users, for every gateway.
+pub const REVOCATIONS_CHANNEL: &str = "auth:revocations";
 
 const USER_CHANNEL_PREFIX: &str = "live:u:";
 

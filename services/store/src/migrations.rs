@@ -28,6 +28,14 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
             "/../../schemas/cql/0002_notification_mutes.cql"
         )),
     ),
+    (
+        3,
+        "0003_account_state",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/cql/0003_account_state.cql"
+        )),
+    ),
 ];
 
 /// Split a migration file into statements: a statement ends with a `;` at the end of a

@@ -5,3 +5,4 @@ pub mod rebuild;
 pub mod schemas;
 pub mod tail;
 pub mod topics;
+pub mod users;

@@ -1,17 +1,23 @@
-//! `AuthUser`: the extractor every authenticated route takes. It reads
-//! `Authorization: Bearer <jwt>`, verifies it, refuses tokens of ids that have no
-//! account, and provisions SSO users on first sight.
+//! The extractors every authenticated route takes: [`AuthUser`] (who) and
+//! [`Authenticated`] (who, and from which sign-in: for signing out and tickets). Both
+//! read `Authorization: Bearer <jwt>`, verify it, refuse tokens of ids that have no
+//! account and tokens revoked since they were issued, and provision SSO users on first
+//! sight.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use chat_core::ids::UserId;
 
+use super::tokens::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser(pub UserId);
+
+#[derive(Clone, Debug)]
+pub struct Authenticated(pub Principal);
 
 /// The bearer token of a request, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -23,8 +29,9 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Verify `token` and make sure the caller has an account.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<UserId, ApiError> {
+/// Verify `token`, make sure the caller has an account, and that the token was not
+/// revoked.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let principal = state.tokens.verify(token).await.map_err(|e| match e {
         crate::auth::TokenError::KeysUnavailable => {
             ApiError::unavailable("identity provider keys unavailable")
@@ -51,7 +58,28 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<UserId, ApiEr
             }
         }
     }
-    Ok(principal.user_id)
+    ensure_not_revoked(state, &principal).await?;
+    Ok(principal)
+}
+
+/// Refuse a token whose sign-in was ended, or whose user revoked older tokens (password
+/// change, sign-out everywhere, deactivation).
+pub async fn ensure_not_revoked(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
+    if state.sign_ins.is_revoked(principal).await? {
+        tracing::debug!(user = %principal.user_id, "revoked token refused");
+        return Err(ApiError::new(
+            crate::error::ErrorCode::Unauthenticated,
+            "this session was signed out; sign in again",
+        ));
+    }
+    Ok(())
+}
+
+async fn from_parts(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let token = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
+    let principal = authenticate(state, token).await?;
+    state.throttles.user(principal.user_id)?;
+    Ok(principal)
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -61,9 +89,17 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
-        let user = authenticate(state, token).await?;
-        state.throttles.user(user)?;
-        Ok(AuthUser(user))
+        from_parts(parts, state).await.map(|p| AuthUser(p.user_id))
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        from_parts(parts, state).await.map(Authenticated)
     }
 }

@@ -10,10 +10,14 @@
 //! The algorithm a token claims only selects which of these two verifiers runs; each
 //! verifier accepts exactly one algorithm, so `alg: none` or an HS256 token "signed"
 //! with the issuer's public key are refused.
+//!
+//! Our tokens are access tokens: short-lived (`gateway.auth.access_ttl_secs`, 15 minutes by
+//! default), carrying the sign-in they come from (`sid`) and when it began (`auth_ms`),
+//! so a revocation (`auth::sign_ins`) can refuse them before they expire.
 
 use std::time::Duration;
 
-use chat_core::ids::UserId;
+use chat_core::ids::{SignInId, UserId};
 use chat_core::time::UnixMillis;
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
@@ -36,6 +40,12 @@ struct Claims {
     aud: String,
     iat: u64,
     exp: u64,
+    /// A token id, so a token can be named in logs and audits without the token itself.
+    jti: String,
+    /// The sign-in this token was issued from.
+    sid: String,
+    /// When that sign-in began (ms since the epoch, Redis's clock).
+    auth_ms: i64,
 }
 
 /// The claims we read from an external issuer's token.
@@ -48,6 +58,9 @@ struct ExternalClaims {
     email: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    iat: Option<u64>,
+    exp: u64,
 }
 
 /// An authenticated caller.
@@ -56,6 +69,12 @@ pub struct Principal {
     pub user_id: UserId,
     /// Set for SSO users: what to provision their account with.
     pub external: Option<ExternalIdentity>,
+    /// The sign-in our tokens come from (SSO tokens have none).
+    pub sign_in: Option<SignInId>,
+    /// When the sign-in began (SSO: when the token was issued), for `not_before`.
+    pub auth_ms: i64,
+    /// When the token expires: a socket it opened is closed then.
+    pub expires_at: UnixMillis,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +108,7 @@ impl Tokens {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
-            ttl: settings.token_ttl(),
+            ttl: settings.auth.access_ttl(),
             oidc: settings.oidc.clone().map(|o| {
                 let jwks = Jwks::new(o.jwks.clone());
                 (o, jwks)
@@ -97,8 +116,14 @@ impl Tokens {
         }
     }
 
-    /// A token for `user`, and when it expires.
-    pub fn issue(&self, user: UserId) -> Result<(String, UnixMillis), TokenError> {
+    /// An access token for `user` from `sign_in` (begun at `auth_ms`), and when it
+    /// expires.
+    pub fn issue(
+        &self,
+        user: UserId,
+        sign_in: SignInId,
+        auth_ms: i64,
+    ) -> Result<(String, UnixMillis), TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
         let exp = now + self.ttl.as_secs();
         let claims = Claims {
@@ -107,6 +132,9 @@ impl Tokens {
             aud: AUDIENCE.into(),
             iat: now,
             exp,
+            jti: Uuid::new_v4().simple().to_string(),
+            sid: sign_in.to_string(),
+            auth_ms,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
@@ -136,9 +164,17 @@ impl Tokens {
             .sub
             .parse::<UserId>()
             .map_err(|_| TokenError::Invalid("sub is not a user id".into()))?;
+        let sign_in = data
+            .claims
+            .sid
+            .parse::<SignInId>()
+            .map_err(|_| TokenError::Invalid("sid is not a sign-in id".into()))?;
         Ok(Principal {
             user_id,
             external: None,
+            sign_in: Some(sign_in),
+            auth_ms: data.claims.auth_ms,
+            expires_at: UnixMillis(data.claims.exp.min(i64::MAX as u64 / 1000) as i64 * 1000),
         })
     }
 
@@ -165,6 +201,9 @@ impl Tokens {
         let data = decode::<ExternalClaims>(token, &key, &v)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let c = data.claims;
+        let seconds = |s: u64| s.min(i64::MAX as u64 / 1000) as i64 * 1000;
+        let auth_ms = c.iat.map(seconds).unwrap_or(0);
+        let expires_at = UnixMillis(seconds(c.exp));
         let name = format!("{}\u{0}{}", oidc.issuer, c.sub);
         let user_id = UserId(Uuid::new_v5(&EXTERNAL_NAMESPACE, name.as_bytes()));
         let preferred = c.preferred_username.or_else(|| {
@@ -180,6 +219,9 @@ impl Tokens {
                 preferred_username,
                 display_name,
             }),
+            sign_in: None,
+            auth_ms,
+            expires_at,
         })
     }
 }
@@ -190,39 +232,39 @@ mod tests {
     use chat_core::config::Secret;
 
     fn settings(ttl: u64) -> GatewaySettings {
-        GatewaySettings {
-            host: "127.0.0.1".into(),
-            port: 0,
-            gateway_id: "t".into(),
-            jwt_secret: Secret::new("0123456789abcdef0123456789abcdef"),
-            token_ttl_secs: ttl,
-            max_body_bytes: 16,
-            max_frame_bytes: 64,
-            dedup_ttl_secs: 1,
-            dedup_abandon_after_secs: 1,
-            history_group: "h".into(),
-            history_wait_ms: 1,
-            throttle: Default::default(),
-            header_read_timeout_ms: 1000,
-            max_connections: 10,
-            frames_per_sec: 1,
-            frames_burst: 1,
-            web_dir: "dist".into(),
-            oidc: None,
-        }
+        let env = [
+            (
+                "CHAT__GATEWAY__JWT_SECRET",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "CHAT__GATEWAY__AUTH__ACCESS_TTL_SECS",
+                &ttl.max(1).to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        chat_core::config::Settings::load_with_from::<GatewaySettings>(&env)
+            .map(|(_, gateway)| gateway)
+            .expect("test settings")
     }
 
     #[tokio::test]
     async fn issued_tokens_verify() {
         let t = Tokens::new(&settings(60));
         let user = UserId::new_random();
-        let (token, exp) = t.issue(user).unwrap();
+        let sign_in = SignInId::new_random();
+        let (token, exp) = t.issue(user, sign_in, 42).unwrap();
         assert!(exp.0 > UnixMillis::now().0);
         assert_eq!(
             t.verify(&token).await.unwrap(),
             Principal {
                 user_id: user,
-                external: None
+                external: None,
+                sign_in: Some(sign_in),
+                auth_ms: 42,
+                expires_at: exp,
             }
         );
     }
@@ -230,7 +272,9 @@ mod tests {
     #[tokio::test]
     async fn forged_and_unsigned_tokens_are_refused() {
         let t = Tokens::new(&settings(60));
-        let (token, _) = t.issue(UserId::new_random()).unwrap();
+        let (token, _) = t
+            .issue(UserId::new_random(), SignInId::new_random(), 0)
+            .unwrap();
         // Another secret.
         let mut other = settings(60);
         other.jwt_secret = Secret::new("another-secret-another-secret-xx");
@@ -263,6 +307,9 @@ mod tests {
             aud: AUDIENCE.into(),
             iat: 1,
             exp: jsonwebtoken::get_current_timestamp() - 60,
+            jti: "j".into(),
+            sid: SignInId::new_random().to_string(),
+            auth_ms: 0,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &t.encoding).unwrap();
         assert!(

@@ -19,6 +19,10 @@
 //! every channel still wanted is subscribed again and every socket held at that moment
 //! is told to reconnect and sync (closed with 1012, see `ws::connection`): live delivery
 //! either resumes or the client is told to resync, never neither.
+//!
+//! The hub also listens on the revocations channel (`chat_store::sign_ins`): a socket
+//! whose sign-in was ended (sign-out, password change, deactivation) is told so at once
+//! and closed (`ws::connection`, 4003).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +32,9 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{Message, Utf8Bytes};
 use chat_core::config::{PresenceSettings, RedisSettings};
 use chat_core::events::PresenceKind;
-use chat_core::ids::{SessionId, UserId};
+use chat_core::ids::{SessionId, SignInId, UserId};
 use chat_store::keys as live;
+use chat_store::sign_ins::{Revocation, REVOCATIONS_CHANNEL};
 use redis::aio::ConnectionManager;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -44,8 +49,19 @@ pub const SUBSCRIBER_CHECK: Duration = Duration::from_secs(2);
 struct Local {
     session: SessionId,
     out: Outbound,
+    signals: SocketSignals,
+}
+
+/// What the hub tells one socket, and what it needs to know to do so.
+#[derive(Clone)]
+pub struct SocketSignals {
     /// Cancelled when this socket may have missed live frames: it must resync.
-    interrupted: CancellationToken,
+    pub interrupted: CancellationToken,
+    /// Cancelled when the socket's sign-in was revoked.
+    pub revoked: CancellationToken,
+    /// The sign-in of the token the socket was opened (or last re-authenticated) with.
+    pub sign_in: Option<SignInId>,
+    pub auth_ms: i64,
 }
 
 enum Subscription {
@@ -104,14 +120,14 @@ impl Hub {
     }
 
     /// Register a socket; returns once the user's channel is subscribed, so frames
-    /// published from then on reach it. `interrupted` is cancelled if live delivery to
-    /// it may have lost frames.
+    /// published from then on reach it. `signals.interrupted` is cancelled if live
+    /// delivery to it may have lost frames, `signals.revoked` if its sign-in ends.
     pub async fn join(
         &self,
         user: UserId,
         session: SessionId,
         out: Outbound,
-        interrupted: CancellationToken,
+        signals: SocketSignals,
     ) {
         let record = self
             .presence
@@ -123,7 +139,7 @@ impl Hub {
             sockets.push(Local {
                 session,
                 out,
-                interrupted,
+                signals,
             });
             let first = sockets.len() == 1;
             if let Some(r) = record {
@@ -173,7 +189,7 @@ impl Hub {
         let table = self.table();
         let mut n = 0u64;
         for l in table.values().flatten() {
-            l.interrupted.cancel();
+            l.signals.interrupted.cancel();
             n += 1;
         }
         metrics::counter!("gateway_live_interruptions_total").increment(1);
@@ -181,6 +197,38 @@ impl Hub {
             sockets = n,
             "live delivery was interrupted; sockets told to resync"
         );
+    }
+
+    /// A socket re-authenticated with a token from another sign-in.
+    pub fn reauthenticated(
+        &self,
+        user: UserId,
+        session: SessionId,
+        sign_in: Option<SignInId>,
+        auth_ms: i64,
+    ) {
+        let mut table = self.table();
+        if let Some(l) = table
+            .get_mut(&user)
+            .and_then(|ls| ls.iter_mut().find(|l| l.session == session))
+        {
+            l.signals.sign_in = sign_in;
+            l.signals.auth_ms = auth_ms;
+        }
+    }
+
+    /// Close the sockets a revocation concerns.
+    fn revoke(&self, revocation: &Revocation) {
+        let table = self.table();
+        let Some(sockets) = table.get(&revocation.user) else {
+            return;
+        };
+        for l in sockets {
+            if revocation.concerns(l.signals.sign_in, l.signals.auth_ms) {
+                l.signals.revoked.cancel();
+                metrics::counter!("gateway_sockets_revoked_total").increment(1);
+            }
+        }
     }
 
     fn note_push(&self) {
@@ -217,7 +265,10 @@ async fn manage_subscriptions(
 ) {
     // The channels the sockets held here need, whatever Redis currently knows.
     let mut wanted: HashSet<UserId> = HashSet::new();
-    let mut healthy = true;
+    let mut healthy = subscriber.subscribe(REVOCATIONS_CHANNEL).await.is_ok();
+    if !healthy {
+        tracing::warn!("could not subscribe to revocations; retrying");
+    }
     let mut check = tokio::time::interval(SUBSCRIBER_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -279,6 +330,10 @@ async fn manage_subscriptions(
 
 /// Subscribe every wanted channel again; false if Redis failed meanwhile.
 async fn resubscribe(subscriber: &mut ConnectionManager, wanted: &HashSet<UserId>) -> bool {
+    if let Err(e) = subscriber.subscribe(REVOCATIONS_CHANNEL).await {
+        tracing::warn!(error = %e, "resubscribing failed; trying again");
+        return false;
+    }
     for user in wanted {
         if let Err(e) = subscriber.subscribe(live::user_channel(*user)).await {
             tracing::warn!(error = %e, "resubscribing failed; trying again");
@@ -303,7 +358,17 @@ async fn dispatch(hub: Arc<Hub>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) 
         let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
             continue;
         };
-        let Some(user) = text(channel).as_deref().and_then(live::user_of_channel) else {
+        let Some(channel) = text(channel) else {
+            continue;
+        };
+        if channel == REVOCATIONS_CHANNEL {
+            match text(payload).map(|p| serde_json::from_str::<Revocation>(&p)) {
+                Some(Ok(r)) => hub.revoke(&r),
+                _ => tracing::warn!("unreadable revocation ignored"),
+            }
+            continue;
+        }
+        let Some(user) = live::user_of_channel(&channel) else {
             continue;
         };
         if let Some(frame) = text(payload) {

@@ -1,4 +1,5 @@
-//! `POST /api/v1/users`, `POST /api/v1/auth`, `GET /api/v1/users?username=`.
+//! `POST /api/v1/users` (sign-up), `GET /api/v1/users?username=` (lookup). Signing in
+//! is `routes::auth`.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use super::json::parse_id;
 use super::ApiJson;
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Password, Username};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::throttle::ClientAddress;
 
@@ -39,52 +40,6 @@ pub async fn register(
         .await?;
     tracing::info!(%user_id, username = username.as_str(), "account created");
     Ok((StatusCode::CREATED, ApiJson(json!({ "user_id": user_id }))))
-}
-
-#[derive(Deserialize)]
-pub struct Login {
-    username: String,
-    password: String,
-}
-
-pub async fn authenticate(
-    State(state): State<AppState>,
-    ClientAddress(from): ClientAddress,
-    ApiJson(l): ApiJson<Login>,
-) -> Result<impl axum::response::IntoResponse, ApiError> {
-    // Before the password is checked: guesses are counted per account and per address.
-    state.throttles.sign_in(from, &l.username)?;
-    let bad = || {
-        ApiError::new(
-            ErrorCode::BadCredentials,
-            "unknown username or wrong password",
-        )
-    };
-    // A malformed username cannot exist; answer like any other unknown name.
-    let credentials = match Username::parse(&l.username) {
-        Ok(u) => state.accounts.credentials(&u).await?,
-        Err(_) => None,
-    };
-    let (user_id, stored) = match credentials {
-        Some(c) => (Some(c.user_id), Some(c.password_hash)),
-        None => (None, None),
-    };
-    let ok = state.passwords.verify(l.password, stored).await?;
-    let user_id = match (ok, user_id) {
-        (true, Some(u)) => u,
-        _ => return Err(bad()),
-    };
-    let (token, expires_at) = state
-        .tokens
-        .issue(user_id)
-        .map_err(|_| ApiError::internal())?;
-    // A token must not be kept by a cache between the client and the gateway.
-    Ok((
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        ApiJson(
-            json!({ "token": token, "user_id": user_id, "expires_at": expires_at.to_rfc3339() }),
-        ),
-    ))
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,7 @@
 //! operational endpoints every service has.
 
 mod accounts;
+mod auth;
 mod conversations;
 mod health;
 mod history;
@@ -29,7 +30,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/users",
             post(accounts::register).get(accounts::lookup),
         )
-        .route("/api/v1/auth", post(accounts::authenticate))
+        .route("/api/v1/auth", post(auth::sign_in))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/sign-out", post(auth::sign_out))
+        .route("/api/v1/users/me/password", put(auth::change_password))
+        .route("/api/v1/ws/ticket", post(auth::ws_ticket))
         .route("/api/v1/users/{id}/presence", get(presence::show))
         .route("/api/v1/sessions", get(sessions::list))
         .route(

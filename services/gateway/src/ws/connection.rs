@@ -11,6 +11,11 @@
 //! violation); on gateway shutdown every socket is closed with 1001 (going away); when
 //! live delivery was interrupted (Redis lost), with 1012 (service restart): the client
 //! reconnects and syncs.
+//!
+//! A socket lives as long as the token that opened it: at its expiry it is closed with
+//! 4001 (`token_expired`) unless the client sent a fresh token in an `auth` frame
+//! first. When its sign-in is revoked (sign-out, password change, deactivation) it is
+//! closed with 4003 (`session_revoked`) at once.
 
 use std::num::NonZeroU32;
 
@@ -24,12 +29,18 @@ use super::frames::{self, ClientFrame, ServerFrame, TypingState};
 use crate::actions;
 use crate::actions::messages::SendMessage;
 use crate::actions::receipts::Pointer;
+use crate::auth::extract::authenticate;
+use crate::auth::tokens::Principal;
 use crate::domain::MessageBody;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::live::hub::SocketSignals;
 use crate::live::outbound::{self, Outbound};
 use crate::live::typing::Typing;
 use crate::state::AppState;
+use crate::ws::caps::SocketSlot;
+use chat_core::time::UnixMillis;
 use chat_store::sessions;
+use tokio_util::sync::CancellationToken;
 
 /// Rate-limit refusals in a row after which the connection is closed.
 const MAX_STRIKES: u32 = 100;
@@ -41,6 +52,10 @@ const CLOSE_INVALID_DATA: u16 = 1007;
 const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(300);
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_SERVICE_RESTART: u16 = 1012;
+/// The token the socket was opened with expired: refresh, then reconnect.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// The socket's sign-in was ended: sign in again.
+pub const CLOSE_SESSION_REVOKED: u16 = 4003;
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
@@ -49,7 +64,23 @@ fn close(code: u16, reason: &'static str) -> Message {
     }))
 }
 
-pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
+/// When the socket's token expires, as a deadline of the runtime's clock.
+fn deadline_of(expires_at: UnixMillis) -> tokio::time::Instant {
+    let left = expires_at.0.saturating_sub(UnixMillis::now().0).max(0) as u64;
+    tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+}
+
+/// The socket's identity, and until when it holds.
+struct SocketAuth {
+    session: SessionId,
+    expires: tokio::time::Instant,
+}
+
+/// `slot` holds the socket's place under the per-user and per-address caps until the
+/// connection ends.
+pub async fn run(state: AppState, socket: WebSocket, principal: Principal, slot: SocketSlot) {
+    let _slot = slot;
+    let user = principal.user_id;
     let session = SessionId::new_random();
     let mut redis = state.redis.clone();
     if let Err(e) = sessions::register(&mut redis, user, session, &state.settings.gateway_id).await
@@ -63,11 +94,18 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     let (out, writer) = outbound::start(sink, outbound::MAX_QUEUED_BYTES);
     // Live frames flow from here on; frames are read only after this, so the answer to
     // a client's first frame proves its subscription is in place.
-    let interrupted = tokio_util::sync::CancellationToken::new();
-    state
-        .hub
-        .join(user, session, out.clone(), interrupted.clone())
-        .await;
+    let signals = SocketSignals {
+        interrupted: CancellationToken::new(),
+        revoked: CancellationToken::new(),
+        sign_in: principal.sign_in,
+        auth_ms: principal.auth_ms,
+    };
+    let (interrupted, revoked) = (signals.interrupted.clone(), signals.revoked.clone());
+    state.hub.join(user, session, out.clone(), signals).await;
+    let mut auth = SocketAuth {
+        session,
+        expires: deadline_of(principal.expires_at),
+    };
     let mut typing = Typing::default();
 
     let per_sec = NonZeroU32::new(state.settings.frames_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -87,6 +125,14 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
             _ = interrupted.cancelled() => {
                 let reason = "live delivery was interrupted; reconnect and sync";
                 let _ = out.send(close(CLOSE_SERVICE_RESTART, reason)).await;
+                break;
+            }
+            _ = revoked.cancelled() => {
+                let _ = out.send(close(CLOSE_SESSION_REVOKED, "session_revoked")).await;
+                break;
+            }
+            _ = tokio::time::sleep_until(auth.expires) => {
+                let _ = out.send(close(CLOSE_TOKEN_EXPIRED, "token_expired")).await;
                 break;
             }
             _ = out.stuck().cancelled() => break,
@@ -146,7 +192,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
             }
             continue;
         };
-        if handle(&state, user, &text, &out, &mut typing)
+        if handle(&state, user, &text, &out, &mut typing, &mut auth)
             .await
             .is_err()
         {
@@ -192,6 +238,7 @@ async fn handle(
     text: &str,
     out: &Outbound,
     typing: &mut Typing,
+    auth: &mut SocketAuth,
 ) -> Result<(), Closed> {
     let frame = match frames::parse(text) {
         Ok(f) => f,
@@ -301,6 +348,22 @@ async fn handle(
                 Ok(Some(ServerFrame::Synced { positions }))
             }
             ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
+            ClientFrame::Auth { token } => {
+                let fresh = authenticate(state, token.expose()).await?;
+                if fresh.user_id != user {
+                    return Err(ApiError::new(
+                        ErrorCode::Forbidden,
+                        "the token is another user's; open a socket of its own",
+                    ));
+                }
+                state
+                    .hub
+                    .reauthenticated(user, auth.session, fresh.sign_in, fresh.auth_ms);
+                auth.expires = deadline_of(fresh.expires_at);
+                Ok(Some(ServerFrame::Authenticated {
+                    expires_at: fresh.expires_at.to_rfc3339(),
+                }))
+            }
         }
     }
     .await;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use chat_core::config::Secret;
 use chat_core::events::MessageKind;
 use chat_core::ids::{ClientMsgId, ConversationId, MessageId};
 use chat_core::rules;
@@ -51,6 +52,11 @@ pub enum ClientFrame {
         positions: HashMap<ConversationId, i64>,
     },
     Ping,
+    /// Re-authenticate an open socket with a fresh access token, before the one it was
+    /// opened with expires (or it is closed with 4001).
+    Auth {
+        token: Secret,
+    },
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +77,7 @@ impl ClientFrame {
             ClientFrame::Typing { .. } => "typing",
             ClientFrame::Sync { .. } => "sync",
             ClientFrame::Ping => "ping",
+            ClientFrame::Auth { .. } => "auth",
         }
     }
 
@@ -92,7 +99,8 @@ pub struct BadFrame {
     pub message: String,
 }
 
-const KNOWN_TYPES: [&str; 8] = [
+const KNOWN_TYPES: [&str; 9] = [
+    "auth",
     "send",
     "edit",
     "delete",
@@ -161,6 +169,10 @@ pub enum ServerFrame {
         reference: String,
     },
     Pong,
+    /// The answer to `auth`: the socket now lives until the new token's expiry.
+    Authenticated {
+        expires_at: String,
+    },
     /// The end of a `sync`: per conversation, the seq the client is now complete up to.
     Synced {
         positions: HashMap<String, i64>,

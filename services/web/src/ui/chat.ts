@@ -19,7 +19,7 @@ import { ApiError, describe, describeError } from "../errors";
 import type { EventFrame, ServerFrame } from "../protocol";
 import { type Ack, Outbox, type PendingAction } from "../outbox";
 import { Receipts } from "../receipts";
-import type { Session } from "../session";
+import { type AfterClose, CLOSE_SESSION_REVOKED, type Session } from "../session";
 import { Socket, type ConnState } from "../socket";
 import { type Conv, type Msg, Store } from "../store";
 import { GapTracker } from "../sync";
@@ -59,10 +59,17 @@ export class ChatApp {
   private renderQueued = false;
   private listRefresh: number | null = null;
   private everReady = false;
+  /**
+   * Signing out and changing the password revoke this session, so its socket is closed
+   * with 4003 about when the server answers. While either is pending, that close waits
+   * for the answer, so the sign-in form does not say "you were signed out" to someone
+   * who just did it.
+   */
+  private ownRevocation: "none" | "pending" | "revoked_meanwhile" = "none";
 
   constructor(
     private readonly api: Api,
-    session: Session,
+    private readonly session: Session,
     username: string,
     private readonly hooks: ChatHooks,
   ) {
@@ -76,7 +83,7 @@ export class ChatApp {
       frame: (f) => this.onFrame(f),
       ready: () => this.onReady(),
       state: (s, retry) => this.showConn(s, retry),
-      authClosed: (code) => session.socketClosed(code),
+      authClosed: (code) => this.authClosed(code),
     });
     this.outbox = new Outbox({
       send: (frame) => this.socket.send(frame),
@@ -142,7 +149,9 @@ export class ChatApp {
       closed: () => this.composer.focus(),
     });
     this.passwordDialog = new PasswordDialog(api, {
+      changing: () => this.revocationPending(),
       changed: () => this.hooks.passwordChanged(),
+      notChanged: () => this.revocationRefused(),
     });
 
     this.root = h(
@@ -176,10 +185,31 @@ export class ChatApp {
     this.socket.reauthenticate(token);
   }
 
+  private authClosed(code: number): Promise<AfterClose> {
+    if (code === CLOSE_SESSION_REVOKED && this.ownRevocation !== "none") {
+      this.ownRevocation = "revoked_meanwhile";
+      return Promise.resolve("signed_out");
+    }
+    return this.session.socketClosed(code);
+  }
+
+  private revocationPending(): void {
+    this.ownRevocation = "pending";
+  }
+
+  /** The sign-out or password change failed; a 4003 that came meanwhile counts now. */
+  private revocationRefused(): void {
+    const revoked = this.ownRevocation === "revoked_meanwhile";
+    this.ownRevocation = "none";
+    if (revoked) this.session.end("revoked");
+  }
+
   private async signOut(): Promise<void> {
+    this.revocationPending();
     try {
       await this.hooks.signOut();
     } catch (e) {
+      this.revocationRefused();
       // Still signed in on the server (and the cookie is still there): say so rather
       // than show a sign-in form a reload would undo.
       if (e instanceof ApiError && e.status === 401) return;

@@ -6,8 +6,12 @@ import { ApiError, describeError } from "../errors";
 import { h, setText } from "./dom";
 
 export interface PasswordDialogHooks {
+  /** The request is about to go: the socket's 4003 that follows is expected. */
+  changing: () => void;
   /** The password changed and every session ended: sign in again. */
   changed: () => void;
+  /** Refused or not answered: the session goes on (if it still can). */
+  notChanged: () => void;
 }
 
 export class PasswordDialog {
@@ -66,11 +70,13 @@ export class PasswordDialog {
       }
       save.disabled = true;
       setText(error, "");
+      hooks.changing();
       try {
         await api.changePassword(current.value, next.value);
         dialog.close();
         hooks.changed();
       } catch (e) {
+        hooks.notChanged();
         // 403 bad_credentials here is the current password, not the username.
         const wrongCurrent = e instanceof ApiError && e.code === "bad_credentials";
         setText(error, wrongCurrent ? "The current password is wrong." : describeError(e));

@@ -3,7 +3,10 @@
 // against a real private stack (stack.mjs). Two people in two browser contexts sign up,
 // chat, see each other typing and read ticks; one goes offline while the other sends
 // five messages and, back online, sees them all once and in order; markup in a message
-// shows as text. Screenshots of the main screens land in test-output/.
+// shows as text. The session: the refresh token only in an HttpOnly cookie, nothing in
+// storage, tickets (never tokens) in socket URLs, a reload restores the session, signing
+// out in one tab signs out the others, a password change ends every session.
+// Screenshots of the main screens land in test-output/.
 //
 // Nothing here sleeps for a fixed time to decide an outcome: every step waits for what
 // the page shows, with generous limits.
@@ -38,6 +41,8 @@ let pageA;
 let pageB;
 /** Anything a page ran that it should not have: dialogs (alert) and uncaught errors. */
 const incidents = [];
+/** Every WebSocket URL any page opened. */
+const socketUrls = [];
 
 async function shot(page, name) {
   await page.screenshot({ path: path.join(outDir, `${name}.png`) });
@@ -52,6 +57,7 @@ async function newPage(ctx, who) {
     void d.dismiss();
   });
   page.on("pageerror", (e) => incidents.push(`${who}: page error ${e.message}`));
+  page.on("websocket", (ws) => socketUrls.push(ws.url()));
   return page;
 }
 
@@ -84,6 +90,30 @@ async function signUp(page, user) {
   await page.click("#auth-submit");
   await page.locator("#app-view").waitFor();
   await page.locator('#conn-status[data-state="online"]').waitFor();
+}
+
+/** An access token for REST calls from the test itself (no cookie: it is in the body). */
+async function apiToken(user, password = PASSWORD) {
+  const r = await fetch(`${stack.baseUrl}/api/v1/auth`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: user.username, password }),
+  });
+  assert.equal(r.status, 200);
+  return (await r.json()).token;
+}
+
+async function userId(token, username) {
+  const r = await fetch(`${stack.baseUrl}/api/v1/users?username=${encodeURIComponent(username)}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200);
+  return (await r.json()).users[0].user_id;
+}
+
+/** What the page keeps in localStorage and sessionStorage, as [key, value] pairs. */
+function stored(page) {
+  return page.evaluate(() =>
+    [localStorage, sessionStorage].flatMap((s) => Array.from({ length: s.length }, (_, i) => [s.key(i), s.getItem(s.key(i) ?? "")])),
+  );
 }
 
 async function send(page, text) {
@@ -154,6 +184,11 @@ describe("browser client", () => {
     await pageB.locator("#auth-error", { hasText: "That username is taken" }).waitFor();
     await signUp(pageB, bob);
     await pageB.click("#sign-out");
+    await pageB.locator("#auth-username").waitFor();
+    // Signed out on the server: a reload does not bring the session back.
+    await pageB.reload();
+    await pageB.locator("#auth-username").waitFor();
+    assert.equal(await pageB.locator("#auth-error").innerText(), "");
     await pageB.fill("#auth-username", bob.username);
     await pageB.fill("#auth-password", "not the password");
     await pageB.click("#auth-submit");
@@ -293,9 +328,10 @@ describe("browser client", () => {
   test("history scrolls back to the first message", async () => {
     // A group with 120 messages sent through the API, then Alice reloads: the page
     // holds the newest 50, and scrolling up loads the rest.
-    const session = JSON.parse((await pageA.evaluate(() => localStorage.getItem("chat.session"))) ?? "{}");
-    const bobId = JSON.parse((await pageB.evaluate(() => localStorage.getItem("chat.session"))) ?? "{}").user_id;
-    const auth = { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json" };
+    // The page's token is out of reach (memory only): the test signs in on its own.
+    const token = await apiToken(alice);
+    const bobId = await userId(token, bob.username);
+    const auth = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
     const created = await fetch(`${stack.baseUrl}/api/v1/conversations`, {
       method: "POST",
       headers: auth,
@@ -321,6 +357,7 @@ describe("browser client", () => {
       await new Promise((res) => setTimeout(res, 200));
     }
 
+    // The reload restores the session from the refresh cookie.
     await pageA.reload();
     await pageA.locator('#conn-status[data-state="online"]').waitFor();
     await pageA.locator("#conv-list button.conv", { hasText: "Long history" }).click();
@@ -343,5 +380,82 @@ describe("browser client", () => {
     // Loading a page keeps the reader's place; show the start for the screenshot.
     await pageA.locator("#messages").evaluate((el) => el.scrollTo(0, 0));
     await shot(pageA, "06-history-scrolled-to-start");
+  });
+
+  test("the refresh token is an HttpOnly cookie; no token in storage or socket URLs; a reload restores the session", async () => {
+    const cookies = await ctxA.cookies(`${stack.baseUrl}/api/v1/auth/refresh`);
+    const refresh = cookies.find((c) => c.name === "chat_refresh");
+    assert.ok(refresh, `the refresh cookie is set: ${cookies.map((c) => c.name).join(", ")}`);
+    assert.equal(refresh.httpOnly, true);
+    assert.equal(refresh.sameSite, "Strict");
+    assert.equal(refresh.path, "/api/v1/auth");
+    // Scripts on the page see none of it, and nothing is kept in storage.
+    assert.doesNotMatch(await pageA.evaluate(() => document.cookie), /chat_refresh/);
+    assert.deepEqual(await stored(pageA), []);
+    assert.deepEqual(await stored(pageB), []);
+
+    // A token an older version left in localStorage is removed on load; the session
+    // comes back from the cookie.
+    await pageA.evaluate(() => localStorage.setItem("chat.session", JSON.stringify({ token: "left-over" })));
+    await pageA.reload();
+    await pageA.locator('#conn-status[data-state="online"]').waitFor();
+    assert.equal(await pageA.textContent("#me"), alice.username);
+    assert.deepEqual(await stored(pageA), []);
+
+    // The refresh needs the CSRF header: the cookie alone (what a cross-site form could
+    // send) gets nothing.
+    const withoutHeader = await pageA.evaluate(async () => {
+      const r = await fetch("/api/v1/auth/refresh", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      return { status: r.status, body: await r.text() };
+    });
+    assert.ok(withoutHeader.status >= 400 && withoutHeader.status < 500, JSON.stringify(withoutHeader));
+    assert.doesNotMatch(withoutHeader.body, /"token"/);
+
+    assert.ok(socketUrls.length > 0, "sockets were opened");
+    for (const url of socketUrls) {
+      assert.match(url, /\/api\/v1\/ws\?ticket=[^&]+$/);
+      assert.doesNotMatch(url, /token=/);
+    }
+  });
+
+  test("signing out in one tab signs out the others, with a clear message", async () => {
+    // A second tab of Bob's: same browser, same cookie, its own session restore.
+    const pageB2 = await newPage(ctxB, "bob-2");
+    await pageB2.goto(stack.baseUrl);
+    await pageB2.locator('#conn-status[data-state="online"]').waitFor();
+    assert.equal(await pageB2.textContent("#me"), bob.username);
+
+    await pageB.click("#sign-out");
+    await pageB.locator("#auth-username").waitFor();
+    // The other tab's socket is closed (session revoked) and it says so.
+    await pageB2.locator("#auth-error", { hasText: "You were signed out" }).waitFor();
+    await shot(pageB2, "07-signed-out-elsewhere");
+    await pageB2.reload();
+    await pageB2.locator("#auth-username").waitFor();
+    await pageB2.close();
+    assert.deepEqual(incidents, []);
+  });
+
+  test("a password change signs out every session; the new password works", async () => {
+    const NEW_PASSWORD = "a brand new passphrase";
+    const otherToken = await apiToken(alice);
+    await pageA.click("#change-password");
+    await pageA.locator("#password-dialog").waitFor();
+    await pageA.fill("#password-current", "not my password");
+    await pageA.fill("#password-new", NEW_PASSWORD);
+    await pageA.click("#password-save");
+    await pageA.locator("#password-error", { hasText: "The current password is wrong." }).waitFor();
+    await pageA.fill("#password-current", PASSWORD);
+    await pageA.fill("#password-new", NEW_PASSWORD);
+    await pageA.press("#password-new", "Enter");
+    await pageA.locator("#auth-error", { hasText: "Your password was changed" }).waitFor();
+    // Another session of Alice's (the test's own token) ended too.
+    const refused = await fetch(`${stack.baseUrl}/api/v1/conversations`, { headers: { Authorization: `Bearer ${otherToken}` } });
+    assert.equal(refused.status, 401);
+    await pageA.fill("#auth-username", alice.username);
+    await pageA.fill("#auth-password", NEW_PASSWORD);
+    await pageA.press("#auth-password", "Enter");
+    await pageA.locator('#conn-status[data-state="online"]').waitFor();
+    assert.deepEqual(incidents, []);
   });
 });

@@ -2,40 +2,38 @@
 
 import { ApiError } from "./errors";
 import type { ConversationSummary, Page, Presence, UserInfo } from "./protocol";
+import type { Session, TokenAnswer } from "./session";
 
-export interface Session {
-  token: string;
-  user_id: string;
-  username: string;
-  expires_at: string;
-}
+/** Where the client used to keep its token; removed on start (tokens now live in memory). */
+export const LEGACY_SESSION_KEY = "chat.session";
 
-const SESSION_KEY = "chat.session";
+/**
+ * Sent with every call that may carry the refresh cookie. A cross-site form cannot set a
+ * header, and a cross-site fetch with one needs a CORS preflight the gateway never
+ * grants, so the header proves the request came from this page.
+ */
+const CSRF_HEADER = { "X-Chat-CSRF": "1" };
 
-export function loadSession(): Session | null {
-  try {
-    const raw = localStorage.getItem(SESSION_KEY);
-    if (!raw) return null;
-    const s = JSON.parse(raw) as Session;
-    if (!s.token || !s.user_id || Date.parse(s.expires_at) <= Date.now() + 60_000) return null;
-    return s;
-  } catch {
-    return null;
-  }
-}
-
-export function saveSession(s: Session | null): void {
-  if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s));
-  else localStorage.removeItem(SESSION_KEY);
-}
-
-async function call<T>(method: string, path: string, token: string | null, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+async function call<T>(
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let resp: Response;
   try {
-    resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    // Same origin: the browser sends the refresh cookie to /api/v1/auth/* by itself.
+    resp = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
   } catch {
     throw new ApiError("network", "the server cannot be reached", 0);
   }
@@ -54,30 +52,50 @@ async function call<T>(method: string, path: string, token: string | null, body?
 }
 
 export class Api {
-  /** Called when a request is refused for a missing or expired token. */
-  onUnauthenticated: () => void = () => {};
+  private session: Session | null = null;
 
-  constructor(private token: string | null = null) {}
-
-  setToken(t: string | null): void {
-    this.token = t;
+  /** The signed-in session whose access token authenticated calls use (null: signed out). */
+  setSession(s: Session | null): void {
+    this.session = s;
   }
 
-  private async authed<T>(method: string, path: string, body?: unknown): Promise<T> {
-    try {
-      return await call<T>(method, path, this.token, body);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) this.onUnauthenticated();
-      throw e;
-    }
+  /** With the access token; a 401 refreshes it and retries once (src/session.ts). */
+  private authed<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const session = this.session;
+    if (!session) return Promise.reject(new ApiError("unauthenticated", "not signed in", 401));
+    return session.authed((token) => call<T>(method, path, token, body));
+  }
+
+  /** Sign in; the refresh token comes back only as the HttpOnly cookie. */
+  signIn(username: string, password: string): Promise<TokenAnswer> {
+    return call("POST", "/api/v1/auth", null, { username, password, session: "cookie" });
+  }
+
+  /** A new access token for the refresh cookie (which the server rotates). */
+  refresh(): Promise<TokenAnswer> {
+    return call("POST", "/api/v1/auth/refresh", null, {}, CSRF_HEADER);
+  }
+
+  /** End this session (or every session of the user); the server clears the cookie. */
+  async signOut(everywhere = false): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    await session.authed((token) => call<null>("POST", "/api/v1/auth/sign-out", token, everywhere ? { everywhere: true } : {}, CSRF_HEADER));
+  }
+
+  /** Every session of the user ends, this one too: the caller signs in again. */
+  async changePassword(current_password: string, new_password: string): Promise<void> {
+    await this.authed<null>("PUT", "/api/v1/users/me/password", { current_password, new_password });
+  }
+
+  /** A single-use ticket for opening the WebSocket (valid 30 s). */
+  async wsTicket(): Promise<string> {
+    const r = await this.authed<{ ticket: string; expires_at: string }>("POST", "/api/v1/ws/ticket", {});
+    return r.ticket;
   }
 
   signUp(username: string, password: string, display_name: string): Promise<{ user_id: string }> {
     return call("POST", "/api/v1/users", null, { username, password, display_name: display_name || username });
-  }
-
-  signIn(username: string, password: string): Promise<{ token: string; user_id: string; expires_at: string }> {
-    return call("POST", "/api/v1/auth", null, { username, password });
   }
 
   async findUser(username: string): Promise<UserInfo | null> {

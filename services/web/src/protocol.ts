@@ -95,6 +95,7 @@ export type ServerFrame =
   | { type: "typing"; conversation_id: string; user_id: string; state: "start" | "stop"; expired?: boolean }
   | { type: "presence"; user_id: string; status: "online" | "offline"; last_seen: string | null }
   | { type: "error"; code: string; message: string; ref: string }
+  | { type: "authenticated"; expires_at: string }
   | { type: "pong" };
 
 export type ClientFrame =
@@ -104,4 +105,5 @@ export type ClientFrame =
   | { type: "read" | "delivered"; conversation_id: string; up_to_seq: number }
   | { type: "typing"; conversation_id: string; state: "start" | "stop" }
   | { type: "sync"; positions: Record<string, number> }
+  | { type: "auth"; token: string }
   | { type: "ping" };

@@ -1,10 +1,11 @@
 // Sign in and sign up: one form, two modes.
 
-import type { Api, Session } from "../api";
+import type { Api } from "../api";
+import type { TokenAnswer } from "../session";
 import { describeError } from "../errors";
 import { h, setText } from "./dom";
 
-export function authView(api: Api, done: (s: Session) => void, notice?: string): HTMLElement {
+export function authView(api: Api, done: (answer: TokenAnswer, username: string) => void, notice?: string): HTMLElement {
   let mode: "signin" | "signup" = "signin";
 
   const error = h("p", { class: "form-error", role: "alert", id: "auth-error" });
@@ -82,7 +83,7 @@ export function authView(api: Api, done: (s: Session) => void, notice?: string):
     try {
       if (mode === "signup") await api.signUp(name, password.value, display.value.trim());
       const r = await api.signIn(name, password.value);
-      done({ token: r.token, user_id: r.user_id, expires_at: r.expires_at, username: name });
+      done(r, name);
     } catch (e) {
       setText(error, describeError(e));
       password.focus();

@@ -8,13 +8,18 @@
 //   conversation_list.ts       the sidebar
 //   message_pane.ts            the open conversation (message_item.ts: one message)
 //   composer.ts                writing, replying, editing
-//   new_conversation_dialog.ts, delete_dialog.ts
+//   new_conversation_dialog.ts, delete_dialog.ts, password_dialog.ts
+//
+// The session (src/session.ts) is main.ts's: this screen uses its token for socket
+// tickets, hands it the socket's 4001/4003 closes, and passes renewed tokens to the
+// open socket.
 
-import type { Api, Session } from "../api";
+import type { Api } from "../api";
 import { ApiError, describe, describeError } from "../errors";
 import type { EventFrame, ServerFrame } from "../protocol";
 import { type Ack, Outbox, type PendingAction } from "../outbox";
 import { Receipts } from "../receipts";
+import { type AfterClose, CLOSE_SESSION_REVOKED, type Session } from "../session";
 import { Socket, type ConnState } from "../socket";
 import { type Conv, type Msg, Store } from "../store";
 import { GapTracker } from "../sync";
@@ -26,7 +31,15 @@ import { h } from "./dom";
 import { newClientId } from "./format";
 import { MessagePane } from "./message_pane";
 import { NewConversationDialog } from "./new_conversation_dialog";
+import { PasswordDialog } from "./password_dialog";
 import { TopBar } from "./top_bar";
+
+export interface ChatHooks {
+  /** Sign out on the server, then leave; rejects when the server could not be told. */
+  signOut: () => Promise<void>;
+  /** The password changed: every session, this one too, has ended. */
+  passwordChanged: () => void;
+}
 
 export class ChatApp {
   readonly root: HTMLElement;
@@ -42,25 +55,35 @@ export class ChatApp {
   private readonly composer: Composer;
   private readonly newDialog: NewConversationDialog;
   private readonly deleteDialog: DeleteDialog;
+  private readonly passwordDialog: PasswordDialog;
   private renderQueued = false;
   private listRefresh: number | null = null;
   private everReady = false;
+  /**
+   * Signing out and changing the password revoke this session, so its socket is closed
+   * with 4003 about when the server answers. While either is pending, that close waits
+   * for the answer, so the sign-in form does not say "you were signed out" to someone
+   * who just did it.
+   */
+  private ownRevocation: "none" | "pending" | "revoked_meanwhile" = "none";
 
   constructor(
     private readonly api: Api,
     private readonly session: Session,
-    private readonly signOut: (notice?: string) => void,
+    username: string,
+    private readonly hooks: ChatHooks,
   ) {
-    this.store = new Store(session.user_id, session.username, api);
+    this.store = new Store(session.userId, username, api);
     this.store.onChange(() => this.queueRender());
     this.gap = new GapTracker({
       apply: (e) => this.applyEvent(e),
       sendSync: (positions) => this.socket.send({ type: "sync", positions }),
     });
-    this.socket = new Socket(() => this.session.token, {
+    this.socket = new Socket(() => this.api.wsTicket(), {
       frame: (f) => this.onFrame(f),
       ready: () => this.onReady(),
       state: (s, retry) => this.showConn(s, retry),
+      authClosed: (code) => this.authClosed(code),
     });
     this.outbox = new Outbox({
       send: (frame) => this.socket.send(frame),
@@ -88,9 +111,10 @@ export class ChatApp {
       send: (conversation_id, state) => this.socket.send({ type: "typing", conversation_id, state }),
     });
 
-    this.topBar = new TopBar(session.username, {
+    this.topBar = new TopBar(username, {
       reconnectNow: () => this.socket.retryNow(),
-      signOut: () => this.signOut(),
+      signOut: () => void this.signOut(),
+      changePassword: () => this.passwordDialog.show(),
     });
     this.list = new ConversationList(this.store, {
       open: (id) => void this.open(id),
@@ -124,6 +148,11 @@ export class ChatApp {
       },
       closed: () => this.composer.focus(),
     });
+    this.passwordDialog = new PasswordDialog(api, {
+      changing: () => this.revocationPending(),
+      changed: () => this.hooks.passwordChanged(),
+      notChanged: () => this.revocationRefused(),
+    });
 
     this.root = h(
       "div",
@@ -133,6 +162,7 @@ export class ChatApp {
       this.pane.root,
       this.newDialog.root,
       this.deleteDialog.root,
+      this.passwordDialog.root,
     );
 
     document.addEventListener("visibilitychange", this.visibility);
@@ -148,6 +178,43 @@ export class ChatApp {
   stop(): void {
     this.socket.stop();
     document.removeEventListener("visibilitychange", this.visibility);
+  }
+
+  /** The session renewed its access token: extend the open socket with it. */
+  tokenRenewed(token: string): void {
+    this.socket.reauthenticate(token);
+  }
+
+  private authClosed(code: number): Promise<AfterClose> {
+    if (code === CLOSE_SESSION_REVOKED && this.ownRevocation !== "none") {
+      this.ownRevocation = "revoked_meanwhile";
+      return Promise.resolve("signed_out");
+    }
+    return this.session.socketClosed(code);
+  }
+
+  private revocationPending(): void {
+    this.ownRevocation = "pending";
+  }
+
+  /** The sign-out or password change failed; a 4003 that came meanwhile counts now. */
+  private revocationRefused(): void {
+    const revoked = this.ownRevocation === "revoked_meanwhile";
+    this.ownRevocation = "none";
+    if (revoked) this.session.end("revoked");
+  }
+
+  private async signOut(): Promise<void> {
+    this.revocationPending();
+    try {
+      await this.hooks.signOut();
+    } catch (e) {
+      this.revocationRefused();
+      // Still signed in on the server (and the cookie is still there): say so rather
+      // than show a sign-in form a reload would undo.
+      if (e instanceof ApiError && e.status === 401) return;
+      this.flash(`Could not sign out: ${describeError(e)}`);
+    }
   }
 
   // ---- server ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // The bar across the top of the signed-in screen: the connection state (a status live
-// region, with "Reconnect now" while a retry is waiting), who is signed in, Sign out.
+// region, with "Reconnect now" while a retry is waiting), who is signed in, Change
+// password, Sign out.
 
 import type { ConnState } from "../socket";
 import { h, setText } from "./dom";
@@ -7,6 +8,7 @@ import { h, setText } from "./dom";
 export interface TopBarHooks {
   reconnectNow: () => void;
   signOut: () => void;
+  changePassword: () => void;
 }
 
 export class TopBar {
@@ -18,12 +20,15 @@ export class TopBar {
     this.reconnect.addEventListener("click", () => hooks.reconnectNow());
     const signOut = h("button", { type: "button", id: "sign-out" }, "Sign out");
     signOut.addEventListener("click", () => hooks.signOut());
+    const password = h("button", { type: "button", class: "link", id: "change-password" }, "Change password");
+    password.addEventListener("click", () => hooks.changePassword());
     this.root = h(
       "header",
       { class: "topbar" },
       h("h1", { class: "brand" }, "Chat"),
       h("div", { class: "conn-wrap" }, this.status, this.reconnect),
       h("p", { class: "me" }, "Signed in as ", h("strong", { id: "me" }, username)),
+      password,
       signOut,
     );
   }

@@ -55,10 +55,15 @@ platform_env_args() {
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
     "SCHEMA_REGISTRY_URL=$REGISTRY_URL"
 }
+# Exported in a subshell rather than passed as `env NAME=value` arguments: a REDIS_URL
+# may carry a password, and a command line is visible to every local user in `ps`.
 with_platform_env() {
   local vars
   mapfile -t vars < <(platform_env_args)
-  env "${vars[@]}" "$@"
+  (
+    for v in "${vars[@]}"; do export "${v?}"; done
+    "$@"
+  )
 }
 
 services_build() {

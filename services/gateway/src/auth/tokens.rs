@@ -208,6 +208,13 @@ mod tests {
             frames_per_sec: 1,
             frames_burst: 1,
             web_dir: "dist".into(),
+            max_group_members: 1000,
+            typing_max_members: 100,
+            receipts_per_page: 100,
+            sync_max_conversations: 100,
+            sync_max_messages: 1000,
+            ops_host: "127.0.0.1".into(),
+            ops_port: 0,
             oidc: None,
         }
     }

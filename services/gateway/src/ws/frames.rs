@@ -161,9 +161,11 @@ pub enum ServerFrame {
         reference: String,
     },
     Pong,
-    /// The end of a `sync`: per conversation, the seq the client is now complete up to.
+    /// The end of a `sync`: per conversation, the seq the client is now complete up to,
+    /// and the conversations that stopped at the per-frame limit (sync them again).
     Synced {
         positions: HashMap<String, i64>,
+        more: Vec<String>,
     },
 }
 

@@ -82,6 +82,8 @@ backend gateways
   balance leastconn
   # Liveness, not readiness: /readyz fails on every gateway at once while a dependency
   # is away, and taking them all out would refuse even the requests that could be served.
+  # /healthz is checked on the public port (not the gateway's ops port): it is the
+  # listener clients reach that has to answer.
   option httpchk GET /healthz
   http-check expect status 200
   default-server inter 1s fall 2 rise 2

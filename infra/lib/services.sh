@@ -12,15 +12,20 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 RELEASE_DIR="${CHAT_BIN_DIR:-$CARGO_TARGET_DIR/release}"
 
 # GATEWAYS=N runs N gateways side by side: 8080, then 8082, 8083, ... (8081 is the
-# schema registry's). Each has its own port and gateway id.
+# schema registry's). Each has its own port, gateway id and ops port (/readyz and
+# /metrics, on 127.0.0.1 only): 9180 for the first, 9181 for the second, ...
 GATEWAYS="${GATEWAYS:-1}"
 GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+GATEWAY_OPS_PORT="${GATEWAY_OPS_PORT:-9180}"
+
+# gateway_ops_port I: the ops port of gateway-I.
+gateway_ops_port() { echo $((GATEWAY_OPS_PORT + $1 - 1)); }
 
 services_spec() {
   local i port
   for ((i = 1; i <= GATEWAYS; i++)); do
     if [ "$i" -eq 1 ]; then port=$GATEWAY_PORT; else port=$((GATEWAY_PORT + i)); fi
-    echo "gateway-$i $port chat-gateway --port $port --gateway-id gw-$i"
+    echo "gateway-$i $port chat-gateway --port $port --ops-port $(gateway_ops_port "$i") --gateway-id gw-$i"
   done
   # Projector roles: one process per role (each its own consumer group); PORT serves
   # /healthz, /readyz and /metrics.

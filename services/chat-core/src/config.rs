@@ -64,6 +64,15 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     pub webhook: WebhookSettings,
     pub telemetry: TelemetrySettings,
+    pub groups: GroupSettings,
+}
+
+/// Group rules every service that authorizes or re-checks an action must agree on: the
+/// gateway (before it appends) and the history projection (when it applies).
+#[derive(Clone, Debug, Deserialize)]
+pub struct GroupSettings {
+    /// `members` (any member adds people, the default) or `admins`.
+    pub who_may_add: crate::rules::WhoMayAdd,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -397,7 +406,8 @@ fn layers(
         .set_default("webhook.backoff_ms", 500)?
         .set_default("webhook.timeout_ms", 10_000)?
         .set_default("telemetry.log_format", "text")?
-        .set_default("telemetry.log_filter", "info")?;
+        .set_default("telemetry.log_filter", "info")?
+        .set_default("groups.who_may_add", "members")?;
     for (key, value) in extra_defaults {
         builder = builder.set_default(key, value)?;
     }
@@ -489,6 +499,16 @@ mod tests {
         let err =
             Settings::load_from(&env(&[("CHAT__PRESENCE__MAX_GROUP_MEMBERS", "1")])).unwrap_err();
         assert!(err.to_string().contains("max_group_members"), "{err}");
+    }
+
+    #[test]
+    fn who_may_add_members_defaults_to_any_member_and_can_be_admins_only() {
+        use crate::rules::WhoMayAdd;
+        let s = Settings::load_from(&env(&[])).unwrap();
+        assert_eq!(s.groups.who_may_add, WhoMayAdd::Members);
+        let s = Settings::load_from(&env(&[("CHAT__GROUPS__WHO_MAY_ADD", "admins")])).unwrap();
+        assert_eq!(s.groups.who_may_add, WhoMayAdd::Admins);
+        assert!(Settings::load_from(&env(&[("CHAT__GROUPS__WHO_MAY_ADD", "anyone")])).is_err());
     }
 
     #[test]

@@ -38,6 +38,21 @@ pub enum Refusal {
     RemovalByNonAdmin,
     #[error("kind \"system\" is reserved for the server")]
     ReservedKind,
+    #[error("only a group admin may add members to this group")]
+    AdditionByNonAdmin,
+}
+
+/// Who may add people to a group (`[groups] who_may_add`, `CHAT__GROUPS__WHO_MAY_ADD`).
+/// The gateway and the history projection read the same setting, so an addition the
+/// gateway would refuse is also refused when it is projected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhoMayAdd {
+    /// Any member (the original behaviour).
+    #[default]
+    Members,
+    /// Only the group's admins.
+    Admins,
 }
 
 /// A client may send any kind of message but `system`, which only the server writes.
@@ -70,14 +85,21 @@ pub fn may_delete(
     }
 }
 
-/// Any member adds people to a group; only an admin adds (or promotes) an admin. A
-/// direct conversation's members never change.
-pub fn may_add_member(actor_standing: Membership, as_admin: bool) -> Result<(), Refusal> {
+/// Members (or, with [`WhoMayAdd::Admins`], only admins) add people to a group; only an
+/// admin adds (or promotes) an admin. A direct conversation's members never change.
+pub fn may_add_member(
+    actor_standing: Membership,
+    as_admin: bool,
+    who_may_add: WhoMayAdd,
+) -> Result<(), Refusal> {
     if actor_standing.kind == ConversationKind::Direct {
         return Err(Refusal::DirectMembershipChange);
     }
     if as_admin && !actor_standing.is_admin {
         return Err(Refusal::PromotionByNonAdmin);
+    }
+    if who_may_add == WhoMayAdd::Admins && !actor_standing.is_admin {
+        return Err(Refusal::AdditionByNonAdmin);
     }
     Ok(())
 }
@@ -145,14 +167,30 @@ mod tests {
 
     #[test]
     fn members_add_members_and_only_admins_add_admins() {
-        assert_eq!(may_add_member(MEMBER, false), Ok(()));
+        let anyone = WhoMayAdd::Members;
+        assert_eq!(may_add_member(MEMBER, false, anyone), Ok(()));
         assert_eq!(
-            may_add_member(MEMBER, true),
+            may_add_member(MEMBER, true, anyone),
             Err(Refusal::PromotionByNonAdmin)
         );
-        assert_eq!(may_add_member(ADMIN, true), Ok(()));
+        assert_eq!(may_add_member(ADMIN, true, anyone), Ok(()));
         assert_eq!(
-            may_add_member(DIRECT, false),
+            may_add_member(DIRECT, false, anyone),
+            Err(Refusal::DirectMembershipChange)
+        );
+    }
+
+    #[test]
+    fn with_admins_only_a_member_adds_nobody() {
+        let admins = WhoMayAdd::Admins;
+        assert_eq!(
+            may_add_member(MEMBER, false, admins),
+            Err(Refusal::AdditionByNonAdmin)
+        );
+        assert_eq!(may_add_member(ADMIN, false, admins), Ok(()));
+        assert_eq!(may_add_member(ADMIN, true, admins), Ok(()));
+        assert_eq!(
+            may_add_member(DIRECT, false, admins),
             Err(Refusal::DirectMembershipChange)
         );
     }

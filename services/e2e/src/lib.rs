@@ -44,6 +44,9 @@ pub fn free_port() -> u16 {
 pub struct Gateway {
     pub id: String,
     pub port: u16,
+    /// Port of its ops listener (`/healthz`, `/readyz`, `/metrics`), which the public
+    /// port does not serve `/readyz` and `/metrics` on.
+    pub ops_port: u16,
     extra_env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -57,6 +60,7 @@ impl Gateway {
         let mut g = Gateway {
             id: format!("{id}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
             port: free_port(),
+            ops_port: free_port(),
             extra_env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -78,6 +82,8 @@ impl Gateway {
         let mut cmd = Command::new(workspace_binary("chat-gateway"));
         cmd.arg("--port")
             .arg(self.port.to_string())
+            .arg("--ops-port")
+            .arg(self.ops_port.to_string())
             .arg("--gateway-id")
             .arg(&self.id)
             .env("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET)
@@ -124,6 +130,21 @@ impl Gateway {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The base URL of its ops listener.
+    pub fn ops_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ops_port)
+    }
+
+    /// The text of its /metrics, from the ops listener (panics when it does not answer).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.ops_url()))
+            .await
+            .expect("gateway metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     fn log_path(&self) -> std::path::PathBuf {

@@ -83,15 +83,7 @@ async fn a_reader_that_stops_reading_is_disconnected_and_the_sender_goes_on() {
     // dropped it).
     let code = ben_ws.closed().await;
     assert_eq!(code, None, "dropped, not closed with a frame");
-    let metrics = api
-        .http
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = gateway.metrics().await;
     assert!(
         metrics
             .lines()

@@ -336,7 +336,10 @@ async fn snapshot(keyspace: &str, conversations: &[String], users: &[&User]) -> 
     for u in users {
         out += &format!(
             "{:?}\n",
-            store.conversations_of(u.id.parse().unwrap()).await.unwrap()
+            store
+                .conversations_page(u.id.parse().unwrap(), None, chat_store::MAX_PAGE)
+                .await
+                .unwrap()
         );
     }
     out

@@ -169,7 +169,11 @@ async fn an_unreachable_kafka_is_unavailable_and_safe_to_retry() {
         ("CHAT__KAFKA__DELIVERY_TIMEOUT_MS", "1500"),
     ]);
     let broken = Gateway::start_with("gw-nokafka", &broken_env).await;
-    let ready = Api::new(&broken).call("GET", "/readyz", None, None).await;
+    let ops = Api {
+        base: broken.ops_url(),
+        http: reqwest::Client::new(),
+    };
+    let ready = ops.call("GET", "/readyz", None, None).await;
     assert_eq!(ready.status, 503);
     assert_eq!(ready.body["checks"]["kafka"], false);
     let mut ws = Ws::connect(&broken, &alice.token).await;

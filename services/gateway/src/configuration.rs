@@ -2,7 +2,7 @@
 //!
 //! It is read by the shared loader ([`chat_core::config::Settings::load_with`]), from the same layers as
 //! the shared sections and in one pass: defaults < the `CHAT_CONFIG` file's `[gateway]`
-//! table < `CHAT__GATEWAY__*` variables; then command-line flags (port, host and gateway
+//! table < `CHAT__GATEWAY__*` variables; then command-line flags (port, ops port, host and gateway
 //! id, so several gateways can run side by side from one configuration).
 
 use chat_core::config::{ConfigError, Secret, Section};
@@ -48,6 +48,22 @@ pub struct GatewaySettings {
     /// at `/`. Relative paths are resolved from the working directory; `infra/dev` passes
     /// an absolute one. When it holds no `index.html`, `/` answers a 404 saying so.
     pub web_dir: String,
+    /// Most members a group may have, at creation and after every addition.
+    pub max_group_members: usize,
+    /// Typing is relayed only in conversations of at most this many members.
+    pub typing_max_members: usize,
+    /// Receipts (read and delivered pointers) a history page carries, the most recent
+    /// first; the others are left out.
+    pub receipts_per_page: usize,
+    /// Conversations one `sync` frame may name; a larger frame is refused (`too_large`).
+    pub sync_max_conversations: usize,
+    /// Messages one `sync` frame replays per conversation; the rest is in the next
+    /// `sync` (`synced.more`).
+    pub sync_max_messages: usize,
+    /// Where `/metrics` and `/readyz` are served (not on the public port): an address
+    /// only operators and the load balancer reach. Port 0 picks a free one (tests).
+    pub ops_host: String,
+    pub ops_port: u16,
     /// Request limits per address and per user, sign-in and sign-up limits.
     pub throttle: crate::throttle::ThrottleSettings,
     /// Enterprise single sign-on: accept RS256 tokens from this OpenID Connect issuer.
@@ -89,6 +105,13 @@ impl Section for GatewaySettings {
             ("frames_per_sec", 50.into()),
             ("frames_burst", 200.into()),
             ("web_dir", "services/web/dist".into()),
+            ("max_group_members", 1000.into()),
+            ("typing_max_members", 100.into()),
+            ("receipts_per_page", 100.into()),
+            ("sync_max_conversations", 100.into()),
+            ("sync_max_messages", 1000.into()),
+            ("ops_host", "127.0.0.1".into()),
+            ("ops_port", 9180.into()),
         ]);
         defaults
     }
@@ -139,6 +162,17 @@ impl Section for GatewaySettings {
             ));
         }
         t.trusted().map_err(ConfigError::Invalid)?;
+        if self.max_group_members < 2 {
+            return Err(ConfigError::Invalid(
+                "gateway.max_group_members must be at least 2".into(),
+            ));
+        }
+        if self.sync_max_conversations == 0 || self.sync_max_messages == 0 {
+            return Err(ConfigError::Invalid(
+                "gateway.sync_max_conversations and gateway.sync_max_messages must be at least 1"
+                    .into(),
+            ));
+        }
         if self.max_body_bytes == 0 || self.max_frame_bytes < self.max_body_bytes {
             return Err(ConfigError::Invalid(
                 "gateway.max_frame_bytes must be at least gateway.max_body_bytes".into(),
@@ -189,6 +223,10 @@ mod tests {
         assert_eq!(s.max_body_bytes, 16 * 1024);
         assert_eq!(s.oidc.unwrap().issuer, "https://idp.example");
         assert_eq!(s.web_dir, "services/web/dist");
+        assert_eq!(s.max_group_members, 1000);
+        assert_eq!(s.typing_max_members, 100);
+        assert_eq!(s.sync_max_conversations, 100);
+        assert_eq!((s.ops_host.as_str(), s.ops_port), ("127.0.0.1", 9180));
         assert!(!format!("{:?}", s.jwt_secret).contains("0123"));
     }
 

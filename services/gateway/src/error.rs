@@ -26,6 +26,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     UsernameTaken,
+    GroupFull,
     TooLarge,
     RateLimited,
     Unavailable,
@@ -51,6 +52,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::GroupFull => "group_full",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
@@ -76,7 +78,7 @@ impl ErrorCode {
                 StatusCode::FORBIDDEN
             }
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::UsernameTaken => StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken | ErrorCode::GroupFull => StatusCode::CONFLICT,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -247,5 +249,9 @@ mod tests {
         );
         assert_eq!(ApiError::bad_frame("x").status(), StatusCode::BAD_REQUEST);
         assert_eq!(ErrorCode::InvalidMembers.as_str(), "invalid_members");
+        assert_eq!(
+            ApiError::new(ErrorCode::GroupFull, "x").status(),
+            StatusCode::CONFLICT
+        );
     }
 }

@@ -20,6 +20,9 @@ struct Cli {
     /// Address to bind (overrides CHAT__GATEWAY__HOST).
     #[arg(long)]
     host: Option<String>,
+    /// Port of /readyz and /metrics (overrides CHAT__GATEWAY__OPS_PORT; 0 picks a free one).
+    #[arg(long)]
+    ops_port: Option<u16>,
     /// This gateway's id, unique among running gateways (overrides CHAT__GATEWAY__GATEWAY_ID).
     #[arg(long)]
     gateway_id: Option<String>,
@@ -34,12 +37,15 @@ async fn main() -> Result<()> {
     if let Some(p) = cli.port {
         gateway.port = p;
     }
+    if let Some(p) = cli.ops_port {
+        gateway.ops_port = p;
+    }
     if let Some(h) = cli.host {
         gateway.host = h;
     }
     if let Some(id) = cli.gateway_id {
         gateway.gateway_id = id;
     }
-    let (state, listener) = chat_gateway::startup::build(settings, gateway).await?;
-    chat_gateway::startup::serve(state, listener).await
+    let (state, listeners) = chat_gateway::startup::build(settings, gateway).await?;
+    chat_gateway::startup::serve(state, listeners).await
 }

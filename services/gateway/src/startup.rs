@@ -33,10 +33,13 @@ use chat_store::pointers::PointerStore;
 use chat_store::sign_ins::SignInStore;
 use chat_store::{sessions, HistoryStore};
 
-pub async fn build(
-    settings: Settings,
-    gateway: GatewaySettings,
-) -> Result<(AppState, TcpListener)> {
+/// The bound sockets: the public one (clients) and the internal ops one.
+pub struct Listeners {
+    pub public: TcpListener,
+    pub ops: TcpListener,
+}
+
+pub async fn build(settings: Settings, gateway: GatewaySettings) -> Result<(AppState, Listeners)> {
     let metrics = chat_core::telemetry::install_metrics("gateway").context("metrics")?;
     let topics = Topics::from_settings(&settings.kafka);
     let codec = Arc::new(EventCodec::new(&settings.registry).context("schema registry client")?);
@@ -80,6 +83,18 @@ pub async fn build(
     let listener = TcpListener::bind((gateway.host.as_str(), gateway.port))
         .await
         .with_context(|| format!("binding {}:{}", gateway.host, gateway.port))?;
+    let ops_listener = TcpListener::bind((gateway.ops_host.as_str(), gateway.ops_port))
+        .await
+        .with_context(|| {
+            format!(
+                "binding the ops port {}:{} (gateway.ops_host, gateway.ops_port, --ops-port)",
+                gateway.ops_host, gateway.ops_port
+            )
+        })?;
+    let listeners = Listeners {
+        public: listener,
+        ops: ops_listener,
+    };
     let state = AppState::new(Inner {
         tokens: Tokens::new(&gateway),
         sign_ins: SignIns::new(SignInStore::new(redis.clone()), gateway.auth.clone()),
@@ -113,6 +128,7 @@ pub async fn build(
             gateway.throttle.trusted().map_err(anyhow::Error::msg)?,
         ),
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
+        who_may_add: settings.groups.who_may_add,
         hub,
         redis,
         cql,
@@ -120,7 +136,7 @@ pub async fn build(
         shutdown,
         settings: gateway,
     });
-    Ok((state, listener))
+    Ok((state, listeners))
 }
 
 /// Sign-ins and sign-ups that may wait for a hashing thread before more are refused.
@@ -131,13 +147,28 @@ fn hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
+pub async fn serve(state: AppState, listeners: Listeners) -> Result<()> {
+    let Listeners { public, ops } = listeners;
     let heartbeat = tokio::spawn(sessions::heartbeat(
         state.redis.clone(),
         state.settings.gateway_id.clone(),
     ));
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, gateway_id = %state.settings.gateway_id, "gateway listening");
+    let addr = public.local_addr()?;
+    let ops_addr = ops.local_addr()?;
+    tracing::info!(%addr, %ops_addr, gateway_id = %state.settings.gateway_id, "gateway listening");
+    // The ops listener answers until the public one has drained: /readyz says
+    // `not_ready` during shutdown, which is what a load balancer should see.
+    let ops_app = routes::ops_router(state.clone());
+    let ops_stop = CancellationToken::new();
+    let ops_stopped = ops_stop.clone();
+    let ops_server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(ops, ops_app)
+            .with_graceful_shutdown(async move { ops_stopped.cancelled().await })
+            .await
+        {
+            tracing::warn!(error = %e, "the ops listener stopped");
+        }
+    });
 
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
@@ -161,8 +192,10 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
         header_read_timeout: Duration::from_millis(state.settings.header_read_timeout_ms),
         max_connections: state.settings.max_connections,
     };
-    listener::serve(listener, app, limits, state.shutdown.clone()).await?;
+    listener::serve(public, app, limits, state.shutdown.clone()).await?;
 
+    ops_stop.cancel();
+    let _ = ops_server.await;
     heartbeat.abort();
     forget.abort();
     let mut redis = state.redis.clone();

@@ -43,6 +43,8 @@ pub struct Inner {
     /// How much each address and user may do (`crate::throttle`).
     pub throttles: crate::throttle::Throttles,
     pub appender: Appender,
+    /// `[groups] who_may_add` (shared with the history projection, which re-checks).
+    pub who_may_add: chat_core::rules::WhoMayAdd,
     /// The sockets held here and the live frames that feed them.
     pub hub: Arc<crate::live::Hub>,
     /// For the records reached through free functions (sessions, presence, live).

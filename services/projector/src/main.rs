@@ -156,7 +156,12 @@ async fn main() -> Result<()> {
                 .await
                 .context("connecting to the CQL store")?;
             let history = HistoryStore::new(session, &settings.cql.keyspace).await?;
-            parts.run(History { store: history }).await?
+            parts
+                .run(History {
+                    store: history,
+                    who_may_add: settings.groups.who_may_add,
+                })
+                .await?
         }
         Plan::Fanout => {
             let stores = Stores::connect(&settings).await?;

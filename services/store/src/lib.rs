@@ -44,5 +44,6 @@ pub mod sign_ins;
 pub use cql::ping;
 pub use error::StoreError;
 pub use history::apply::{Applier, Rejection};
+pub use history::listing::{ConversationPage, ListCursor, MEMBERS_LISTED};
 pub use history::model::{ConversationSummary, Message, Page};
 pub use history::{HistoryStore, BUCKET_SIZE, MAX_PAGE};

@@ -153,6 +153,17 @@ impl MembershipStore {
         self.projected_members(c).await
     }
 
+    /// How many members a conversation has, without reading who they are (what the
+    /// gateway bounds group size and typing with).
+    pub async fn member_count(&self, c: ConversationId) -> Result<usize, StoreError> {
+        let mut r = self.redis();
+        let n: usize = r.scard(keys::members(c)).await?;
+        if n > 0 {
+            return Ok(n);
+        }
+        Ok(self.projected_members(c).await?.len())
+    }
+
     async fn projected_members(&self, c: ConversationId) -> Result<Vec<UserId>, StoreError> {
         let result = self
             .session

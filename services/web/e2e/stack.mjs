@@ -120,7 +120,9 @@ export class Stack {
       this.spawn(`projector-${role}`, binary("chat-projector"), ["--role", role, "--group", `e2e-${role}-${this.tag}`, "--port", String(port)], port);
     }
     const port = await freePort();
-    this.spawn("gateway", binary("chat-gateway"), ["--port", String(port), "--gateway-id", `e2e-${this.tag}`], port);
+    // /readyz is served on the gateway's ops port only; it is what readiness is read from.
+    const opsPort = await freePort();
+    this.spawn("gateway", binary("chat-gateway"), ["--port", String(port), "--ops-port", String(opsPort), "--gateway-id", `e2e-${this.tag}`], opsPort);
     this.baseUrl = `http://127.0.0.1:${port}`;
     for (const p of this.procs) {
       await this.waitHealthy(p, p.name === "gateway" ? "/readyz" : "/healthz");

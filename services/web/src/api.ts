@@ -1,6 +1,7 @@
 // REST calls of PROTOCOL.md, same origin as the page (the gateway serves both).
 
 import { ApiError } from "./errors";
+import { allPages } from "./pages";
 import type { ConversationSummary, Page, Presence, UserInfo } from "./protocol";
 import type { Session, TokenAnswer } from "./session";
 
@@ -112,9 +113,14 @@ export class Api {
     return this.authed("GET", `/api/v1/users/${encodeURIComponent(id)}/presence`);
   }
 
-  async conversations(): Promise<ConversationSummary[]> {
-    const r = await this.authed<{ conversations: ConversationSummary[] }>("GET", "/api/v1/conversations");
-    return r.conversations;
+  /** Every conversation of the user, page after page (200 per page, the most allowed). */
+  conversations(): Promise<ConversationSummary[]> {
+    return allPages(async (cursor) => {
+      const q = new URLSearchParams({ limit: "200" });
+      if (cursor !== null) q.set("cursor", cursor);
+      const r = await this.authed<{ conversations: ConversationSummary[]; next?: string | null }>("GET", `/api/v1/conversations?${q}`);
+      return { items: r.conversations, next: r.next ?? null };
+    });
   }
 
   createConversation(kind: "direct" | "group", members: string[], name?: string): Promise<{ conversation_id: string }> {

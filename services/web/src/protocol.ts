@@ -24,7 +24,9 @@ export interface ConversationSummary {
   conversation_id: string;
   kind: "direct" | "group";
   name: string | null;
+  /** At most 20 members of a large group; `member_count` says how many there are. */
   members: string[];
+  member_count?: number;
   last_message: LastMessage | null;
   last_seq: number | null;
   read_seq: number | null;
@@ -91,7 +93,7 @@ export interface EventFrame {
 export type ServerFrame =
   | { type: "ack"; client_msg_id: string; message_id: string; seq: number; ts: string }
   | EventFrame
-  | { type: "synced"; positions: Record<string, number> }
+  | { type: "synced"; positions: Record<string, number>; more?: string[] }
   | { type: "typing"; conversation_id: string; user_id: string; state: "start" | "stop"; expired?: boolean }
   | { type: "presence"; user_id: string; status: "online" | "offline"; last_seen: string | null }
   | { type: "error"; code: string; message: string; ref: string }

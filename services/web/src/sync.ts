@@ -9,6 +9,9 @@
 
 import type { EventFrame } from "./protocol";
 
+/** Conversations one `sync` frame may name (PROTOCOL.md: `gateway.sync_max_conversations`). */
+export const SYNC_MAX_CONVERSATIONS = 100;
+
 export interface GapOptions {
   apply: (e: EventFrame) => void;
   /** Send `{"type":"sync","positions":...}`; false when the socket is not open. */
@@ -74,8 +77,11 @@ export class GapTracker {
     if (!this.syncing.has(c)) this.requestSync(c);
   }
 
-  /** The answer to the oldest sync in flight. */
-  synced(reached: Record<string, number>): void {
+  /**
+   * The answer to the oldest sync in flight. `more` names the conversations whose replay
+   * stopped at the server's per-frame limit: they are synced again from where it stopped.
+   */
+  synced(reached: Record<string, number>, more: string[] = []): void {
     const asked = this.inFlight.shift() ?? Object.keys(reached);
     for (const [c, seq] of Object.entries(reached)) this.advance(c, seq);
     for (const c of asked) {
@@ -86,6 +92,12 @@ export class GapTracker {
       for (const e of held) this.offer(e);
       if (this.gaps === before) this.retries.delete(c);
     }
+    const again: Record<string, number> = {};
+    for (const c of more) {
+      const p = this.positions.get(c);
+      if (p !== undefined && !this.syncing.has(c)) again[c] = p;
+    }
+    this.syncMany(again);
   }
 
   /** Everything tracked, for the sync sent when a socket (re)opens. */
@@ -97,12 +109,17 @@ export class GapTracker {
   resyncAll(): void {
     this.inFlight.length = 0;
     this.syncing.clear();
-    const positions = this.all();
+    this.syncMany(this.all());
+  }
+
+  /** Sync these conversations from these positions, in frames the server accepts. */
+  syncMany(positions: Record<string, number>): void {
     const cs = Object.keys(positions);
-    if (cs.length === 0) return;
-    if (this.opts.sendSync(positions)) {
-      this.inFlight.push(cs);
-      for (const c of cs) this.syncing.add(c);
+    for (let i = 0; i < cs.length; i += SYNC_MAX_CONVERSATIONS) {
+      const chunk = cs.slice(i, i + SYNC_MAX_CONVERSATIONS);
+      if (!this.opts.sendSync(Object.fromEntries(chunk.map((c) => [c, positions[c]])))) return;
+      this.inFlight.push(chunk);
+      for (const c of chunk) this.syncing.add(c);
     }
   }
 

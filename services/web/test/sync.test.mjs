@@ -2,7 +2,7 @@
 // The gap rule (src/sync.ts), compiled by `npm test` into .test-build/.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GapTracker } from "../.test-build/sync.js";
+import { GapTracker, SYNC_MAX_CONVERSATIONS } from "../.test-build/sync.js";
 
 const C = "c1";
 const ev = (seq, prev, extra = {}) => ({ type: "event", conversation_id: C, seq, prev_seq: prev, event: { kind: "message_sent", actor_id: "u", occurred_at: "" }, ...extra });
@@ -84,4 +84,28 @@ test("a reopened socket syncs every conversation from its position", () => {
   t.track("b", -1);
   t.resyncAll();
   assert.deepEqual(syncs, [{ a: 3, b: -1 }]);
+});
+
+test("many conversations are synced in frames of at most the server's limit", () => {
+  const { t, syncs } = tracker();
+  const n = SYNC_MAX_CONVERSATIONS * 2 + 5;
+  for (let i = 0; i < n; i++) t.track(`c${i}`, i);
+  t.resyncAll();
+  assert.deepEqual(
+    syncs.map((s) => Object.keys(s).length),
+    [SYNC_MAX_CONVERSATIONS, SYNC_MAX_CONVERSATIONS, 5],
+  );
+  assert.equal(new Set(syncs.flatMap((s) => Object.keys(s))).size, n);
+});
+
+test("a conversation the server listed in more is synced again from its new position", () => {
+  const { t, syncs } = tracker();
+  t.track("a", 3);
+  t.track("b", 7);
+  t.resyncAll();
+  t.synced({ a: 40, b: 9 }, ["a"]);
+  assert.deepEqual(syncs, [{ a: 3, b: 7 }, { a: 40 }]);
+  // Its answer says it is complete: nothing more is sent.
+  t.synced({ a: 52 }, []);
+  assert.equal(syncs.length, 2);
 });

@@ -86,7 +86,10 @@ pub async fn history(settings: &Settings, args: RebuildArgs) -> Result<()> {
         dead_letters: DeadLetters::log_only(group),
         topic,
         role: Role::History,
-        projection: History { store },
+        projection: History {
+            store,
+            who_may_add: settings.groups.who_may_add,
+        },
         shutdown: shutdown.clone(),
     };
     runner.run(Some(stop_at)).await?;

@@ -67,6 +67,9 @@ pub enum ActionError {
     /// The members asked for cannot make this conversation.
     #[error("{0}")]
     InvalidMembers(String),
+    /// The group already has `gateway.max_group_members` members.
+    #[error("the group is full: at most {0} members")]
+    GroupFull(usize),
     /// A pointer below zero.
     #[error("up_to_seq must not be negative")]
     NegativePointer,
@@ -87,6 +90,7 @@ impl From<ActionError> for ApiError {
             ActionError::NotFound(what) => ApiError::not_found(what),
             ActionError::Refused(r) => r.into(),
             ActionError::InvalidMembers(m) => ApiError::new(ErrorCode::InvalidMembers, m),
+            ActionError::GroupFull(_) => ApiError::new(ErrorCode::GroupFull, e.to_string()),
             ActionError::NegativePointer => ApiError::bad_frame(e.to_string()),
             ActionError::InFlight(what) => ApiError::unavailable(what),
             ActionError::Store(e) => e.into(),

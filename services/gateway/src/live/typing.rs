@@ -5,6 +5,10 @@
 //! after the last `start`. When a deadline passes without a refresh, or the socket
 //! closes, the gateway sends the `stop` itself (marked `"expired": true`), so a typist
 //! who vanished does not stay "typing" on everyone else's screen.
+//!
+//! Conversations of more than `gateway.typing_max_members` members get no typing at all
+//! (as presence skips large groups): one keystroke there would be a publish to every
+//! member. The frame is accepted and dropped, so clients need not know the limit.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,6 +45,9 @@ impl Typing {
     ) -> Result<(), ApiError> {
         if state.membership.membership(c, user).await?.is_none() {
             return Err(ApiError::not_member());
+        }
+        if state.membership.member_count(c).await? > state.settings.typing_max_members {
+            return Ok(());
         }
         if start {
             self.deadlines.insert(c, Instant::now() + TYPING_TTL);

@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`.
+//! `/healthz` (the process answers; public and ops listeners), `/readyz` (its
+//! dependencies answer) and `/metrics` (ops listener only).
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
-//! The HTTP surface: REST routes of PROTOCOL.md, the WebSocket upgrade, and the
-//! operational endpoints every service has.
+//! The HTTP surface: REST routes of PROTOCOL.md, the WebSocket upgrade and `/healthz` on
+//! the public listener ([`router`]); `/readyz` and `/metrics` only on the internal ops
+//! listener ([`ops_router`]), since they tell anyone who asks about the platform's
+//! dependencies and traffic.
 
 mod accounts;
 mod auth;
@@ -66,9 +68,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .fallback(web::serve)
         .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// The ops listener (`gateway.ops_host`:`gateway.ops_port`): liveness, readiness and
+/// metrics, nothing else.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(state)
 }

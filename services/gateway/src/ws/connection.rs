@@ -342,10 +342,14 @@ async fn handle(
                 Ok(None)
             }
             ClientFrame::Sync { positions } => {
-                let positions = super::sync::replay(state, user, positions, out)
+                super::sync::check(&positions, state.settings.sync_max_conversations)?;
+                let reached = super::sync::replay(state, user, positions, out)
                     .await
                     .map_err(|_| ApiError::internal())?;
-                Ok(Some(ServerFrame::Synced { positions }))
+                Ok(Some(ServerFrame::Synced {
+                    positions: reached.positions,
+                    more: reached.more,
+                }))
             }
             ClientFrame::Ping => Ok(Some(ServerFrame::Pong)),
             ClientFrame::Auth { token } => {

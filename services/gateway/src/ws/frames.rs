@@ -173,9 +173,11 @@ pub enum ServerFrame {
     Authenticated {
         expires_at: String,
     },
-    /// The end of a `sync`: per conversation, the seq the client is now complete up to.
+    /// The end of a `sync`: per conversation, the seq the client is now complete up to,
+    /// and the conversations that stopped at the per-frame limit (sync them again).
     Synced {
         positions: HashMap<String, i64>,
+        more: Vec<String>,
     },
 }
 

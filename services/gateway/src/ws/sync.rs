@@ -3,6 +3,12 @@
 //! say up to where each conversation is now complete, so the client moves its position
 //! there. A conversation the caller is not a member of gets a `not_member` error (and no
 //! events).
+//!
+//! One frame is bounded: it may name at most `gateway.sync_max_conversations`
+//! conversations (more is refused whole, `too_large`), and each conversation replays at
+//! most `gateway.sync_max_messages` messages. A conversation that stopped at that limit
+//! is listed in `synced.more`, and its position is the last message replayed, so the
+//! client's next `sync` continues from there.
 
 use std::collections::HashMap;
 
@@ -12,13 +18,33 @@ use chat_core::live::frames::{replayed_message_frame, MessageView};
 use chat_store::Message as StoredMessage;
 
 use super::frames::ServerFrame;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::live::Outbound;
 use crate::state::AppState;
 
-/// Most messages one `sync` replays per conversation; a client further behind pages
-/// the rest from `GET .../messages`.
-const SYNC_LIMIT: usize = 5000;
+/// What a `sync` reached: per conversation, the seq the client is complete up to, and
+/// the conversations with more to replay.
+pub struct Reached {
+    pub positions: HashMap<String, i64>,
+    pub more: Vec<String>,
+}
+
+/// Refuse a `sync` frame that names too many conversations, or a position no client can
+/// hold: seqs are never negative, and -1 ("nothing seen yet") is the one sentinel.
+pub fn check(positions: &HashMap<ConversationId, i64>, most: usize) -> Result<(), ApiError> {
+    if positions.len() > most {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("a sync may name at most {most} conversations; send the rest in another sync"),
+        ));
+    }
+    if let Some((c, p)) = positions.iter().find(|(_, p)| **p < -1) {
+        return Err(ApiError::bad_frame(format!(
+            "position {p} of {c}: positions are -1 (nothing seen) or a seq"
+        )));
+    }
+    Ok(())
+}
 
 /// The socket closed while replaying.
 pub struct Closed;
@@ -37,8 +63,10 @@ pub async fn replay(
     user: UserId,
     positions: HashMap<ConversationId, i64>,
     out: &Outbound,
-) -> Result<HashMap<String, i64>, Closed> {
+) -> Result<Reached, Closed> {
     let mut reached = HashMap::new();
+    let mut more = Vec::new();
+    let per_conversation = state.settings.sync_max_messages;
     for (c, last_seen) in positions {
         match state.membership.membership(c, user).await {
             Ok(Some(_)) => {}
@@ -51,7 +79,7 @@ pub async fn replay(
                 continue;
             }
         }
-        let mut replay = match state.history.replay(c.0, last_seen, SYNC_LIMIT).await {
+        let mut replay = match state.history.replay(c.0, last_seen, per_conversation).await {
             Ok(r) => r,
             Err(e) => {
                 send_error(out, e.into()).await?;
@@ -59,6 +87,7 @@ pub async fn replay(
             }
         };
         let mut prev = last_seen;
+        let mut failed = false;
         loop {
             match replay.next_page().await {
                 Ok(Some(messages)) => {
@@ -69,14 +98,21 @@ pub async fn replay(
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    failed = true;
                     send_error(out, e.into()).await?;
                     break;
                 }
             }
         }
+        if !failed && !replay.is_complete() {
+            more.push(c.to_string());
+        }
         reached.insert(c.to_string(), replay.position());
     }
-    Ok(reached)
+    Ok(Reached {
+        positions: reached,
+        more,
+    })
 }
 
 fn view(m: &StoredMessage) -> MessageView<'_> {
@@ -91,5 +127,35 @@ fn view(m: &StoredMessage) -> MessageView<'_> {
         created_at: m.created_at.clone(),
         edited_at: m.edited_at.clone(),
         deleted_at: m.deleted_at.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positions(n: u128, at: i64) -> HashMap<ConversationId, i64> {
+        (0..n)
+            .map(|i| (ConversationId(uuid::Uuid::from_u128(i + 1)), at))
+            .collect()
+    }
+
+    #[test]
+    fn a_sync_names_at_most_the_limit() {
+        assert!(check(&positions(100, 5), 100).is_ok());
+        let e = check(&positions(101, 5), 100).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooLarge);
+        assert!(check(&HashMap::new(), 100).is_ok());
+    }
+
+    #[test]
+    fn positions_are_seqs_or_the_start() {
+        assert!(check(&positions(3, -1), 100).is_ok());
+        assert!(check(&positions(3, 0), 100).is_ok());
+        assert!(check(&positions(3, i64::MAX), 100).is_ok());
+        for bad in [-2, i64::MIN] {
+            let e = check(&positions(1, bad), 100).unwrap_err();
+            assert_eq!(e.code, ErrorCode::BadFrame);
+        }
     }
 }

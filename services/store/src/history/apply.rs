@@ -43,6 +43,8 @@ pub struct Applier<'a> {
     store: &'a HistoryStore,
     /// Conversations applied at once.
     concurrency: usize,
+    /// Who may add members: the same setting the gateway authorized with.
+    who_may_add: rules::WhoMayAdd,
 }
 
 /// What one conversation's batch does to its state, kept in memory while applying.
@@ -71,7 +73,14 @@ impl<'a> Applier<'a> {
         Self {
             store,
             concurrency: 64,
+            who_may_add: rules::WhoMayAdd::default(),
         }
+    }
+
+    /// Re-check additions with this policy (`[groups] who_may_add`).
+    pub fn who_may_add(mut self, policy: rules::WhoMayAdd) -> Self {
+        self.who_may_add = policy;
+        self
     }
 
     /// Apply `records` (any order across conversations; seq order within one). Returns
@@ -280,7 +289,7 @@ impl<'a> Applier<'a> {
                 Ok(Ok(()))
             }
             Payload::MemberAdded { user_id, as_admin } => {
-                if let Err(refusal) = rules::may_add_member(standing, *as_admin) {
+                if let Err(refusal) = rules::may_add_member(standing, *as_admin, self.who_may_add) {
                     return Ok(Err(format!("{actor} adding {user_id}: {refusal}")));
                 }
                 self.member_added(c, seq, user_id.0, *as_admin, row.message_count, state);

@@ -13,18 +13,18 @@
 //! rebuild` replays the log through it into a fresh keyspace.
 
 pub mod apply;
+pub mod listing;
 pub mod model;
 
 use std::sync::Arc;
 
 use chat_core::time::UnixMillis;
-use futures::{stream, StreamExt, TryStreamExt};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
-use self::model::{ConversationSummary, LastMessage, Message, Page};
+use self::model::{Message, Page};
 use crate::cql::first_row;
 use crate::error::StoreError;
 
@@ -97,6 +97,8 @@ type MessageTuple = (
 pub(crate) struct Statements {
     pub conversation: PreparedStatement,
     pub members: PreparedStatement,
+    pub members_listed: PreparedStatement,
+    pub member_count: PreparedStatement,
     pub lookup: PreparedStatement,
     pub bucket_for_seq: PreparedStatement,
     pub page_desc: PreparedStatement,
@@ -155,6 +157,14 @@ impl HistoryStore {
             .await?,
             members: q(format!(
                 "SELECT user_id, is_admin, joined_seq, read_seq, delivered_seq FROM {ks}.members WHERE conversation_id = ?"
+            ))
+            .await?,
+            members_listed: q(format!(
+                "SELECT user_id FROM {ks}.members WHERE conversation_id = ? LIMIT ?"
+            ))
+            .await?,
+            member_count: q(format!(
+                "SELECT COUNT(*) FROM {ks}.members WHERE conversation_id = ?"
             ))
             .await?,
             lookup: q(format!(
@@ -447,7 +457,7 @@ impl HistoryStore {
     }
 
     /// A user's `user_conversations` rows: (conversation, read_seq, read_count).
-    async fn user_conversation_rows(
+    pub(crate) async fn user_conversation_rows(
         &self,
         user: Uuid,
     ) -> Result<Vec<(Uuid, Option<i64>, Option<i64>)>, StoreError> {
@@ -471,44 +481,6 @@ impl HistoryStore {
     pub async fn conversation_ids_of(&self, user: Uuid) -> Result<Vec<Uuid>, StoreError> {
         let rows = self.user_conversation_rows(user).await?;
         Ok(rows.into_iter().map(|(c, _, _)| c).collect())
-    }
-
-    /// A user's conversations, most recently active first.
-    pub async fn conversations_of(
-        &self,
-        user: Uuid,
-    ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let entries = self.user_conversation_rows(user).await?;
-        let mut list: Vec<ConversationSummary> = stream::iter(entries)
-            .map(|(c, read_seq, read_count)| async move {
-                let (conv, members) = futures::try_join!(self.conversation(c), self.members(c))?;
-                Ok::<_, StoreError>(conv.map(|conv| ConversationSummary {
-                    conversation_id: c.to_string(),
-                    kind: conv.kind.clone().unwrap_or_else(|| "group".into()),
-                    name: conv.name.clone(),
-                    members: members.iter().map(|m| m.user_id.to_string()).collect(),
-                    last_message: conv.last_message_id.map(|id| {
-                        LastMessage {
-                            message_id: id.to_string(),
-                            sender_id: conv
-                                .last_sender_id
-                                .map(|s| s.to_string())
-                                .unwrap_or_default(),
-                            body: conv.last_body.clone(),
-                            created_at: conv.last_at.map(|t| UnixMillis(t).to_rfc3339()),
-                        }
-                    }),
-                    last_seq: conv.last_seq,
-                    read_seq: read_seq.filter(|s| *s >= 0),
-                    unread: (conv.message_count - read_count.unwrap_or(0)).max(0),
-                }))
-            })
-            .buffer_unordered(16)
-            .try_filter_map(|c| async move { Ok(c) })
-            .try_collect()
-            .await?;
-        list.sort_by_key(|c| std::cmp::Reverse(c.last_seq.unwrap_or(-1)));
-        Ok(list)
     }
 }
 
@@ -543,12 +515,14 @@ impl<'a> Replay<'a> {
             self.complete = true;
             return Ok(None);
         }
+        // Never more than is left, so a limit is kept exactly, not to the next page.
+        let asked = self.left.min(MAX_PAGE);
         let mut messages = self
             .store
-            .page(self.conversation, None, Some(self.after), MAX_PAGE)
+            .page(self.conversation, None, Some(self.after), asked)
             .await?
             .messages;
-        let full = messages.len() == MAX_PAGE;
+        let full = messages.len() == asked;
         let applied = self.applied;
         let before = messages.len();
         messages.retain(|m| m.seq <= applied);
@@ -561,6 +535,12 @@ impl<'a> Replay<'a> {
         }
         self.left = self.left.saturating_sub(n);
         Ok((n > 0).then_some(messages))
+    }
+
+    /// Whether the replay reached the end (false: it stopped at its limit, or was not
+    /// run to the end).
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// The seq the client is complete up to with what was replayed so far.

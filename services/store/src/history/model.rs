@@ -31,7 +31,10 @@ pub struct ConversationSummary {
     pub conversation_id: String,
     pub kind: String,
     pub name: Option<String>,
+    /// At most `history::listing::MEMBERS_LISTED` of the members, by id.
     pub members: Vec<String>,
+    /// How many members there are (more than `members` lists in a large group).
+    pub member_count: i64,
     pub last_message: Option<LastMessage>,
     pub last_seq: Option<i64>,
     pub read_seq: Option<i64>,

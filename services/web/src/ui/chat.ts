@@ -236,7 +236,7 @@ export class ChatApp {
         if (added.length && this.socket.ready) {
           const positions: Record<string, number> = {};
           for (const c of added) positions[c.id] = this.gap.position(c.id) ?? c.lastSeq;
-          this.socket.send({ type: "sync", positions });
+          this.gap.syncMany(positions);
         }
         this.queueRender();
         return;
@@ -287,7 +287,7 @@ export class ChatApp {
         this.gap.offer(f);
         break;
       case "synced":
-        this.gap.synced(f.positions);
+        this.gap.synced(f.positions, f.more ?? []);
         break;
       case "ack":
         this.outbox.ack(f);

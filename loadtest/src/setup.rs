@@ -3,11 +3,11 @@
 //! Signing up costs the gateway two argon2id hashes (sign up, then sign in), tens of
 //! milliseconds of CPU each: 50,000 users would take an hour on two cores. So scenarios
 //! that need many sockets let users hold several (`--users`), and `--accounts FILE`
-//! keeps accounts and their tokens between runs.
+//! keeps accounts and their refresh tokens between runs: a later run refreshes them
+//! (no hashing) instead of signing up again.
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
@@ -22,7 +22,13 @@ pub struct Account {
     pub token: String,
     /// RFC 3339, as the gateway answered.
     pub expires_at: String,
+    /// Buys the next access token (`POST /api/v1/auth/refresh`); rotates on each use.
+    #[serde(default)]
+    pub refresh_token: String,
 }
+
+/// Refreshes in flight when reusing an accounts file.
+const REFRESH_CONCURRENCY: usize = 32;
 
 const PASSWORD: &str = "load-test-password";
 /// Sign-ups in flight: enough to keep both cores' argon2 busy without queueing.
@@ -50,16 +56,42 @@ async fn sign_up(http: &reqwest::Client, gateway: &str, username: String) -> Res
         bail!("sign in {username} failed ({})", r.status());
     }
     let v: Value = r.json().await?;
+    account_from(username, &v)
+}
+
+fn account_from(username: String, v: &Value) -> Result<Account> {
     Ok(Account {
         user_id: v["user_id"].as_str().context("user_id")?.to_string(),
         token: v["token"].as_str().context("token")?.to_string(),
         expires_at: v["expires_at"].as_str().unwrap_or_default().to_string(),
+        refresh_token: v["refresh_token"].as_str().unwrap_or_default().to_string(),
         username,
     })
 }
 
-/// `n` accounts: from `cache` where it holds tokens valid for another hour (and the
-/// gateway still accepts them), the rest signed up as `lt-<run>-<i>` and appended to it.
+/// A fresh access token (and the next refresh token) for a kept account; `None` if the
+/// gateway no longer knows its sign-in (another state directory, expired, revoked).
+async fn refresh(http: &reqwest::Client, gateway: &str, a: Account) -> Result<Option<Account>> {
+    if a.refresh_token.is_empty() {
+        return Ok(None);
+    }
+    let r = http
+        .post(format!("{gateway}/api/v1/auth/refresh"))
+        .json(&json!({ "refresh_token": a.refresh_token }))
+        .send()
+        .await?;
+    if r.status().as_u16() == 401 {
+        return Ok(None);
+    }
+    if !r.status().is_success() {
+        bail!("refreshing {} failed ({})", a.username, r.status());
+    }
+    let v: Value = r.json().await?;
+    account_from(a.username, &v).map(Some)
+}
+
+/// `n` accounts: from `cache` where the gateway still knows their sign-in (refreshed),
+/// the rest signed up as `lt-<run>-<i>` and appended to it.
 pub async fn accounts(
     http: &reqwest::Client,
     gateway: &str,
@@ -111,32 +143,42 @@ pub async fn accounts(
     Ok(have)
 }
 
+/// The accounts kept in `path`, each refreshed (their access tokens live minutes); those
+/// the gateway no longer knows are left out. The file is rewritten with the rotated
+/// refresh tokens.
 async fn load_cache(http: &reqwest::Client, gateway: &str, path: &Path) -> Result<Vec<Account>> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(Vec::new());
     };
-    let fresh_until = SystemTime::now() + Duration::from_secs(3600);
-    let mut out: Vec<Account> = text
+    let kept: Vec<Account> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Account>(l).ok())
-        .filter(|a| humantime::parse_rfc3339_weak(&a.expires_at).is_ok_and(|t| t > fresh_until))
         .collect();
-    // Tokens from another state directory (another JWT secret) are refused: check one.
-    if let Some(a) = out.first() {
-        let r = http
-            .get(format!("{gateway}/api/v1/sessions"))
-            .bearer_auth(&a.token)
-            .send()
-            .await?;
-        if r.status().as_u16() == 401 {
-            eprintln!(
-                "{}: the gateway refuses these tokens; signing up anew",
-                path.display()
-            );
-            out.clear();
-            std::fs::write(path, "")?;
+    let total = kept.len();
+    let refreshed: Vec<Result<Option<Account>>> = futures::stream::iter(kept)
+        .map(|a| refresh(http, gateway, a))
+        .buffered(REFRESH_CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(total);
+    for r in refreshed {
+        if let Some(a) = r? {
+            out.push(a);
         }
     }
+    if out.len() < total {
+        eprintln!(
+            "{}: {} of {total} kept sign-ins are no longer known to the gateway",
+            path.display(),
+            total - out.len()
+        );
+    }
+    let mut text = String::new();
+    for a in &out {
+        text.push_str(&serde_json::to_string(a)?);
+        text.push('\n');
+    }
+    std::fs::write(path, text)?;
     Ok(out)
 }
 

@@ -10,7 +10,7 @@
 //! | [`configuration`] | the gateway's own settings (`[gateway]`, `CHAT__GATEWAY__*`) |
 //! | [`routes`] | the REST routes, one file per group, and the WebSocket upgrade |
 //! | [`ws`] | one socket's loop ([`ws::connection`]: moves frames, nothing else), the frames parsed once ([`ws::frames`]), `sync` replays ([`ws::sync`]) |
-//! | [`auth`] | passwords, the tokens we issue, OIDC tokens, the bearer extractor |
+//! | [`auth`] | passwords, access tokens, sign-ins (refresh, revocation, tickets), OIDC tokens, the bearer extractors |
 //! | [`throttle`] | how much each address and user may do: the one throttling policy |
 //! | [`domain`] | client input parsed once into types that are valid by construction |
 //! | [`actions`] | every state change, shared by REST and WebSocket: authorize, deduplicate, append, write through |

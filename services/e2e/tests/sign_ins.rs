@@ -477,3 +477,21 @@ async fn sockets_are_capped_per_user_and_per_address() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn password_guesses_per_account_are_counted_across_gateways() {
+    let gw1 = Gateway::start("gw-guess-1").await;
+    let gw2 = Gateway::start("gw-guess-2").await;
+    let (api1, api2) = (Api::new(&gw1), Api::new(&gw2));
+    let alice = sign_up(&api1, "alice").await;
+    // The account's burst is 10 sign-ins (the sign-up's own sign-in was one), spent on
+    // the first gateway...
+    for _ in 0..9 {
+        let r = sign_in(&api1, &alice, "a wrong guess", json!({})).await;
+        assert_eq!(r.code(), "bad_credentials");
+    }
+    // ... so the second gateway refuses the next guess, even the right password.
+    let refused = sign_in(&api2, &alice, PASSWORD, json!({})).await;
+    assert_eq!((refused.status, refused.code()), (429, "rate_limited"));
+    assert!(!refused.header(reqwest::header::RETRY_AFTER).is_empty());
+}

@@ -30,6 +30,7 @@ use chat_store::dedup::DedupStore;
 use chat_store::membership::MembershipStore;
 use chat_store::mutes::MuteStore;
 use chat_store::pointers::PointerStore;
+use chat_store::rate_limits::RateLimitStore;
 use chat_store::sign_ins::SignInStore;
 use chat_store::{sessions, HistoryStore};
 
@@ -126,7 +127,8 @@ pub async fn build(settings: Settings, gateway: GatewaySettings) -> Result<(AppS
         throttles: Throttles::new(
             &gateway.throttle,
             gateway.throttle.trusted().map_err(anyhow::Error::msg)?,
-        ),
+        )
+        .shared_with(RateLimitStore::new(redis.clone()), &gateway.throttle),
         appender: Appender::new(producer, codec, topics.conversation_events.clone()),
         who_may_add: settings.groups.who_may_add,
         hub,

@@ -4,7 +4,9 @@
 //! - every authenticated request, by user (`per_user`), once the token is verified;
 //! - sign-in, by account and by address, before the password is hashed: a guesser gets
 //!   a few tries a minute per account whatever addresses they use, and one address a
-//!   few more (an office behind one NAT signs in at nine);
+//!   few more (an office behind one NAT signs in at nine). The per-account limit is
+//!   also kept in Redis (`chat_store::rate_limits`), shared by every gateway, so
+//!   adding gateways does not multiply a guesser's budget;
 //! - sign-up, by address.
 //!
 //! Each limit is a token bucket (GCRA, the `governor` crate: a well-kept implementation
@@ -30,6 +32,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use serde::Deserialize;
+
+use chat_store::rate_limits::RateLimitStore;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -144,6 +148,8 @@ pub struct Throttles {
     sign_up_address: Keyed<IpAddr>,
     trusted_proxies: Vec<IpAddr>,
     clock: DefaultClock,
+    /// The deployment-wide per-account sign-in bucket (none in unit tests).
+    shared: Option<(RateLimitStore, u32, u32)>,
 }
 
 fn nonzero(n: u32) -> NonZeroU32 {
@@ -178,7 +184,18 @@ impl Throttles {
             )),
             trusted_proxies,
             clock: DefaultClock::default(),
+            shared: None,
         }
+    }
+
+    /// Also count sign-ins per account in `store`, shared by every gateway.
+    pub fn shared_with(mut self, store: RateLimitStore, s: &ThrottleSettings) -> Self {
+        self.shared = Some((
+            store,
+            s.sign_ins_per_min_per_account,
+            s.sign_ins_burst_per_account,
+        ));
+        self
     }
 
     fn check<K: Hash + Eq + Clone>(&self, limiter: &Keyed<K>, key: &K) -> Result<(), Refused> {
@@ -195,8 +212,25 @@ impl Throttles {
         self.check(&self.per_user, &user)
     }
 
-    /// A sign-in attempt for `username` (as typed; compared case-insensitively).
-    pub fn sign_in(&self, from: IpAddr, username: &str) -> Result<(), Refused> {
+    /// A sign-in attempt for `username` (as typed; compared case-insensitively), here
+    /// and then across every gateway.
+    pub async fn sign_in(&self, from: IpAddr, username: &str) -> Result<(), ApiError> {
+        self.sign_in_here(from, username)?;
+        let Some((store, per_min, burst)) = &self.shared else {
+            return Ok(());
+        };
+        let account = username.trim().to_lowercase();
+        match store
+            .check_per_minute("signin", &account, *per_min, *burst)
+            .await?
+        {
+            None => Ok(()),
+            Some(wait) => Err(Refused(wait).into()),
+        }
+    }
+
+    /// The in-memory part of [`Self::sign_in`].
+    fn sign_in_here(&self, from: IpAddr, username: &str) -> Result<(), Refused> {
         self.check(&self.sign_in_address, &from)?;
         self.check(&self.sign_in_account, &username.trim().to_lowercase())
     }
@@ -317,10 +351,10 @@ mod tests {
     #[test]
     fn sign_ins_are_limited_per_account_whatever_the_address_and_case() {
         let t = Throttles::new(&settings(), vec![]);
-        assert_eq!(t.sign_in(ip("192.0.2.1"), "Alice"), Ok(()));
-        assert_eq!(t.sign_in(ip("192.0.2.2"), "alice "), Ok(()));
-        assert!(t.sign_in(ip("192.0.2.3"), "ALICE").is_err());
-        assert_eq!(t.sign_in(ip("192.0.2.3"), "bob"), Ok(()));
+        assert_eq!(t.sign_in_here(ip("192.0.2.1"), "Alice"), Ok(()));
+        assert_eq!(t.sign_in_here(ip("192.0.2.2"), "alice "), Ok(()));
+        assert!(t.sign_in_here(ip("192.0.2.3"), "ALICE").is_err());
+        assert_eq!(t.sign_in_here(ip("192.0.2.3"), "bob"), Ok(()));
     }
 
     #[test]

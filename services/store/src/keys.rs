@@ -22,6 +22,7 @@
 //! | `auth:revoked:{s}` | string | a signed-out sign-in: its access tokens are refused | access token lifetime | [`crate::sign_ins`] |
 //! | `auth:user:{u}:not_before` | string | tokens of sign-ins begun earlier are refused (ms; `i64::MAX`: deactivated) | permanent | [`crate::sign_ins`] |
 //! | `auth:ticket:{t}` | string | a WebSocket upgrade ticket: the token's identity, redeemed once | 30 s | [`crate::sign_ins`] |
+//! | `throttle:{kind}:{hash}` | string | a GCRA bucket shared by every gateway (e.g. sign-ins per account) | until the bucket is full again | [`crate::rate_limits`] |
 //! | channel `auth:revocations` | pub/sub | revocations, so gateways close the sockets concerned | - | [`crate::sign_ins`] |
 //!
 //! The `conv:` keys are the write-through record: written once Kafka acknowledged the
@@ -88,6 +89,9 @@ pub(crate) fn not_before_parts() -> (&'static str, &'static str) {
 }
 pub(crate) fn ticket(t: &str) -> String {
     format!("auth:ticket:{t}")
+}
+pub(crate) fn rate_limit(kind: &str, hashed_key: &str) -> String {
+    format!("throttle:{kind}:{hashed_key}")
 }
 /// Revocations of sign-ins and users, for every gateway.
 pub const REVOCATIONS_CHANNEL: &str = "auth:revocations";

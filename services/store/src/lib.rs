@@ -15,6 +15,7 @@
 //! | [`dedup`] | the first outcome of every client action, so retries are answered, not repeated | Redis |
 //! | [`pointers`] | the highest read and delivered pointer appended per member | Redis |
 //! | [`sessions`] | which gateway holds which WebSocket session | Redis |
+//! | [`rate_limits`] | limits shared by every gateway (sign-ins per account) | Redis |
 //! | [`sign_ins`] | sign-ins (refresh token rotation), revoked tokens, WebSocket tickets | Redis |
 //! | [`presence`] | who is online, with expiring sessions | Redis |
 //! | [`live`] | the pub/sub channels of live delivery and the fanout's `prev_seq` chain | Redis |
@@ -38,6 +39,7 @@ pub mod mutes;
 pub mod notify_window;
 pub mod pointers;
 pub mod presence;
+pub mod rate_limits;
 pub mod sessions;
 pub mod sign_ins;
 

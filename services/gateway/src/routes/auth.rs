@@ -44,7 +44,7 @@ pub async fn sign_in(
     ApiJson(l): ApiJson<SignIn>,
 ) -> Result<Response, ApiError> {
     // Before the password is checked: guesses are counted per account and per address.
-    state.throttles.sign_in(from, &l.username)?;
+    state.throttles.sign_in(from, &l.username).await?;
     let bad = || {
         ApiError::new(
             ErrorCode::BadCredentials,
@@ -166,7 +166,7 @@ pub async fn change_password(
     let user = caller.user_id;
     // A stolen access token must not become a fast password oracle: the same buckets
     // as sign-in.
-    state.throttles.sign_in(from, &user.to_string())?;
+    state.throttles.sign_in(from, &user.to_string()).await?;
     let Some(stored) = state.accounts.password_hash(user).await? else {
         return Err(ApiError::new(
             ErrorCode::Forbidden,

@@ -3,6 +3,8 @@
 
 mod accounts;
 mod conversations;
+#[cfg(test)]
+mod fuzz_rest;
 mod health;
 mod history;
 mod json;

@@ -391,9 +391,11 @@ proptest! {
         name in "[a-z_]{1,16}",
         extra in hostile_scalar(),
     ) {
-        prop_assume!(!FIELDS.contains(&name.as_str()));
-        // `ping` is the documented exception: it has no fields to check.
-        prop_assume!(frame != ClientFrame::Ping);
+        // `ping` is the documented exception: it has no fields to check. (Skipped rather
+        // than rejected: one frame in seven is a ping, too many rejections for a long run.)
+        if FIELDS.contains(&name.as_str()) || frame == ClientFrame::Ping {
+            return Ok(());
+        }
         let mut fields: Vec<(String, String)> = value
             .as_object()
             .expect("object")

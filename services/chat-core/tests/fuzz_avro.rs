@@ -1,11 +1,13 @@
 //! Fuzz target: the Avro decoder, from bytes to `ConversationEvent`, `PresenceEvent` and
 //! `NotificationRequested`.
 //!
-//! `EventCodec` fetches the writer's schema from the registry, so the properties run
-//! one layer below it, on what it does once it has the schema: the Avro datum reader
-//! (the same reader and allocation limit the codec uses) and `AvroRecord::from_value`,
-//! with the schemas compiled into this crate. The codec's own wire-format checks (the
-//! 5-byte header) are fuzzed too, on input that never reaches the registry.
+//! Two layers. Most properties run on what `EventCodec` does once it has the writer's
+//! schema: the Avro datum reader (the same reader and allocation limit the codec uses)
+//! and `AvroRecord::from_value`, with the schemas compiled into this crate, fast and
+//! without a server. Two run the whole codec (Confluent wire format, schema id, registry
+//! lookup, decode) against a fake registry in this file that serves our three schemas
+//! as ids 1 to 3. The wire-format check is also fuzzed on input that never reaches the
+//! registry.
 //!
 //! Properties: arbitrary bytes and mutated valid encodings give an error, never a panic,
 //! and never ask for one allocation larger than `codec::MAX_DECODE_ALLOCATION_BYTES`
@@ -137,6 +139,118 @@ fn decode_all_checked(body: &[u8]) {
             body.len()
         );
     }
+}
+
+// ---- the whole codec, against a registry that serves our three schemas ------------
+
+/// A minimal Confluent-compatible registry: `GET /schemas/ids/{1,2,3}` answers the
+/// conversation, presence and notification schemas; any other id is 404. Enough for
+/// `EventCodec::decode`, which fetches a writer schema once per id and caches it.
+struct FakeRegistry {
+    runtime: tokio::runtime::Runtime,
+    codec: EventCodec,
+}
+
+fn fake_registry() -> &'static FakeRegistry {
+    static REGISTRY: LazyLock<FakeRegistry> = LazyLock::new(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        runtime.spawn(serve_schemas(listener));
+        let codec = EventCodec::new(&RegistrySettings {
+            url,
+            username: None,
+            password: Secret::default(),
+        })
+        .expect("codec");
+        FakeRegistry { runtime, codec }
+    });
+    &REGISTRY
+}
+
+async fn serve_schemas(listener: tokio::net::TcpListener) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&request);
+            let schema = if line.starts_with("GET /schemas/ids/1?") {
+                Some(ConversationEvent::schema_source())
+            } else if line.starts_with("GET /schemas/ids/2?") {
+                Some(PresenceEvent::schema_source())
+            } else if line.starts_with("GET /schemas/ids/3?") {
+                Some(NotificationRequested::schema_source())
+            } else {
+                None
+            };
+            let (status, body) = match schema {
+                Some(s) => ("200 OK", serde_json::json!({ "schema": s }).to_string()),
+                None => (
+                    "404 Not Found",
+                    r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
+                ),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+/// Confluent wire format: magic byte 0, the schema id big-endian, the Avro body.
+fn framed(schema_id: u32, body: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0u8];
+    bytes.extend_from_slice(&schema_id.to_be_bytes());
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Decode `bytes` through the whole codec as every record type; never a panic, and a
+/// record's own schema id with an intact body decodes.
+fn codec_decode_all(bytes: &[u8]) -> [bool; 3] {
+    let registry = fake_registry();
+    let (ok, largest) = largest_allocation(|| {
+        registry.runtime.block_on(async {
+            [
+                registry
+                    .codec
+                    .decode::<ConversationEvent>(bytes)
+                    .await
+                    .is_ok(),
+                registry.codec.decode::<PresenceEvent>(bytes).await.is_ok(),
+                registry
+                    .codec
+                    .decode::<NotificationRequested>(bytes)
+                    .await
+                    .is_ok(),
+            ]
+        })
+    });
+    assert!(
+        largest <= MAX_DECODE_ALLOCATION_BYTES,
+        "{} bytes asked {largest} bytes at once",
+        bytes.len()
+    );
+    ok
 }
 
 // ---- generators --------------------------------------------------------------------
@@ -416,6 +530,41 @@ proptest! {
         let _codec = codec();
         let decoded = decode::<NotificationRequested>(&encode(&n), NotificationRequested::schema());
         prop_assert_eq!(decoded, Ok(n));
+    }
+
+    #[test]
+    fn the_codec_decodes_its_own_records_and_refuses_mutated_ones(
+        event in conversation_event(),
+        mutations in proptest::collection::vec(mutation(), 0..3),
+        schema_id in prop_oneof![4 => Just(1u32), 1 => 0u32..5, 1 => any::<u32>()],
+    ) {
+        let mut body = encode(&event);
+        for m in &mutations {
+            apply(&mut body, m);
+        }
+        let [as_conversation, as_presence, as_notification] =
+            codec_decode_all(&framed(schema_id, &body));
+        if mutations.is_empty() && schema_id == 1 {
+            let registry = fake_registry();
+            let decoded = registry
+                .runtime
+                .block_on(registry.codec.decode::<ConversationEvent>(&framed(1, &body)))
+                .map_err(|e| e.to_string());
+            prop_assert_eq!(decoded, Ok(event));
+        }
+        // No schema but 1 holds a conversation event's fields.
+        if schema_id != 1 {
+            prop_assert!(!as_conversation);
+        }
+        let _ = (as_presence, as_notification);
+    }
+
+    #[test]
+    fn the_codec_answers_arbitrary_framed_bytes(
+        schema_id in 0u32..5,
+        body in proptest::collection::vec(any::<u8>(), 0..128),
+    ) {
+        codec_decode_all(&framed(schema_id, &body));
     }
 
     /// Input that is not Confluent wire format is refused by the codec itself, before the

@@ -83,6 +83,12 @@ fn registry_status(error: &str) -> Option<u16> {
     after.get(..3)?.parse().ok()
 }
 
+/// The largest single allocation decoding one record may ask for. A record is at most a
+/// Kafka message (1 MiB by default), so no honest string, bytes or array needs more; a
+/// forged length prefix is refused here instead of reserving apache-avro's default of
+/// 512 MiB.
+pub const MAX_DECODE_ALLOCATION_BYTES: usize = 16 * 1024 * 1024;
+
 /// Encoder and decoder sharing one registry configuration; cheap to share behind an `Arc`.
 pub struct EventCodec {
     encoder: AvroEncoder,
@@ -91,6 +97,15 @@ pub struct EventCodec {
 
 impl EventCodec {
     pub fn new(settings: &RegistrySettings) -> Result<Self, CodecError> {
+        // A process-wide setting that only the first call makes; every decoder of the
+        // process is built here, before anything is decoded.
+        let limit = apache_avro::util::max_allocation_bytes(MAX_DECODE_ALLOCATION_BYTES);
+        if limit != MAX_DECODE_ALLOCATION_BYTES {
+            tracing::warn!(
+                limit,
+                "the Avro decoding allocation limit was set elsewhere first"
+            );
+        }
         let build = || -> Result<SrSettings, CodecError> {
             let mut b = SrSettings::new_builder(settings.url.trim_end_matches('/').to_string());
             b.set_timeout(std::time::Duration::from_secs(5));

@@ -66,6 +66,34 @@ pub struct PageQuery {
     limit: Option<usize>,
 }
 
+/// A page request whose bounds were checked: what the history store is asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PageBounds {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: usize,
+}
+
+impl PageQuery {
+    pub fn bounds(&self) -> Result<PageBounds, ApiError> {
+        let limit = checked_limit(self.limit)?;
+        // Seqs are never negative: nothing is before 0, and -1 is "from the start".
+        if self.before.is_some_and(|b| b < 0) || self.after.is_some_and(|a| a < -1) {
+            return Err(ApiError::bad_request(
+                "before must not be negative, and after not below -1",
+            ));
+        }
+        if self.before.is_some() && self.after.is_some() {
+            return Err(ApiError::bad_request("give before or after, not both"));
+        }
+        Ok(PageBounds {
+            before: self.before,
+            after: self.after,
+            limit,
+        })
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -74,23 +102,16 @@ pub async fn page(
 ) -> Result<ApiJson<Value>, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = checked_limit(q.limit)?;
-    // Seqs are never negative: nothing is before 0, and -1 is "from the start".
-    if q.before.is_some_and(|b| b < 0) || q.after.is_some_and(|a| a < -1) {
-        return Err(ApiError::bad_request(
-            "before must not be negative, and after not below -1",
-        ));
-    }
-    if q.before.is_some() && q.after.is_some() {
-        return Err(ApiError::bad_request("give before or after, not both"));
-    }
+    let bounds = q.bounds()?;
     state
         .membership
         .membership(c, user)
         .await?
         .ok_or_else(ApiError::not_member)?;
     let (page, members) = tokio::try_join!(
-        state.history.page(c.0, q.before, q.after, limit),
+        state
+            .history
+            .page(c.0, bounds.before, bounds.after, bounds.limit),
         state.history.members(c.0),
     )?;
     // An addition to PROTOCOL.md: members' read and delivered pointers, so a client

@@ -6,6 +6,8 @@
 mod accounts;
 mod auth;
 mod conversations;
+#[cfg(test)]
+mod fuzz_rest;
 mod health;
 mod history;
 mod json;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::actions::Ack;
 use crate::error::ApiError;
 
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     Send {

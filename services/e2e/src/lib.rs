@@ -9,6 +9,7 @@
 
 pub mod live;
 pub mod redis_server;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -44,6 +45,8 @@ pub fn free_port() -> u16 {
 pub struct Gateway {
     pub id: String,
     pub port: u16,
+    /// Serving HTTPS/WSS (its environment names a certificate): clients trust the dev CA.
+    pub tls: bool,
     extra_env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -57,6 +60,9 @@ impl Gateway {
         let mut g = Gateway {
             id: format!("{id}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
             port: free_port(),
+            tls: env
+                .iter()
+                .any(|(k, _)| *k == "CHAT__GATEWAY__TLS__CERT_PATH"),
             extra_env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -96,7 +102,7 @@ impl Gateway {
 
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let client = reqwest::Client::new();
+        let client = self.http_client();
         while Instant::now() < deadline {
             let exited = self
                 .child
@@ -123,7 +129,22 @@ impl Gateway {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    pub fn ws_url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{}/api/v1/ws", self.port)
+    }
+
+    /// A client for this gateway: one that trusts the dev CA when it serves HTTPS.
+    pub fn http_client(&self) -> reqwest::Client {
+        if self.tls {
+            tls::https_client()
+        } else {
+            reqwest::Client::new()
+        }
     }
 
     fn log_path(&self) -> std::path::PathBuf {
@@ -188,7 +209,7 @@ impl Api {
     pub fn new(g: &Gateway) -> Api {
         Api {
             base: g.url(),
-            http: reqwest::Client::new(),
+            http: g.http_client(),
         }
     }
 
@@ -324,16 +345,16 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(g: &Gateway, token: &str) -> Ws {
-        let mut req = format!("ws://127.0.0.1:{}/api/v1/ws", g.port)
-            .into_client_request()
-            .expect("request");
+        let mut req = g.ws_url().into_client_request().expect("request");
         req.headers_mut().insert(
             "Authorization",
             format!("Bearer {token}").parse().expect("header"),
         );
-        let (stream, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("WebSocket upgrade");
+        let connector = g.tls.then(tls::wss_connector);
+        let (stream, _) =
+            tokio_tungstenite::connect_async_tls_with_config(req, None, false, connector)
+                .await
+                .expect("WebSocket upgrade");
         Ws { stream }
     }
 
@@ -653,11 +674,15 @@ impl Drop for Projector {
 
 /// Where the harness writes each process's log (target/tmp/gateway-logs).
 fn gateway_log_dir() -> std::path::PathBuf {
+    target_tmp_dir().join("gateway-logs")
+}
+
+/// `target/tmp`: what the tests leave behind (logs, certificates).
+pub fn target_tmp_dir() -> std::path::PathBuf {
     build_dir()
         .parent()
         .map_or_else(build_dir, |target| target.to_path_buf())
         .join("tmp")
-        .join("gateway-logs")
 }
 
 /// When a test is failing, say whether this process was still running and show the end

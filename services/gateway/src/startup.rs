@@ -129,7 +129,12 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
         state.settings.gateway_id.clone(),
     ));
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, gateway_id = %state.settings.gateway_id, "gateway listening");
+    let scheme = if state.settings.tls.cert_path.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, scheme, gateway_id = %state.settings.gateway_id, "gateway listening");
 
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
@@ -153,7 +158,8 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
         header_read_timeout: Duration::from_millis(state.settings.header_read_timeout_ms),
         max_connections: state.settings.max_connections,
     };
-    listener::serve(listener, app, limits, state.shutdown.clone()).await?;
+    let tls = crate::tls::acceptor(&state.settings.tls).context("gateway TLS")?;
+    listener::serve(listener, app, limits, tls, state.shutdown.clone()).await?;
 
     heartbeat.abort();
     forget.abort();

@@ -209,6 +209,7 @@ mod tests {
             frames_burst: 1,
             web_dir: "dist".into(),
             oidc: None,
+            tls: Default::default(),
         }
     }
 

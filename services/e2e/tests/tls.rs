@@ -1,0 +1,110 @@
+//! TLS on every connection, against the real binaries and servers: the gateway serving
+//! HTTPS and WSS with the development CA (`infra/lib/tls.sh`), and a whole stack whose
+//! Kafka, Redis and CQL connections are encrypted and authenticated.
+
+use std::time::Duration;
+
+use chat_e2e::live::{send, Client, LiveStack};
+use chat_e2e::tls::{gateway_tls_env, https_client};
+use chat_e2e::{create_group, eventually, sign_up, until_listed, Api};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A message sent over WSS is acknowledged, delivered live to the other member over
+/// WSS, and readable from history over HTTPS.
+async fn send_deliver_and_read(stack: &LiveStack) {
+    let api = stack.api(0);
+    assert!(api.base.starts_with("https://"), "{}", api.base);
+    let (ana, ben) = (sign_up(&api, "ana").await, sign_up(&api, "ben").await);
+    let mut ana_ws = Client::connect(&stack.gateways[0], &ana, "ana").await;
+    let mut ben_ws = Client::connect(&stack.gateways[0], &ben, "ben").await;
+    let group = create_group(&api, &ana, &[&ben]).await;
+    let ack = ana_ws
+        .send_and_ack(send(&group, "tls-1", "over TLS all the way"))
+        .await;
+    let seq = ack["seq"].as_i64().expect("seq in the ack");
+    ben_ws
+        .until("the message, live", WAIT, |c| {
+            c.of_kind(&group, "message_sent").len() == 1
+        })
+        .await;
+    let live = ben_ws.of_kind(&group, "message_sent");
+    assert_eq!(live[0]["event"]["body"], "over TLS all the way");
+
+    until_listed(&api, &ben, &group).await;
+    let path = format!("/api/v1/conversations/{group}/messages");
+    eventually("the message is in history", || async {
+        let r = api.call("GET", &path, Some(&ben.token), None).await;
+        assert_eq!(r.status, 200, "history: {}", r.body);
+        r.body["messages"].as_array().is_some_and(|ms| {
+            ms.iter()
+                .any(|m| m["seq"].as_i64() == Some(seq) && m["body"] == "over TLS all the way")
+        })
+    })
+    .await;
+}
+
+fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn tls_gateway_serves_https_and_wss_with_the_dev_ca() {
+    let env = gateway_tls_env();
+    let stack = LiveStack::start_with(1, 60, 30, &pairs(&env)).await;
+    send_deliver_and_read(&stack).await;
+
+    // Plain HTTP on the TLS port is not served.
+    let gateway = &stack.gateways[0];
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/healthz", gateway.port))
+        .send()
+        .await;
+    assert!(
+        plain.is_err(),
+        "plain HTTP answered on the TLS port: {plain:?}"
+    );
+    // The dev CA is the only trust that works: the system roots do not know it.
+    let untrusting = reqwest::Client::builder()
+        .build()
+        .expect("client with the system roots")
+        .get(format!("{}/healthz", gateway.url()))
+        .send()
+        .await;
+    let refused = untrusting.expect_err("a client that does not trust the dev CA was served");
+    assert!(refused.is_connect(), "{refused:?}");
+    let trusted = https_client()
+        .get(format!("{}/healthz", gateway.url()))
+        .send()
+        .await
+        .expect("a client that trusts the dev CA is served");
+    assert!(trusted.status().is_success());
+    // A WebSocket client that does not trust the CA cannot upgrade.
+    let ws = tokio_tungstenite::connect_async(gateway.ws_url()).await;
+    assert!(ws.is_err(), "wss without the dev CA upgraded");
+}
+
+#[tokio::test]
+async fn tls_gateway_drops_a_client_that_never_finishes_the_handshake() {
+    let mut env = gateway_tls_env();
+    env.push(("CHAT__GATEWAY__HEADER_READ_TIMEOUT_MS".into(), "500".into()));
+    let stack = LiveStack::start_with(1, 60, 30, &pairs(&env)).await;
+    let gateway = &stack.gateways[0];
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", gateway.port))
+        .await
+        .expect("connect");
+    // Send nothing: the gateway must close the connection on its own.
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read(&mut silent, &mut buf),
+    )
+    .await
+    .expect("the gateway held a connection that never started its handshake");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let _: Value = Api::new(gateway)
+        .call("GET", "/healthz", None, None)
+        .await
+        .body;
+}

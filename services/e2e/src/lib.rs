@@ -454,8 +454,7 @@ impl EventTap {
     pub fn new() -> EventTap {
         let s = settings();
         let topic = Topics::from_settings(&s.kafka).conversation_events;
-        let probe: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &s.kafka.brokers)
+        let probe: BaseConsumer = chat_core::kafka::client_config(&s.kafka)
             .create()
             .expect("consumer");
         let md = probe

@@ -36,6 +36,11 @@ pub async fn build(
 ) -> Result<(AppState, TcpListener)> {
     let metrics = chat_core::telemetry::install_metrics("gateway").context("metrics")?;
     let topics = Topics::from_settings(&settings.kafka);
+    let kafka = settings.kafka.clone();
+    tokio::task::spawn_blocking(move || {
+        chat_core::kafka::verify_credentials(&kafka, Duration::from_secs(15))
+    })
+    .await??;
     let codec = Arc::new(EventCodec::new(&settings.registry).context("schema registry client")?);
     let producer =
         chat_core::kafka::producer(&settings.kafka, &format!("gateway-{}", gateway.gateway_id))

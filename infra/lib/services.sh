@@ -54,6 +54,19 @@ platform_env_args() {
     "CQL_NODES=${CQL_NODES:-$(cassandra_contact_points)}" \
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
     "SCHEMA_REGISTRY_URL=$REGISTRY_URL"
+  # The same servers with TLS and credentials (tls.sh), under names of their own so the
+  # plaintext users above are unchanged: what tests and manual runs with TLS use.
+  if ! kafka_external && ! redis_external && ! cassandra_external; then
+    printf '%s\n' \
+      "CHAT_TLS_DIR=$TLS_DIR" \
+      "CHAT_TLS_CA=$TLS_DIR/ca.crt" \
+      "KAFKA_SASL_BROKERS=$(kafka_sasl_bootstrap)" \
+      "KAFKA_SASL_MECHANISM=$KAFKA_SASL_MECHANISM" \
+      "KAFKA_SASL_USERNAME=$KAFKA_SASL_USER" \
+      "KAFKA_SASL_PASSWORD=$(tls_secret kafka)"
+    [ -n "$REDIS_SENTINEL" ] || printf '%s\n' \
+      "REDIS_TLS_URL=rediss://$REDIS_TLS_USER:$(tls_secret redis)@127.0.0.1:$REDIS_TLS_PORT"
+  fi
 }
 with_platform_env() {
   local vars

@@ -13,6 +13,19 @@
 #   server.pem  server.crt followed by server.key, for HAProxy and Kafka
 # Nothing here is a secret worth protecting beyond the machine: it is a development CA.
 
+TLS_DIR="${STATE_DIR:+$STATE_DIR/tls}"
+
+# tls_secret NAME: a random development password, made once and kept in
+# $TLS_DIR/NAME.secret (0600), printed without a newline.
+tls_secret() {
+  local f="$TLS_DIR/$1.secret"
+  if [ ! -s "$f" ]; then
+    mkdir -p "$TLS_DIR" && chmod 0700 "$TLS_DIR"
+    (umask 077 && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f")
+  fi
+  cat "$f"
+}
+
 # tls_ensure DIR: create what is missing in DIR; never replaces existing files (servers
 # and clients started earlier trust the CA already there).
 tls_ensure() {

@@ -74,3 +74,41 @@ pub fn wss_connector() -> tokio_tungstenite::Connector {
         .expect("TLS connector");
     tokio_tungstenite::Connector::NativeTls(connector)
 }
+
+/// A variable `infra/dev env` exports for the TLS endpoints; a test that needs it fails
+/// (rather than passes) when it is missing.
+pub fn required_var(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!("{name} is not set: run the tests with the variables of `infra/dev env`")
+        })
+}
+
+/// The environment that points every Kafka, Redis and CQL connection of a process at
+/// the local servers' TLS endpoints with their credentials (`infra/dev env`: Kafka's
+/// SASL_SSL listener, Redis' TLS port with the `chat` user, CQL with TLS).
+pub fn secure_servers_env() -> Vec<(String, String)> {
+    let ca = required_var("CHAT_TLS_CA");
+    vec![
+        ("KAFKA_BROKERS".into(), required_var("KAFKA_SASL_BROKERS")),
+        ("CHAT__KAFKA__SECURITY_PROTOCOL".into(), "sasl_ssl".into()),
+        (
+            "CHAT__KAFKA__SASL__MECHANISM".into(),
+            required_var("KAFKA_SASL_MECHANISM"),
+        ),
+        (
+            "CHAT__KAFKA__SASL__USERNAME".into(),
+            required_var("KAFKA_SASL_USERNAME"),
+        ),
+        (
+            "CHAT__KAFKA__SASL__PASSWORD".into(),
+            required_var("KAFKA_SASL_PASSWORD"),
+        ),
+        ("CHAT__KAFKA__TLS__CA_PATH".into(), ca.clone()),
+        ("REDIS_URL".into(), required_var("REDIS_TLS_URL")),
+        ("CHAT__REDIS__TLS__CA_PATH".into(), ca.clone()),
+        ("CHAT__CQL__TLS__CA_PATH".into(), ca),
+    ]
+}

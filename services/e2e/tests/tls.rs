@@ -5,8 +5,13 @@
 use std::time::Duration;
 
 use chat_e2e::live::{send, Client, LiveStack};
-use chat_e2e::tls::{gateway_tls_env, https_client};
-use chat_e2e::{create_group, eventually, sign_up, until_listed, Api};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use chat_e2e::tls::{gateway_tls_env, https_client, secure_servers_env};
+use chat_e2e::{
+    create_group, eventually, sign_up, until_listed, workspace_binary, Api, JWT_SECRET,
+};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -107,4 +112,117 @@ async fn tls_gateway_drops_a_client_that_never_finishes_the_handshake() {
         .call("GET", "/healthz", None, None)
         .await
         .body;
+}
+
+#[tokio::test]
+async fn tls_everywhere_kafka_sasl_ssl_redis_tls_and_cql_tls_at_once() {
+    let mut env = secure_servers_env();
+    env.extend(gateway_tls_env());
+    let stack = LiveStack::start_with(1, 60, 30, &pairs(&env)).await;
+    send_deliver_and_read(&stack).await;
+    let log = stack.gateways[0].log_text();
+    assert!(
+        log.contains("scheme=\"https\"") || log.contains("https"),
+        "{log}"
+    );
+}
+
+/// Start `binary` with `env` on top of the secure servers' environment, and wait for it
+/// to exit by itself: its exit status and everything it logged.
+fn start_and_expect_exit(binary: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(workspace_binary(binary));
+    cmd.args(args)
+        .envs(secure_servers_env())
+        .envs(env.iter().copied())
+        .env("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start the binary");
+    // Generous: a bounded wait, not a timing assertion. A process that is still running
+    // after it has hung on its dependencies, which is what this test is about.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out = child.wait_with_output().expect("output");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !status.success(),
+                "{binary} started with wrong credentials:\n{text}"
+            );
+            return text;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{binary} still running with wrong credentials after 90 s:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn wrong_kafka_credentials_stop_the_gateway_and_the_projector_with_the_reason() {
+    let wrong = [("CHAT__KAFKA__SASL__PASSWORD", "not-the-password")];
+    let port = chat_e2e::free_port().to_string();
+    let gateway = start_and_expect_exit("chat-gateway", &["--port", &port], &wrong);
+    assert!(
+        gateway.contains("Kafka at") && gateway.contains("Authentication"),
+        "{gateway}"
+    );
+    let port = chat_e2e::free_port().to_string();
+    let projector = start_and_expect_exit(
+        "chat-projector",
+        &[
+            "--role",
+            "history",
+            "--group",
+            "wrong-credentials",
+            "--port",
+            &port,
+        ],
+        &wrong,
+    );
+    assert!(
+        projector.contains("Kafka at") && projector.contains("Authentication"),
+        "{projector}"
+    );
+}
+
+#[test]
+fn wrong_redis_credentials_stop_the_gateway_with_the_reason() {
+    let url = chat_e2e::tls::required_var("REDIS_TLS_URL");
+    let wrong = url.replacen("rediss://chat:", "rediss://chat:wrong", 1);
+    assert_ne!(url, wrong, "REDIS_TLS_URL carries the chat user's password");
+    let port = chat_e2e::free_port().to_string();
+    let gateway =
+        start_and_expect_exit("chat-gateway", &["--port", &port], &[("REDIS_URL", &wrong)]);
+    assert!(
+        gateway.contains("connecting to Redis")
+            && gateway.to_lowercase().contains("authentication failed"),
+        "{gateway}"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_stops_the_gateway_with_the_reason() {
+    // A CA the servers' certificates do not chain to: the system's roots.
+    let port = chat_e2e::free_port().to_string();
+    let gateway = start_and_expect_exit(
+        "chat-gateway",
+        &["--port", &port],
+        &[(
+            "CHAT__KAFKA__TLS__CA_PATH",
+            "/etc/ssl/certs/ca-certificates.crt",
+        )],
+    );
+    assert!(gateway.contains("Kafka at"), "{gateway}");
 }

@@ -68,10 +68,15 @@ platform_env_args() {
       "REDIS_TLS_URL=rediss://$REDIS_TLS_USER:$(tls_secret redis)@127.0.0.1:$REDIS_TLS_PORT"
   fi
 }
+# Exported in a subshell rather than given to `env` as arguments: the variables hold
+# passwords (the TLS endpoints' credentials), and a command line is readable by every
+# local user in /proc/PID/cmdline.
 with_platform_env() {
-  local vars
-  mapfile -t vars < <(platform_env_args)
-  env "${vars[@]}" "$@"
+  (
+    local v
+    while read -r v; do export "${v?}"; done < <(platform_env_args)
+    "$@"
+  )
 }
 
 services_build() {

@@ -202,7 +202,8 @@ pub struct Refused {
 /// before they start, so wrong credentials or an untrusted certificate stop them at once
 /// with the client library's reason, instead of every later request timing out. Kafka
 /// merely unreachable is not a refusal (services wait for it, as they always have): it
-/// is logged and `Ok`.
+/// is logged and `Ok` once `within` has passed. A refused password is reported in
+/// well under a second, a refused certificate in about two.
 pub fn verify_credentials(k: &KafkaSettings, within: Duration) -> Result<(), Refused> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let refused = |reason: String| Refused {

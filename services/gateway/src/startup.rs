@@ -38,7 +38,7 @@ pub async fn build(
     let topics = Topics::from_settings(&settings.kafka);
     let kafka = settings.kafka.clone();
     tokio::task::spawn_blocking(move || {
-        chat_core::kafka::verify_credentials(&kafka, Duration::from_secs(15))
+        chat_core::kafka::verify_credentials(&kafka, Duration::from_secs(5))
     })
     .await??;
     let codec = Arc::new(EventCodec::new(&settings.registry).context("schema registry client")?);

@@ -103,7 +103,7 @@ impl Plan {
 }
 
 /// How long the start-up check waits for Kafka to answer (or refuse) this client.
-const KAFKA_CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+const KAFKA_CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<()> {

@@ -49,8 +49,24 @@ jwt_secret() {
 # with_platform_env CMD...: run CMD with the variables every service and test reads,
 # pointing at the servers infra/dev manages (or the external ones the caller named).
 platform_env_args() {
+  if [ -n "${CHAT_KAFKA_SASL:-}" ] && ! kafka_external; then
+    # The replicated topology: every Kafka client (services, chatctl) on SASL_SSL.
+    printf '%s\n' \
+      "KAFKA_BROKERS=$(kafka_sasl_bootstrap)" \
+      "CHAT__KAFKA__SECURITY_PROTOCOL=sasl_ssl" \
+      "CHAT__KAFKA__SASL__MECHANISM=$KAFKA_SASL_MECHANISM" \
+      "CHAT__KAFKA__SASL__USERNAME=$KAFKA_SASL_USER" \
+      "CHAT__KAFKA__SASL__PASSWORD=$(tls_secret kafka)" \
+      "CHAT__KAFKA__TLS__CA_PATH=$TLS_DIR/ca.crt"
+  else
+    printf '%s\n' "KAFKA_BROKERS=$(kafka_bootstrap)"
+  fi
+  if [ -n "${CHAT_GATEWAY_TLS:-}" ]; then
+    printf '%s\n' \
+      "CHAT__GATEWAY__TLS__CERT_PATH=$TLS_DIR/server.crt" \
+      "CHAT__GATEWAY__TLS__KEY_PATH=$TLS_DIR/server.key"
+  fi
   printf '%s\n' \
-    "KAFKA_BROKERS=$(kafka_bootstrap)" \
     "CQL_NODES=${CQL_NODES:-$(cassandra_contact_points)}" \
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
     "SCHEMA_REGISTRY_URL=$REGISTRY_URL"
@@ -88,7 +104,9 @@ services_build() {
 }
 
 service_healthy() { # PORT
-  curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz"
+  curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz" ||
+    { [ -n "${CHAT_GATEWAY_TLS:-}" ] &&
+      curl -sf -o /dev/null --max-time 2 --cacert "$TLS_DIR/ca.crt" "https://127.0.0.1:$1/healthz"; }
 }
 
 services_start() {

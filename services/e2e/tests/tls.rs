@@ -226,3 +226,34 @@ fn an_untrusted_certificate_stops_the_gateway_with_the_reason() {
     );
     assert!(gateway.contains("Kafka at"), "{gateway}");
 }
+
+#[test]
+fn untrusted_cql_and_redis_certificates_stop_the_gateway_with_the_reason() {
+    // The servers accept plaintext too (Cassandra's encryption is optional locally), so
+    // this is what shows the gateway really speaks TLS to them: with a CA their
+    // certificates do not chain to, the handshake fails.
+    let system_roots = "/etc/ssl/certs/ca-certificates.crt";
+    let port = chat_e2e::free_port().to_string();
+    let cql = start_and_expect_exit(
+        "chat-gateway",
+        &["--port", &port],
+        &[
+            ("CHAT__CQL__TLS__CA_PATH", system_roots),
+            ("CHAT__CQL__CONNECT_PATIENCE_SECS", "2"),
+        ],
+    );
+    assert!(
+        cql.contains("connecting to the CQL store") && cql.contains("certificate verify failed"),
+        "{cql}"
+    );
+    let port = chat_e2e::free_port().to_string();
+    let redis = start_and_expect_exit(
+        "chat-gateway",
+        &["--port", &port],
+        &[("CHAT__REDIS__TLS__CA_PATH", system_roots)],
+    );
+    assert!(
+        redis.contains("connecting to Redis") && redis.contains("certificate verify failed"),
+        "{redis}"
+    );
+}

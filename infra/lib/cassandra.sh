@@ -200,6 +200,7 @@ _cassandra_jvm_args() {
 }
 
 _cassandra_render_config() {
+  tls_ensure "$TLS_DIR"
   mkdir -p "$CASSANDRA_DIR"/{conf,data,commitlog,hints,saved_caches,cdc_raw,logs,triggers}
   local cluster="${CASSANDRA_CLUSTER_NAME:-chat-dev}"
   sed -e "s|@DIR@|$CASSANDRA_DIR|g" \
@@ -208,6 +209,7 @@ _cassandra_render_config() {
       -e "s|@CQL_PORT@|$(_cassandra_port)|g" \
       -e "s|@STORAGE_PORT@|${CASSANDRA_STORAGE_PORT:-7000}|g" \
       -e "s|@ADDRESS@|$CASSANDRA_ADDRESS|g" \
+      -e "s|@TLS_DIR@|$TLS_DIR|g" \
       -e "s|@HINTS@|$([ "$CASSANDRA_NODES" -gt 1 ] && echo true || echo false)|g" \
       "$CASSANDRA_CONF_SRC/cassandra.yaml.in" >"$CASSANDRA_DIR/conf/cassandra.yaml.new"
   if [ "$CASSANDRA_NODES" -gt 1 ]; then

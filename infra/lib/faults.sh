@@ -208,7 +208,7 @@ cmd_faults() {
   # Clients connect to the gateways themselves, or through the load balancer.
   local gateways="" name port _
   if [ "$CHAT_TOPOLOGY" = replicated ]; then
-    gateways="http://127.0.0.1:$LB_PORT"
+    gateways="$(lb_scheme)://127.0.0.1:$LB_PORT"
   else
     while read -r name port _; do
       [[ "$name" == gateway-* ]] && gateways="${gateways:+$gateways,}http://127.0.0.1:$port"
@@ -221,7 +221,7 @@ cmd_faults() {
     before=0; [ -f "$table" ] && before=$(wc -l <"$table")
     run_rc=0
     timeout --kill-after=30 "$FAULTS_RUN_LIMIT_SECS" "$dir/chat-loadtest" --scenario faults \
-      --gateways "$gateways" --source-addrs none --rate "${FAULTS_RATE:-200}" \
+      --gateways "$gateways" --ca-file "$TLS_DIR/ca.crt" --source-addrs none --rate "${FAULTS_RATE:-200}" \
       --duration "$duration" --fault-at "$at" --fault-for "$for" \
       --fault-name "$name" --fault-cmd "$fault" --recover-cmd "$recover" \
       --table "$table" --accounts "$accounts" --out "$dir/$name" \

@@ -11,12 +11,21 @@
 #                `role:master`; connections to a node that stops being the primary are
 #                cut, so clients reconnect to the new one
 #   LB_STATS_PORT  HAProxy's own stats page, also its health check (default 8404)
+#
+# With CHAT_GATEWAY_TLS (the replicated topology), LB_PORT serves HTTPS/WSS with the
+# dev certificate (lib/tls.sh) and HAProxy re-encrypts to the gateways, which serve TLS
+# themselves: each gateway's certificate must chain to the dev CA and name localhost
+# (`verify required`), health checks included. HTTP mode throughout, so
+# `option forwardfor` still tells the gateways who the client is.
 
 LB_PORT="${LB_PORT:-8080}"
 LB_STATS_PORT="${LB_STATS_PORT:-8404}"
 HAPROXY_DIR="$STATE_DIR/haproxy"
 
 haproxy_external() { return 1; }
+
+# lb_scheme -> https when the load balancer serves TLS, http otherwise.
+lb_scheme() { if [ -n "${CHAT_GATEWAY_TLS:-}" ]; then echo https; else echo http; fi; }
 
 haproxy_install() {
   command -v haproxy >/dev/null && return 0
@@ -37,9 +46,15 @@ haproxy_healthy() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$LB_STA
 
 _haproxy_render_config() {
   mkdir -p "$HAPROXY_DIR"
+  local tls_from_clients="" tls_to_gateways=""
+  if [ -n "${CHAT_GATEWAY_TLS:-}" ]; then
+    tls_ensure "$TLS_DIR"
+    tls_from_clients=" ssl crt $TLS_DIR/server.pem alpn http/1.1"
+    tls_to_gateways=" ssl verify required ca-file $TLS_DIR/ca.crt verifyhost localhost sni str(localhost)"
+  fi
   local gateways="" name port _
   while read -r name port _; do
-    [[ "$name" == gateway-* ]] && gateways+="  server $name 127.0.0.1:$port check"$'\n'
+    [[ "$name" == gateway-* ]] && gateways+="  server $name 127.0.0.1:$port check${tls_to_gateways}"$'\n'
   done < <(services_spec)
   local redis_nodes="" n
   for n in redis-1 redis-2; do redis_nodes+="  server $n 127.0.0.1:$(_redis_port_of "$n") check"$'\n'; done
@@ -73,7 +88,7 @@ frontend stats
 
 frontend gateways
   mode http
-  bind 127.0.0.1:$LB_PORT
+  bind 127.0.0.1:$LB_PORT$tls_from_clients
   option forwardfor
   default_backend gateways
 
@@ -130,5 +145,5 @@ haproxy_wait() { wait_until haproxy 30 haproxy_healthy; }
 haproxy_stop() { stop_pid haproxy 10; }
 
 haproxy_describe() {
-  echo "haproxy    http://127.0.0.1:$LB_PORT -> gateways, 127.0.0.1:$REDIS_PORT -> Redis primary (stats http://127.0.0.1:$LB_STATS_PORT/stats)"
+  echo "haproxy    $(lb_scheme)://127.0.0.1:$LB_PORT -> gateways, 127.0.0.1:$REDIS_PORT -> Redis primary (stats http://127.0.0.1:$LB_STATS_PORT/stats)"
 }

@@ -8,6 +8,9 @@
 #   KAFKA_NODES            how many nodes (default 1). Node i listens on KAFKA_PORT + 100*(i-1)
 #   KAFKA_PORT             PLAINTEXT listener of node 1 on 127.0.0.1 (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener of node 1 (default 9093)
+#   KAFKA_SASL_PORT        SASL_SSL listener of node 1 (default 9094): TLS with the dev
+#                          certificate (tls.sh), SCRAM-SHA-512 user `chat` whose password
+#                          is $STATE_DIR/tls/kafka.secret
 #   KAFKA_RF, KAFKA_MIN_ISR  replication of internal topics and the default for new ones,
 #                          and min.insync.replicas (default 1 and 1)
 #   KAFKA_HEAP_OPTS        JVM heap flags (default -Xms512m -Xmx1g)
@@ -17,6 +20,9 @@
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-9094}"
+KAFKA_SASL_USER=chat
+KAFKA_SASL_MECHANISM=SCRAM-SHA-512
 KAFKA_NODES="${KAFKA_NODES:-1}"
 KAFKA_LIB="$DIST_DIR/kafka-lib"
 KAFKA_CONF_DIR="$INFRA_DIR/config/kafka"
@@ -31,6 +37,7 @@ _kafka_node() {
   KAFKA_NODE_ID="$i"
   KAFKA_NODE_PORT=$((KAFKA_PORT + 100 * (i - 1)))
   KAFKA_NODE_CONTROLLER_PORT=$((KAFKA_CONTROLLER_PORT + 100 * (i - 1)))
+  KAFKA_NODE_SASL_PORT=$((KAFKA_SASL_PORT + 100 * (i - 1)))
   KAFKA_STATE="$STATE_DIR/$KAFKA_NAME"
 }
 _kafka_node 1
@@ -47,6 +54,15 @@ kafka_bootstrap() {
   local i out=""
   for ((i = 1; i <= KAFKA_NODES; i++)); do
     out="${out:+$out,}127.0.0.1:$((KAFKA_PORT + 100 * (i - 1)))"
+  done
+  echo "$out"
+}
+
+# kafka_sasl_bootstrap -> host:port list of the SASL_SSL listeners (local nodes only).
+kafka_sasl_bootstrap() {
+  local i out=""
+  for ((i = 1; i <= KAFKA_NODES; i++)); do
+    out="${out:+$out,}127.0.0.1:$((KAFKA_SASL_PORT + 100 * (i - 1)))"
   done
   echo "$out"
 }
@@ -102,6 +118,8 @@ _kafka_render_config() {
   done
   sed -e "s|@KAFKA_PORT@|$KAFKA_NODE_PORT|g" \
       -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_NODE_CONTROLLER_PORT|g" \
+      -e "s|@KAFKA_SASL_PORT@|$KAFKA_NODE_SASL_PORT|g" \
+      -e "s|@TLS_DIR@|$TLS_DIR|g" \
       -e "s|@KAFKA_NODE_ID@|$KAFKA_NODE_ID|g" \
       -e "s|@KAFKA_VOTERS@|$voters|g" \
       -e "s|@KAFKA_RF@|${KAFKA_RF:-1}|g" \
@@ -125,9 +143,28 @@ _kafka_format() {
   done
   echo "$id" >"$id_file"
   log "formatting Kafka storage of $KAFKA_NAME (cluster id $id)"
+  # The SCRAM user of the SASL_SSL listener is in the first metadata records, so it
+  # exists before any client can connect.
   kafka_admin kafka.tools.StorageTool format --config "$KAFKA_STATE/server.properties" \
-    --cluster-id "$id" >>"$LOG_DIR/$KAFKA_NAME.log" 2>&1 ||
+    --cluster-id "$id" \
+    --add-scram "$KAFKA_SASL_MECHANISM=[name=$KAFKA_SASL_USER,password=$(tls_secret kafka)]" \
+    >>"$LOG_DIR/$KAFKA_NAME.log" 2>&1 ||
     { tail -n 20 "$LOG_DIR/$KAFKA_NAME.log" >&2; die "kafka storage format failed"; }
+  touch "$KAFKA_STATE/scram-user"
+}
+
+# A data directory formatted before the SASL_SSL listener existed has no SCRAM user:
+# add it once, through the PLAINTEXT listener (KRaft stores it in the metadata log).
+_kafka_ensure_scram_user() {
+  local marker
+  marker="$(_kafka_node 1; echo "$KAFKA_STATE")/scram-user"
+  [ -f "$marker" ] && return 0
+  log "adding the SCRAM user $KAFKA_SASL_USER to Kafka"
+  kafka_admin kafka.admin.ConfigCommand --bootstrap-server "$(kafka_bootstrap)" --alter \
+    --add-config "$KAFKA_SASL_MECHANISM=[password=$(tls_secret kafka)]" \
+    --entity-type users --entity-name "$KAFKA_SASL_USER" >>"$LOG_DIR/kafka-tools.log" 2>&1 ||
+    { tail -n 20 "$LOG_DIR/kafka-tools.log" >&2; return 1; }
+  touch "$marker"
 }
 
 kafka_start() {
@@ -141,6 +178,8 @@ _kafka_node_start() {
   if pid_of "$KAFKA_NAME" >/dev/null; then log "$KAFKA_NAME already starting (pid $(pid_of "$KAFKA_NAME"))"; return 0; fi
   port_open 127.0.0.1 "$KAFKA_NODE_PORT" && die "port $KAFKA_NODE_PORT is taken by something that is not Kafka"
   port_open 127.0.0.1 "$KAFKA_NODE_CONTROLLER_PORT" && die "port $KAFKA_NODE_CONTROLLER_PORT (Kafka controller) is taken"
+  port_open 127.0.0.1 "$KAFKA_NODE_SASL_PORT" && die "port $KAFKA_NODE_SASL_PORT (Kafka SASL_SSL) is taken"
+  tls_ensure "$TLS_DIR"
   kafka_install || return 1
   _kafka_render_config || die "cannot write $KAFKA_STATE/server.properties"
   _kafka_format
@@ -162,6 +201,7 @@ kafka_wait() {
   for ((i = 1; i <= KAFKA_NODES; i++)); do
     (_kafka_node "$i" && wait_until "$KAFKA_NAME" 120 _kafka_answers "127.0.0.1:$KAFKA_NODE_PORT") || return 1
   done
+  _kafka_ensure_scram_user
 }
 
 # Kafka shuts down cleanly on SIGTERM (flushes logs, writes clean-shutdown markers, which makes
@@ -180,10 +220,10 @@ kafka_describe() {
     printf '%-10s %s (external)\n' kafka "$KAFKA_BROKERS"
   else
     if [ "$KAFKA_NODES" -eq 1 ]; then
-      printf '%-10s %s (KRaft, single node)\n' kafka "127.0.0.1:$KAFKA_PORT"
+      printf '%-10s %s (KRaft, single node; SASL_SSL on %s)\n' kafka "127.0.0.1:$KAFKA_PORT" "$(kafka_sasl_bootstrap)"
     else
-      printf '%-10s %s (KRaft, %s nodes, RF %s, min.insync.replicas %s)\n' kafka "$(kafka_bootstrap)" \
-        "$KAFKA_NODES" "${KAFKA_RF:-1}" "${KAFKA_MIN_ISR:-1}"
+      printf '%-10s %s (KRaft, %s nodes, RF %s, min.insync.replicas %s; SASL_SSL on %s)\n' kafka "$(kafka_bootstrap)" \
+        "$KAFKA_NODES" "${KAFKA_RF:-1}" "${KAFKA_MIN_ISR:-1}" "$(kafka_sasl_bootstrap)"
     fi
   fi
 }

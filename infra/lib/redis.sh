@@ -11,8 +11,15 @@
 # forwards to whichever node says `role:master`, as a managed service's primary endpoint
 # does. Why not Sentinel-aware clients: every service would need a Sentinel client and
 # its own failover handling, and the cloud's managed Redis hands out one endpoint anyway.
+#
+# The single node also listens with TLS on REDIS_TLS_PORT (default 6390; the dev
+# certificate of tls.sh, clients not asked for certificates) and has an ACL user `chat`
+# whose password is $STATE_DIR/tls/redis.secret. The `default` user stays passwordless
+# on both ports, for the plaintext users of REDIS_URL.
 
 REDIS_PORT="${REDIS_PORT:-6379}"
+REDIS_TLS_PORT="${REDIS_TLS_PORT:-6390}"
+REDIS_TLS_USER=chat
 REDIS_DIR="$STATE_DIR/redis"
 REDIS_SENTINEL="${REDIS_SENTINEL:-}"
 SENTINEL_PORT="${SENTINEL_PORT:-26379}"
@@ -97,14 +104,30 @@ _redis_node_start() { # NAME [PRIMARY_PORT]
     die "port $port is taken by something that is not our redis (a system redis-server? try: service redis-server stop)"
   if [ "$name" = redis ]; then dir="$REDIS_DIR"; else dir="$STATE_DIR/$name"; fi
   mkdir -p "$dir"
-  local replica=()
+  local replica=() conf=()
   [ -n "$primary" ] && replica=(--replicaof 127.0.0.1 "$primary")
-  # No config file: everything on the command line, so /etc/redis/redis.conf (logfile,
-  # daemonize, dir) never applies. Logs go to stdout, which start_bg appends to the log.
+  if [ "$name" = redis ]; then
+    port_open 127.0.0.1 "$REDIS_TLS_PORT" && die "port $REDIS_TLS_PORT (Redis TLS) is taken"
+    tls_ensure "$TLS_DIR"
+    # The TLS port and the password-protected user, in a file of our own (0600) so the
+    # password is not on the command line.
+    (umask 077 && cat >"$dir/tls.conf" <<CONF
+tls-port $REDIS_TLS_PORT
+tls-cert-file $TLS_DIR/server.crt
+tls-key-file $TLS_DIR/server.key
+tls-ca-cert-file $TLS_DIR/ca.crt
+tls-auth-clients no
+user $REDIS_TLS_USER on >$(tls_secret redis) ~* &* +@all
+CONF
+    )
+    conf=("$dir/tls.conf")
+  fi
+  # Otherwise no config file: everything on the command line, so /etc/redis/redis.conf
+  # (logfile, daemonize, dir) never applies. Logs go to stdout, which start_bg appends to the log.
   # Durability is the append-only file (fsync every second); the periodic RDB snapshots
   # Redis also takes by default are off (`--save ""`): under chat load they fork and
   # rewrite the whole dataset every minute, for nothing the AOF does not already keep.
-  start_bg "$name" redis-server \
+  start_bg "$name" redis-server "${conf[@]}" \
     --bind 127.0.0.1 --port "$port" \
     --dir "$dir" \
     --appendonly yes --appendfsync everysec --save "" \
@@ -167,6 +190,6 @@ redis_describe() {
   elif [ -n "$REDIS_SENTINEL" ]; then
     echo "redis      127.0.0.1:$REDIS_PORT (through HAProxy to the primary, now 127.0.0.1:$(redis_primary_port || echo none); replica and 3 Sentinels)"
   else
-    echo "redis      127.0.0.1:$REDIS_PORT"
+    echo "redis      127.0.0.1:$REDIS_PORT (TLS on 127.0.0.1:$REDIS_TLS_PORT)"
   fi
 }

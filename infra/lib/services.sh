@@ -54,19 +54,48 @@ jwt_secret() {
 # with_platform_env CMD...: run CMD with the variables every service and test reads,
 # pointing at the servers infra/dev manages (or the external ones the caller named).
 platform_env_args() {
+  if [ -n "${CHAT_KAFKA_SASL:-}" ] && ! kafka_external; then
+    # The replicated topology: every Kafka client (services, chatctl) on SASL_SSL.
+    printf '%s\n' \
+      "KAFKA_BROKERS=$(kafka_sasl_bootstrap)" \
+      "CHAT__KAFKA__SECURITY_PROTOCOL=sasl_ssl" \
+      "CHAT__KAFKA__SASL__MECHANISM=$KAFKA_SASL_MECHANISM" \
+      "CHAT__KAFKA__SASL__USERNAME=$KAFKA_SASL_USER" \
+      "CHAT__KAFKA__SASL__PASSWORD=$(tls_secret kafka)" \
+      "CHAT__KAFKA__TLS__CA_PATH=$TLS_DIR/ca.crt"
+  else
+    printf '%s\n' "KAFKA_BROKERS=$(kafka_bootstrap)"
+  fi
+  if [ -n "${CHAT_GATEWAY_TLS:-}" ]; then
+    printf '%s\n' \
+      "CHAT__GATEWAY__TLS__CERT_PATH=$TLS_DIR/server.crt" \
+      "CHAT__GATEWAY__TLS__KEY_PATH=$TLS_DIR/server.key"
+  fi
   printf '%s\n' \
-    "KAFKA_BROKERS=$(kafka_bootstrap)" \
     "CQL_NODES=${CQL_NODES:-$(cassandra_contact_points)}" \
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
     "SCHEMA_REGISTRY_URL=$REGISTRY_URL"
+  # The same servers with TLS and credentials (tls.sh), under names of their own so the
+  # plaintext users above are unchanged: what tests and manual runs with TLS use.
+  if ! kafka_external && ! redis_external && ! cassandra_external; then
+    printf '%s\n' \
+      "CHAT_TLS_DIR=$TLS_DIR" \
+      "CHAT_TLS_CA=$TLS_DIR/ca.crt" \
+      "KAFKA_SASL_BROKERS=$(kafka_sasl_bootstrap)" \
+      "KAFKA_SASL_MECHANISM=$KAFKA_SASL_MECHANISM" \
+      "KAFKA_SASL_USERNAME=$KAFKA_SASL_USER" \
+      "KAFKA_SASL_PASSWORD=$(tls_secret kafka)"
+    [ -n "$REDIS_SENTINEL" ] || printf '%s\n' \
+      "REDIS_TLS_URL=rediss://$REDIS_TLS_USER:$(tls_secret redis)@127.0.0.1:$REDIS_TLS_PORT"
+  fi
 }
-# Exported in a subshell rather than passed as `env NAME=value` arguments: a REDIS_URL
-# may carry a password, and a command line is visible to every local user in `ps`.
+# Exported in a subshell rather than given to `env` as arguments: the variables hold
+# passwords (the TLS endpoints' credentials), and a command line is readable by every
+# local user in /proc/PID/cmdline.
 with_platform_env() {
-  local vars
-  mapfile -t vars < <(platform_env_args)
   (
-    for v in "${vars[@]}"; do export "${v?}"; done
+    local v
+    while read -r v; do export "${v?}"; done < <(platform_env_args)
     "$@"
   )
 }
@@ -80,7 +109,9 @@ services_build() {
 }
 
 service_healthy() { # PORT
-  curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz"
+  curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz" ||
+    { [ -n "${CHAT_GATEWAY_TLS:-}" ] &&
+      curl -sf -o /dev/null --max-time 2 --cacert "$TLS_DIR/ca.crt" "https://127.0.0.1:$1/healthz"; }
 }
 
 services_start() {

@@ -13,6 +13,8 @@
 #                 primary through HAProxy on 6379
 #               - 2 gateways (8180, 8182) behind HAProxy on 8080 (GATEWAYS=N for more)
 #               - the projector roles and the schema registry as in `single`
+#               - TLS: HTTPS/WSS from clients to HAProxy and from HAProxy to the
+#                 gateways, Kafka clients on SASL_SSL (the dev CA of lib/tls.sh)
 #               Its state lives in .state/replicated, apart from the single topology's.
 #
 # The choice made by `up` is kept in .state/topology, so `down`, `status`, `logs` and
@@ -48,6 +50,11 @@ case "$CHAT_TOPOLOGY" in
     export CHAT__CQL__REPLICATION_FACTOR=3 CHAT__CQL__CONSISTENCY=local_quorum
     # The gateways see HAProxy as every client's address: believe what it forwards.
     export CHAT__GATEWAY__THROTTLE__TRUSTED_PROXIES=127.0.0.1
+    # TLS as in production (lib/tls.sh's dev CA): HAProxy terminates HTTPS/WSS and
+    # re-encrypts to the gateways, which serve TLS themselves; every Kafka client uses
+    # the SASL_SSL listeners with the SCRAM user (services.sh, platform_env_args).
+    CHAT_GATEWAY_TLS=1
+    CHAT_KAFKA_SASL=1
     ;;
   *) echo "unknown topology '$CHAT_TOPOLOGY' (single or replicated)" >&2; exit 2 ;;
 esac

@@ -15,9 +15,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub type Ws = WebSocketStream<TcpStream>;
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why a connection could not be opened, as a short code for `errors` in summary.json.
 #[derive(Debug, thiserror::Error)]
@@ -63,18 +63,33 @@ pub struct Connector {
     next: AtomicUsize,
     resolved: HashMap<String, (SocketAddr, String)>,
     config: WebSocketConfig,
+    /// For `https://` gateways: the TLS client (trusting `--ca-file` besides the
+    /// system's roots).
+    tls: Option<tokio_tungstenite::Connector>,
+}
+
+/// The CA file of `--ca-file`, read once.
+pub fn read_ca(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("--ca-file {}", path.display()))
 }
 
 impl Connector {
     /// `spec`: `auto` (127.0.0.1-127.0.0.250 for loopback targets), `none`, a range
     /// `127.0.0.1-127.0.0.50`, or a comma-separated list of addresses.
-    pub async fn new(gateways: &[String], spec: &str) -> Result<Self> {
+    /// `ca`: a PEM CA to trust for `https://` gateways, besides the system's roots.
+    pub async fn new(gateways: &[String], spec: &str, ca: Option<&[u8]>) -> Result<Self> {
         let mut resolved = HashMap::new();
+        let mut any_tls = false;
         for g in gateways {
             let url = reqwest::Url::parse(g).with_context(|| format!("gateway url {g}"))?;
-            if url.scheme() != "http" {
-                bail!("gateway {g}: only http:// gateways are supported (no TLS in the load generator)");
-            }
+            let ws_scheme = match url.scheme() {
+                "http" => "ws",
+                "https" => {
+                    any_tls = true;
+                    "wss"
+                }
+                other => bail!("gateway {g}: {other}:// is neither http:// nor https://"),
+            };
             let host = url
                 .host_str()
                 .context("gateway url without host")?
@@ -84,8 +99,24 @@ impl Connector {
                 .await?
                 .find(SocketAddr::is_ipv4)
                 .with_context(|| format!("{g}: no IPv4 address"))?;
-            resolved.insert(g.clone(), (addr, format!("ws://{host}:{port}/api/v1/ws")));
+            resolved.insert(
+                g.clone(),
+                (addr, format!("{ws_scheme}://{host}:{port}/api/v1/ws")),
+            );
         }
+        let tls = if any_tls {
+            let mut builder = native_tls::TlsConnector::builder();
+            if let Some(pem) = ca {
+                builder.add_root_certificate(
+                    native_tls::Certificate::from_pem(pem).context("--ca-file is not PEM")?,
+                );
+            }
+            Some(tokio_tungstenite::Connector::NativeTls(
+                builder.build().context("TLS client")?,
+            ))
+        } else {
+            None
+        };
         let sources = parse_sources(spec)?;
         // The gateway answers with small frames; tungstenite's default 128 KiB read
         // buffer per socket would make the generator's own memory the limit at 50,000
@@ -98,6 +129,7 @@ impl Connector {
             next: AtomicUsize::new(0),
             resolved,
             config,
+            tls,
         })
     }
 
@@ -131,9 +163,14 @@ impl Connector {
             .parse()
             .map_err(|_| ConnectError::NoPong("token is not a valid header value".into()))?;
         req.headers_mut().insert("Authorization", bearer);
-        let (ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(self.config))
-            .await
-            .map_err(ConnectError::Handshake)?;
+        let (ws, _) = tokio_tungstenite::client_async_tls_with_config(
+            req,
+            stream,
+            Some(self.config),
+            self.tls.clone(),
+        )
+        .await
+        .map_err(ConnectError::Handshake)?;
         Ok(ws)
     }
 

@@ -60,6 +60,10 @@ pub struct Args {
     /// Gateway base URLs; connections are spread over them in turn.
     #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',', action = ArgAction::Set)]
     gateways: Vec<String>,
+    /// A PEM CA file to trust for `https://` gateways (besides the system's roots), e.g.
+    /// the dev CA `.state/tls/ca.crt` of the replicated topology.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     /// Where to write summary.json, report.md and the charts.
     #[arg(long, default_value = "loadtest-output")]
     out: PathBuf,
@@ -366,16 +370,22 @@ async fn main() -> Result<()> {
         bail!("--gateways is empty");
     }
     let nofile = raise_nofile();
-    let connector = Arc::new(Connector::new(&args.gateways, &args.source_addrs).await?);
+    let ca = args.ca_file.as_deref().map(client::read_ca).transpose()?;
+    let connector =
+        Arc::new(Connector::new(&args.gateways, &args.source_addrs, ca.as_deref()).await?);
     eprintln!(
         "scenario {}: open-files limit {nofile}, {} source address(es) for loopback",
         args.scenario,
         connector.source_count()
     );
     let ctx = Ctx {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()?,
+        http: {
+            let mut http = reqwest::Client::builder().timeout(Duration::from_secs(60));
+            if let Some(pem) = &ca {
+                http = http.tls_certs_merge([reqwest::Certificate::from_pem(pem)?]);
+            }
+            http.build()?
+        },
         connector,
         run: setup::run_id(),
         nofile,

@@ -330,7 +330,7 @@ fn append_markdown(out: &std::path::Path, summary: &Summary) -> Result<()> {
 async fn open_stuck(connector: &Connector, gateway: &str, token: &str) -> Result<Ws, ConnectError> {
     let fut = async {
         let mut ws = connector.connect(gateway, token).await?;
-        shrink_recv_buffer(ws.get_ref()).map_err(ConnectError::Tcp)?;
+        shrink_recv_buffer(ws.get_ref().get_ref()).map_err(ConnectError::Tcp)?;
         ws.send(Message::text(PING))
             .await
             .map_err(|e| ConnectError::NoPong(e.to_string()))?;

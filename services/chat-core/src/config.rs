@@ -91,9 +91,76 @@ pub struct KafkaSettings {
     pub compression: String,
     /// How long a produce may wait for Kafka before the client gets `unavailable`.
     pub delivery_timeout_ms: u32,
-    /// Extra librdkafka properties (TLS, SASL), passed through verbatim.
+    /// How clients connect: `plaintext` (the default), `ssl`, `sasl_plaintext` or
+    /// `sasl_ssl` (librdkafka's `security.protocol`).
+    pub security_protocol: KafkaSecurityProtocol,
+    /// SASL credentials, for the `sasl_*` protocols.
+    #[serde(default)]
+    pub sasl: KafkaSaslSettings,
+    /// TLS, for `ssl` and `sasl_ssl`.
+    #[serde(default)]
+    pub tls: TlsClientSettings,
+    /// Extra librdkafka properties, passed through verbatim after the settings above
+    /// (so they can override them).
     #[serde(default)]
     pub extra: BTreeMap<String, Secret>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaSecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl KafkaSecurityProtocol {
+    pub fn uses_sasl(self) -> bool {
+        matches!(self, Self::SaslPlaintext | Self::SaslSsl)
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, Self::Ssl | Self::SaslSsl)
+    }
+}
+
+/// `[kafka.sasl]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct KafkaSaslSettings {
+    /// `SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN`.
+    #[serde(default)]
+    pub mechanism: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Secret,
+}
+
+/// The client side of TLS to one of the servers (`kafka.tls`, `redis.tls`, `cql.tls`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TlsClientSettings {
+    /// PEM file of the CA(s) the server's certificate must chain to; the system's
+    /// roots when unset.
+    #[serde(default)]
+    pub ca_path: Option<String>,
+    /// A client certificate (PEM) and its key, for servers that ask for one.
+    #[serde(default)]
+    pub cert_path: Option<String>,
+    #[serde(default)]
+    pub key_path: Option<String>,
+}
+
+impl TlsClientSettings {
+    fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        let set = |p: &Option<String>| p.as_deref().is_some_and(|p| !p.is_empty());
+        if set(&self.cert_path) != set(&self.key_path) {
+            return Err(ConfigError::Invalid(format!(
+                "{section}.tls.cert_path and {section}.tls.key_path must be set together"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -122,6 +189,10 @@ pub struct CqlSettings {
     /// How long a service keeps trying to reach the store at start-up before it gives
     /// up (the store may still be booting, or busy).
     pub connect_patience_secs: u64,
+    /// TLS to the store when `cql.tls.ca_path` is set (the existing username and
+    /// password authenticate over it).
+    #[serde(default)]
+    pub tls: TlsClientSettings,
     /// Consistency of every read and write. `local_quorum` (the default) needs a
     /// majority of the local datacenter's replicas, so with RF 3 one node may be down;
     /// with RF 1 it is the one node.
@@ -148,7 +219,18 @@ impl CqlSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct RedisSettings {
+    /// `redis://host:port[/db]`, or `rediss://` for TLS; may carry `user:password@`.
     pub url: Secret,
+    /// An ACL user, instead of the URL's.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Its password, instead of the URL's (keeps it out of the URL, which is logged
+    /// by some tools).
+    #[serde(default)]
+    pub password: Secret,
+    /// For `rediss://`: the CA to trust and an optional client certificate.
+    #[serde(default)]
+    pub tls: TlsClientSettings,
 }
 
 /// Shared by the gateways (which beat) and the presence projection (which expires).
@@ -310,6 +392,10 @@ impl Settings {
         if self.kafka.brokers.trim().is_empty() {
             return invalid("kafka.brokers is empty");
         }
+        self.validate_kafka_security()?;
+        self.kafka.tls.validate("kafka")?;
+        self.redis.tls.validate("redis")?;
+        self.cql.tls.validate("cql")?;
         if self.kafka.partitions < 1 || self.kafka.replication_factor < 1 {
             return invalid("kafka.partitions and kafka.replication_factor must be at least 1");
         }
@@ -371,6 +457,32 @@ impl Settings {
     }
 }
 
+impl Settings {
+    fn validate_kafka_security(&self) -> Result<(), ConfigError> {
+        let k = &self.kafka;
+        if k.security_protocol.uses_sasl() {
+            let mechanism = k.sasl.mechanism.as_deref().unwrap_or_default();
+            if !["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"].contains(&mechanism) {
+                return Err(ConfigError::Invalid(format!(
+                    "kafka.sasl.mechanism must be SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN with \
+                     kafka.security_protocol {:?} (CHAT__KAFKA__SASL__MECHANISM), not {mechanism:?}",
+                    k.security_protocol
+                )));
+            }
+            if k.sasl.username.as_deref().unwrap_or_default().is_empty()
+                || k.sasl.password.is_empty()
+            {
+                return Err(ConfigError::Invalid(
+                    "kafka.sasl.username and kafka.sasl.password must be set for SASL \
+                     (CHAT__KAFKA__SASL__USERNAME, CHAT__KAFKA__SASL__PASSWORD)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn process_environment() -> BTreeMap<String, String> {
     std::env::vars().collect()
 }
@@ -390,6 +502,7 @@ fn layers(
         .set_default("kafka.linger_ms", 2)?
         .set_default("kafka.compression", "lz4")?
         .set_default("kafka.delivery_timeout_ms", 10_000)?
+        .set_default("kafka.security_protocol", "plaintext")?
         .set_default("registry.url", "http://127.0.0.1:8081/apis/ccompat/v7")?
         .set_default("cql.nodes", vec!["127.0.0.1:9042"])?
         .set_default("cql.keyspace", "chat")?

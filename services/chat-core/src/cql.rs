@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scylla::client::execution_profile::ExecutionProfile;
-use scylla::client::session::Session;
+use scylla::client::session::{OpenSsl010Config, Session};
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 
-use crate::config::{CqlConsistency, CqlSettings};
+use crate::config::{CqlConsistency, CqlSettings, TlsClientSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CqlError {
@@ -20,6 +20,8 @@ pub enum CqlError {
     Connect(String),
     #[error("cannot use keyspace: {0}")]
     Keyspace(String),
+    #[error("CQL TLS settings (cql.tls.*): {0}")]
+    Tls(String),
 }
 
 /// Connect without choosing a keyspace (the migrator may have to create it).
@@ -40,10 +42,43 @@ pub async fn connect(settings: &CqlSettings) -> Result<Session, CqlError> {
     if let Some(user) = &settings.username {
         builder = builder.user(user.clone(), settings.password.expose().to_string());
     }
+    if let Some(tls) = tls_context(&settings.tls)? {
+        builder = builder.tls_context(Some(tls));
+    }
     builder
         .build()
         .await
         .map_err(|e| CqlError::Connect(e.to_string()))
+}
+
+/// TLS when `cql.tls.ca_path` is set: the store's certificate must chain to that CA
+/// (and nothing else) and name the node's IP address; a client certificate is sent
+/// when one is configured. The system OpenSSL, which librdkafka links already.
+fn tls_context(tls: &TlsClientSettings) -> Result<Option<OpenSsl010Config>, CqlError> {
+    use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
+    use openssl::x509::store::X509StoreBuilder;
+    use openssl::x509::X509;
+
+    let Some(ca_path) = tls.ca_path.as_deref().filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let failed = |what: &str, e: &dyn std::fmt::Display| CqlError::Tls(format!("{what}: {e}"));
+    let pem = std::fs::read(ca_path).map_err(|e| failed(ca_path, &e))?;
+    let mut store = X509StoreBuilder::new().map_err(|e| failed("CA store", &e))?;
+    for cert in X509::stack_from_pem(&pem).map_err(|e| failed(ca_path, &e))? {
+        store.add_cert(cert).map_err(|e| failed(ca_path, &e))?;
+    }
+    let mut builder = SslConnector::builder(SslMethod::tls()).map_err(|e| failed("OpenSSL", &e))?;
+    builder.set_cert_store(store.build());
+    if let (Some(cert), Some(key)) = (&tls.cert_path, &tls.key_path) {
+        builder
+            .set_certificate_chain_file(cert)
+            .map_err(|e| failed(cert, &e))?;
+        builder
+            .set_private_key_file(key, SslFiletype::PEM)
+            .map_err(|e| failed(key, &e))?;
+    }
+    Ok(Some(OpenSsl010Config::new(builder)))
 }
 
 fn consistency(c: CqlConsistency) -> Consistency {
@@ -83,6 +118,8 @@ pub async fn connect_keyspace_patiently(settings: &CqlSettings) -> Result<Arc<Se
         .with_total_delay(Some(settings.connect_patience()));
     (|| connect_keyspace(settings))
         .retry(backoff)
+        // Settings that cannot work are not worth waiting on.
+        .when(|e| !matches!(e, CqlError::Tls(_)))
         .notify(|e, wait| {
             tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "CQL store not ready");
         })

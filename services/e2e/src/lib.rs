@@ -9,6 +9,7 @@
 
 pub mod live;
 pub mod redis_server;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -47,6 +48,8 @@ pub struct Gateway {
     /// Port of its ops listener (`/healthz`, `/readyz`, `/metrics`), which the public
     /// port does not serve `/readyz` and `/metrics` on.
     pub ops_port: u16,
+    /// Serving HTTPS/WSS (its environment names a certificate): clients trust the dev CA.
+    pub tls: bool,
     extra_env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -61,6 +64,9 @@ impl Gateway {
             id: format!("{id}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
             port: free_port(),
             ops_port: free_port(),
+            tls: env
+                .iter()
+                .any(|(k, _)| *k == "CHAT__GATEWAY__TLS__CERT_PATH"),
             extra_env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -102,7 +108,7 @@ impl Gateway {
 
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let client = reqwest::Client::new();
+        let client = self.http_client();
         while Instant::now() < deadline {
             let exited = self
                 .child
@@ -129,7 +135,22 @@ impl Gateway {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    pub fn ws_url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{}/api/v1/ws", self.port)
+    }
+
+    /// A client for this gateway: one that trusts the dev CA when it serves HTTPS.
+    pub fn http_client(&self) -> reqwest::Client {
+        if self.tls {
+            tls::https_client()
+        } else {
+            reqwest::Client::new()
+        }
     }
 
     /// The base URL of its ops listener.
@@ -209,7 +230,7 @@ impl Api {
     pub fn new(g: &Gateway) -> Api {
         Api {
             base: g.url(),
-            http: reqwest::Client::new(),
+            http: g.http_client(),
         }
     }
 
@@ -365,7 +386,7 @@ impl Ws {
         ticket: Option<&str>,
     ) -> Result<Ws, u16> {
         let query = ticket.map(|t| format!("?ticket={t}")).unwrap_or_default();
-        let mut req = format!("ws://127.0.0.1:{}/api/v1/ws{query}", g.port)
+        let mut req = format!("{}{query}", g.ws_url())
             .into_client_request()
             .expect("request");
         if let Some(token) = token {
@@ -374,7 +395,8 @@ impl Ws {
                 format!("Bearer {token}").parse().expect("header"),
             );
         }
-        match tokio_tungstenite::connect_async(req).await {
+        let connector = g.tls.then(tls::wss_connector);
+        match tokio_tungstenite::connect_async_tls_with_config(req, None, false, connector).await {
             Ok((stream, _)) => Ok(Ws { stream }),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
             Err(e) => panic!("WebSocket upgrade failed without an HTTP answer: {e}"),
@@ -482,8 +504,7 @@ impl EventTap {
     pub fn new() -> EventTap {
         let s = settings();
         let topic = Topics::from_settings(&s.kafka).conversation_events;
-        let probe: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &s.kafka.brokers)
+        let probe: BaseConsumer = chat_core::kafka::client_config(&s.kafka)
             .create()
             .expect("consumer");
         let md = probe
@@ -702,11 +723,15 @@ impl Drop for Projector {
 
 /// Where the harness writes each process's log (target/tmp/gateway-logs).
 fn gateway_log_dir() -> std::path::PathBuf {
+    target_tmp_dir().join("gateway-logs")
+}
+
+/// `target/tmp`: what the tests leave behind (logs, certificates).
+pub fn target_tmp_dir() -> std::path::PathBuf {
     build_dir()
         .parent()
         .map_or_else(build_dir, |target| target.to_path_buf())
         .join("tmp")
-        .join("gateway-logs")
 }
 
 /// When a test is failing, say whether this process was still running and show the end

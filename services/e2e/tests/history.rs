@@ -349,8 +349,7 @@ async fn snapshot(keyspace: &str, conversations: &[String], users: &[&User]) -> 
 /// `topic`.
 fn caught_up(topic: &str, group: &str) -> bool {
     let s = settings();
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &s.kafka.brokers)
+    let c: BaseConsumer = chat_core::kafka::client_config(&s.kafka)
         .set("group.id", group)
         .create()
         .unwrap();
@@ -482,8 +481,7 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
     let settings = settings();
     let topics = &s.topics;
     let dlq_start = {
-        let c: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &settings.kafka.brokers)
+        let c: BaseConsumer = chat_core::kafka::client_config(&settings.kafka)
             .create()
             .unwrap();
         let md = c

@@ -69,6 +69,20 @@ pub struct GatewaySettings {
     /// Enterprise single sign-on: accept RS256 tokens from this OpenID Connect issuer.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+    /// HTTPS and WSS when both paths are set (`crate::tls`); plain HTTP otherwise.
+    #[serde(default)]
+    pub tls: TlsSettings,
+}
+
+/// `[gateway.tls]`: the server certificate, PEM files read once at start-up.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TlsSettings {
+    /// The certificate chain, the server's own certificate first.
+    #[serde(default)]
+    pub cert_path: Option<String>,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub key_path: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -173,6 +187,14 @@ impl Section for GatewaySettings {
                     .into(),
             ));
         }
+        let set = |path: &Option<String>| path.as_deref().is_some_and(|p| !p.is_empty());
+        if set(&self.tls.cert_path) != set(&self.tls.key_path) {
+            return Err(ConfigError::Invalid(
+                "gateway.tls.cert_path and gateway.tls.key_path must be set together \
+                 (CHAT__GATEWAY__TLS__CERT_PATH, CHAT__GATEWAY__TLS__KEY_PATH)"
+                    .into(),
+            ));
+        }
         if self.max_body_bytes == 0 || self.max_frame_bytes < self.max_body_bytes {
             return Err(ConfigError::Invalid(
                 "gateway.max_frame_bytes must be at least gateway.max_body_bytes".into(),
@@ -253,5 +275,25 @@ mod tests {
         // Variables win over the file, the file over the defaults.
         assert_eq!(gateway.frames_burst, 400);
         assert_eq!(gateway.frames_per_sec, 50);
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_needs_both_files() {
+        let s = load(&env(&[("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET)])).unwrap();
+        assert!(s.tls.cert_path.is_none() && s.tls.key_path.is_none());
+        let s = load(&env(&[
+            ("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET),
+            ("CHAT__GATEWAY__TLS__CERT_PATH", "/etc/chat/gateway.crt"),
+            ("CHAT__GATEWAY__TLS__KEY_PATH", "/etc/chat/gateway.key"),
+        ]))
+        .unwrap();
+        assert_eq!(s.tls.cert_path.as_deref(), Some("/etc/chat/gateway.crt"));
+        assert_eq!(s.tls.key_path.as_deref(), Some("/etc/chat/gateway.key"));
+        let err = load(&env(&[
+            ("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET),
+            ("CHAT__GATEWAY__TLS__CERT_PATH", "/etc/chat/gateway.crt"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("gateway.tls.key_path"), "{err}");
     }
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`startup`] | builds the shared state from the settings, serves, shuts down in order (stop accepting, close sockets with 1001, flush the producer) |
 //! | [`listener`] | accepts connections: a header-read timeout and a connection cap, then the router |
+//! | [`tls`] | HTTPS/WSS: the rustls acceptor from the certificate files |
 //! | [`configuration`] | the gateway's own settings (`[gateway]`, `CHAT__GATEWAY__*`) |
 //! | [`routes`] | the REST routes, one file per group, and the WebSocket upgrade |
 //! | [`ws`] | one socket's loop ([`ws::connection`]: moves frames, nothing else), the frames parsed once ([`ws::frames`]), `sync` replays ([`ws::sync`]) |
@@ -41,4 +42,5 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 pub mod ws;

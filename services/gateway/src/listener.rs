@@ -10,10 +10,15 @@
 //!   is held by the TCP stream itself ([`Counted`]), so an upgraded WebSocket keeps
 //!   counting until it closes, not only while its HTTP request is served.
 //!
+//! With TLS (`crate::tls`), the handshake runs inside the same accounting: it holds a
+//! slot and must finish within the header-read timeout, so clients that open
+//! connections and never finish the handshake are bounded the same way.
+//!
 //! HTTP/1.1 only, with upgrades (the WebSocket); the peer's address is put in each
 //! request as `ConnectInfo`, as `axum::serve` does, for throttling by address.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -26,6 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -42,6 +48,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -66,30 +73,36 @@ pub async fn serve(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let io = TokioIo::new(Counted { tcp, _slot: slot });
+        let counted = Counted { tcp, _slot: slot };
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request)
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(io, service)
-            .with_upgrades();
         let stop = stop.clone();
+        let tls = tls.clone();
+        let header_read_timeout = limits.header_read_timeout;
         connections.spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                _ = stop.cancelled() => {
-                    // Finish the request in flight, take no more on this connection.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            match tls {
+                None => serve_connection(counted, peer, app, header_read_timeout, stop).await,
+                Some(acceptor) => {
+                    // The handshake holds the connection's slot and is bounded by the
+                    // header-read timeout: a client that never finishes it is dropped.
+                    let handshake = tokio::time::timeout(header_read_timeout, acceptor.accept(counted));
+                    let tls_stream = tokio::select! {
+                        done = handshake => match done {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                metrics::counter!("gateway_tls_handshakes_failed_total").increment(1);
+                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                metrics::counter!("gateway_tls_handshakes_failed_total").increment(1);
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        },
+                        _ = stop.cancelled() => return,
+                    };
+                    serve_connection(tls_stream, peer, app, header_read_timeout, stop).await
                 }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
         });
     }
@@ -101,6 +114,39 @@ pub async fn serve(
         tracing::warn!("requests still in flight after the drain period");
     }
     Ok(())
+}
+
+/// HTTP/1.1 with upgrades on one accepted (and, with TLS, handshaken) connection.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    app: Router,
+    header_read_timeout: Duration,
+    stop: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request)
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        _ = stop.cancelled() => {
+            // Finish the request in flight, take no more on this connection.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
 }
 
 /// A TCP stream that holds one of the connection slots for as long as it lives.

@@ -43,6 +43,11 @@ pub struct Listeners {
 pub async fn build(settings: Settings, gateway: GatewaySettings) -> Result<(AppState, Listeners)> {
     let metrics = chat_core::telemetry::install_metrics("gateway").context("metrics")?;
     let topics = Topics::from_settings(&settings.kafka);
+    let kafka = settings.kafka.clone();
+    tokio::task::spawn_blocking(move || {
+        chat_core::kafka::verify_credentials(&kafka, Duration::from_secs(5))
+    })
+    .await??;
     let codec = Arc::new(EventCodec::new(&settings.registry).context("schema registry client")?);
     let producer =
         chat_core::kafka::producer(&settings.kafka, &format!("gateway-{}", gateway.gateway_id))
@@ -157,7 +162,12 @@ pub async fn serve(state: AppState, listeners: Listeners) -> Result<()> {
     ));
     let addr = public.local_addr()?;
     let ops_addr = ops.local_addr()?;
-    tracing::info!(%addr, %ops_addr, gateway_id = %state.settings.gateway_id, "gateway listening");
+    let scheme = if state.settings.tls.cert_path.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, %ops_addr, scheme, gateway_id = %state.settings.gateway_id, "gateway listening");
     // The ops listener answers until the public one has drained: /readyz says
     // `not_ready` during shutdown, which is what a load balancer should see.
     let ops_app = routes::ops_router(state.clone());
@@ -194,7 +204,8 @@ pub async fn serve(state: AppState, listeners: Listeners) -> Result<()> {
         header_read_timeout: Duration::from_millis(state.settings.header_read_timeout_ms),
         max_connections: state.settings.max_connections,
     };
-    listener::serve(public, app, limits, state.shutdown.clone()).await?;
+    let tls = crate::tls::acceptor(&state.settings.tls).context("gateway TLS")?;
+    listener::serve(public, app, limits, tls, state.shutdown.clone()).await?;
 
     ops_stop.cancel();
     let _ = ops_server.await;

@@ -102,6 +102,9 @@ impl Plan {
     }
 }
 
+/// How long the start-up check waits for Kafka to answer (or refuse) this client.
+const KAFKA_CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -115,6 +118,11 @@ async fn main() -> Result<()> {
     let topic = role.topic(&topics).to_string();
     let group = cli.group.clone().unwrap_or_else(|| role.default_group());
     let client_id = format!("projector-{role}-{}", std::process::id());
+    let kafka = settings.kafka.clone();
+    tokio::task::spawn_blocking(move || {
+        chat_core::kafka::verify_credentials(&kafka, KAFKA_CHECK_WITHIN)
+    })
+    .await??;
     let consumer = Arc::new(chat_core::kafka::consumer(
         &settings.kafka,
         &client_id,

@@ -6,7 +6,6 @@ use anyhow::{bail, Result};
 use chat_core::config::Settings;
 use chat_core::{cql, redis_client, registry::RegistryAdmin};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 pub async fn run(settings: &Settings) -> Result<()> {
     let mut failures = 0;
@@ -19,9 +18,7 @@ pub async fn run(settings: &Settings) -> Result<()> {
     };
 
     let kafka = (|| -> Result<String> {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", &settings.kafka.brokers);
-        let consumer: BaseConsumer = c.create()?;
+        let consumer: BaseConsumer = chat_core::kafka::client_config(&settings.kafka).create()?;
         let md = consumer.fetch_metadata(None, Duration::from_secs(5))?;
         Ok(format!(
             "{} broker(s), {} topic(s)",

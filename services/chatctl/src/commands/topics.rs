@@ -8,7 +8,6 @@ use chat_core::kafka::{self, TopicOutcome};
 use chat_core::topics::Topics;
 use clap::Subcommand;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 #[derive(Subcommand)]
 pub enum Action {
@@ -43,9 +42,7 @@ pub async fn create(settings: &Settings) -> Result<()> {
 }
 
 fn describe(settings: &Settings) -> Result<()> {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &settings.kafka.brokers);
-    let consumer: BaseConsumer = config.create()?;
+    let consumer: BaseConsumer = chat_core::kafka::client_config(&settings.kafka).create()?;
     let topics = Topics::from_settings(&settings.kafka);
     for spec in topics.specs(&settings.kafka) {
         let md = consumer

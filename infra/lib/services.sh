@@ -104,6 +104,12 @@ services_build() {
   command -v cargo >/dev/null || die "cargo is missing: install Rust (rustup) first"
   # The browser client first (seconds): the gateways serve its dist/ at /.
   web_build
+  # Binaries given (CHAT_BIN_DIR, e.g. the debug builds of a test run): nothing to build.
+  if [ -n "${CHAT_BIN_DIR:-}" ]; then
+    [ -x "$RELEASE_DIR/chat-gateway" ] || die "CHAT_BIN_DIR=$CHAT_BIN_DIR holds no chat-gateway"
+    log "using the binaries in $RELEASE_DIR (CHAT_BIN_DIR)"
+    return 0
+  fi
   log "building release binaries (cargo build --release; the first build takes several minutes on 2 cores)"
   (cd "$REPO_ROOT" && cargo build --release --locked --bins -q) || die "cargo build --release failed"
 }

@@ -482,6 +482,17 @@ impl Ws {
     }
 }
 
+/// A WebSocket handshake sent as a plain HTTP request, to see the gateway's refusal
+/// (status and body) that a WebSocket client library would hide.
+pub fn upgrade_request(url: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .get(url)
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+}
+
 pub fn send_frame(conversation: &str, client_msg_id: &str, body: &str) -> Value {
     json!({"type": "send", "conversation_id": conversation, "client_msg_id": client_msg_id, "body": body})
 }

@@ -128,13 +128,8 @@ async fn missing_expired_and_forged_tokens_are_refused() {
             .await;
         assert_eq!((r.status, r.code()), (401, "unauthenticated"), "{name}");
         // The WebSocket upgrade is refused with 401 too.
-        let resp = reqwest::Client::new()
-            .get(format!("{}/api/v1/ws", gw.url()))
+        let resp = upgrade_request(&format!("{}/api/v1/ws", gw.url()))
             .bearer_auth(&token)
-            .header("Connection", "Upgrade")
-            .header("Upgrade", "websocket")
-            .header("Sec-WebSocket-Version", "13")
-            .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
             .send()
             .await
             .unwrap();

@@ -376,12 +376,7 @@ async fn websocket_tickets_are_single_use_and_tokens_stay_out_of_urls() {
     assert_eq!(Ws::try_connect(&gw, None, None).await.err(), Some(401));
 
     // The token in the query string, as browsers used to send it, is refused.
-    let in_url = reqwest::Client::new()
-        .get(format!("{}/api/v1/ws?token={}", gw.url(), alice.token))
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "websocket")
-        .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+    let in_url = upgrade_request(&format!("{}/api/v1/ws?token={}", gw.url(), alice.token))
         .send()
         .await
         .expect("gateway reachable");

@@ -10,29 +10,24 @@
 //! Short run: `cargo test -p chat-gateway --test fuzz_frames`. Long run:
 //! `FUZZ_CASES=200000 cargo test --release -p chat-gateway --test fuzz_frames`.
 
+// One copy of the fuzz helpers for the workspace; the corpus and regressions it finds
+// are this crate's (it resolves them from the including crate's manifest directory).
+#[path = "../../chat-core/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
 use std::collections::HashMap;
 
 use chat_core::events::MessageKind;
 use chat_core::ids::{ClientMsgId, ConversationId, MessageId};
-use chat_gateway::ws::frames::{parse, BadFrame, ClientFrame, TypingState};
+use chat_gateway::ws::frames::{parse, BadFrame, ClientFrame, TypingState, KNOWN_TYPES};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-const TYPES: [&str; 8] = [
-    "send",
-    "edit",
-    "delete",
-    "read",
-    "delivered",
-    "typing",
-    "sync",
-    "ping",
-];
+/// The frame types the parser knows, from the parser itself.
+const TYPES: [&str; 9] = KNOWN_TYPES;
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "type",
     "conversation_id",
     "client_msg_id",
@@ -43,6 +38,7 @@ const FIELDS: [&str; 10] = [
     "up_to_seq",
     "state",
     "positions",
+    "token",
 ];
 
 /// Parse `text` and check what any answer must satisfy. Returns the answer.

@@ -1,4 +1,4 @@
-//! What every fuzz target of this crate shares: how many cases a run tries, where
+//! What every fuzz target shares (chat-core's and, by `#[path]`, chat-gateway's): how many cases a run tries, where
 //! proptest keeps the seeds of failures it found, and the kept corpus.
 
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@
 //! Short run: `cargo test -p chat-gateway --lib fuzz_rest`. Long run:
 //! `FUZZ_CASES=200000 cargo test --release -p chat-gateway --lib fuzz_rest`.
 
-#[path = "../../tests/fuzz_support/mod.rs"]
+#[path = "../../../chat-core/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
 use axum::body::Body;

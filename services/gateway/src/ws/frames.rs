@@ -99,7 +99,8 @@ pub struct BadFrame {
     pub message: String,
 }
 
-const KNOWN_TYPES: [&str; 9] = [
+/// Every client frame type (the fuzz target draws from it too).
+pub const KNOWN_TYPES: [&str; 9] = [
     "auth",
     "send",
     "edit",

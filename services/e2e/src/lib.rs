@@ -14,6 +14,7 @@ pub mod tls;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_core::codec::EventCodec;
@@ -34,11 +35,28 @@ pub fn settings() -> Settings {
     Settings::load().expect("settings from the environment")
 }
 
+/// A port for a child process to listen on, free when chosen.
+///
+/// Chosen from 12000–19999, below the kernel's ephemeral range (32768–60999 by
+/// default), never with `bind(0)`: a port the kernel hands out for `bind(0)` and the test
+/// then releases is an ephemeral one, and any outgoing connection may take it before the
+/// child binds it (the child's own connection to the CQL store, made before it binds its
+/// listeners, did so in CI, and the gateway exited with "address in use"). The range
+/// holds none of the fixed ports `infra/dev` serves on. Ports are handed out in turn from
+/// a start that differs per process, so tests in one binary never get the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    const FIRST: u32 = 12_000;
+    const COUNT: u32 = 8_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919) % COUNT;
+    for _ in 0..COUNT {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
+        let port = (FIRST + offset) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + COUNT);
 }
 
 /// A running `chat-gateway` process; killed when dropped.

@@ -144,11 +144,31 @@ pub struct TlsClientSettings {
     /// roots when unset.
     #[serde(default)]
     pub ca_path: Option<String>,
+    /// The same CA(s) as PEM text, instead of a file: container platforms inject secrets
+    /// as environment variables, not files (ECS from Secrets Manager). At most one of
+    /// `ca_path` and `ca_pem`.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    /// `cql.tls` only: TLS to the CQL store with the system's roots when no CA is set
+    /// (a managed CQL service with a public certificate). Setting a CA turns TLS on by
+    /// itself. Kafka's TLS follows `kafka.security_protocol` and Redis' the `rediss://`
+    /// scheme, so this is ignored there.
+    #[serde(default)]
+    pub enabled: bool,
     /// A client certificate (PEM) and its key, for servers that ask for one.
     #[serde(default)]
     pub cert_path: Option<String>,
     #[serde(default)]
     pub key_path: Option<String>,
+}
+
+/// Where the CA(s) to trust come from, once `ca_path` and `ca_pem` are read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrustedCa<'a> {
+    /// The system's roots.
+    System,
+    File(&'a str),
+    Pem(&'a str),
 }
 
 impl TlsClientSettings {
@@ -159,7 +179,49 @@ impl TlsClientSettings {
                 "{section}.tls.cert_path and {section}.tls.key_path must be set together"
             )));
         }
+        if set(&self.ca_path) && set(&self.ca_pem) {
+            return Err(ConfigError::Invalid(format!(
+                "{section}.tls.ca_path and {section}.tls.ca_pem name the same thing: set one"
+            )));
+        }
+        if let Some(pem) = self.ca_pem.as_deref().filter(|p| !p.is_empty()) {
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError::Invalid(format!(
+                    "{section}.tls.ca_pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The CA(s) to trust: a file, PEM text, or the system's roots. Empty values count
+    /// as unset (an environment variable set to "" by a template).
+    pub fn trusted_ca(&self) -> TrustedCa<'_> {
+        fn set(p: &Option<String>) -> Option<&str> {
+            p.as_deref().filter(|p| !p.is_empty())
+        }
+        match (set(&self.ca_path), set(&self.ca_pem)) {
+            (Some(path), _) => TrustedCa::File(path),
+            (None, Some(pem)) => TrustedCa::Pem(pem),
+            (None, None) => TrustedCa::System,
+        }
+    }
+
+    /// The CA(s) as PEM bytes, read from the file when it is one; `None` for the
+    /// system's roots.
+    pub fn ca_pem_bytes(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match self.trusted_ca() {
+            TrustedCa::System => Ok(None),
+            TrustedCa::File(path) => std::fs::read(path)
+                .map(Some)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}"))),
+            TrustedCa::Pem(pem) => Ok(Some(pem.as_bytes().to_vec())),
+        }
+    }
+
+    /// `cql.tls`: TLS is on when a CA is configured or `enabled` says so.
+    pub fn cql_tls_on(&self) -> bool {
+        self.enabled || self.trusted_ca() != TrustedCa::System
     }
 }
 
@@ -589,6 +651,41 @@ mod tests {
         assert_eq!(s.cql.nodes, vec!["n1:9042", "n2:9042"]);
         assert_eq!(s.kafka.topic_prefix, "t.");
         assert_eq!(s.kafka.partitions, 64);
+    }
+
+    #[test]
+    fn cql_tls_is_on_with_a_ca_or_when_enabled_and_reads_the_ca_from_either_place() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let off = Settings::load_from(&env(&[])).unwrap().cql.tls;
+        assert!(!off.cql_tls_on());
+        assert_eq!(off.ca_pem_bytes().unwrap(), None);
+        let system = Settings::load_from(&env(&[("CHAT__CQL__TLS__ENABLED", "true")]))
+            .unwrap()
+            .cql
+            .tls;
+        assert!(system.cql_tls_on());
+        assert_eq!(system.trusted_ca(), TrustedCa::System);
+        let inline = Settings::load_from(&env(&[("CHAT__CQL__TLS__CA_PEM", pem)]))
+            .unwrap()
+            .cql
+            .tls;
+        assert!(inline.cql_tls_on());
+        assert_eq!(
+            inline.ca_pem_bytes().unwrap(),
+            Some(pem.as_bytes().to_vec())
+        );
+        // A template that sets the variable to "" means unset.
+        let empty = Settings::load_from(&env(&[("CHAT__CQL__TLS__CA_PEM", "")]))
+            .unwrap()
+            .cql
+            .tls;
+        assert!(!empty.cql_tls_on());
+        let missing = Settings::load_from(&env(&[("CHAT__CQL__TLS__CA_PATH", "/nonexistent/ca")]))
+            .unwrap()
+            .cql
+            .tls;
+        let err = missing.ca_pem_bytes().unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca"), "{err}");
     }
 
     #[test]

@@ -51,25 +51,29 @@ pub async fn connect(settings: &CqlSettings) -> Result<Session, CqlError> {
         .map_err(|e| CqlError::Connect(e.to_string()))
 }
 
-/// TLS when `cql.tls.ca_path` is set: the store's certificate must chain to that CA
-/// (and nothing else) and name the node's IP address; a client certificate is sent
-/// when one is configured. The system OpenSSL, which librdkafka links already.
+/// TLS when `cql.tls` names a CA (`ca_path` or `ca_pem`) or says `enabled`: the
+/// store's certificate must chain to that CA (and nothing else), or to the system's roots
+/// when none is named, and name the node's address; a client certificate is sent when
+/// one is configured. The system OpenSSL, which librdkafka links already.
 fn tls_context(tls: &TlsClientSettings) -> Result<Option<OpenSsl010Config>, CqlError> {
     use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
     use openssl::x509::store::X509StoreBuilder;
     use openssl::x509::X509;
 
-    let Some(ca_path) = tls.ca_path.as_deref().filter(|p| !p.is_empty()) else {
+    if !tls.cql_tls_on() {
         return Ok(None);
-    };
-    let failed = |what: &str, e: &dyn std::fmt::Display| CqlError::Tls(format!("{what}: {e}"));
-    let pem = std::fs::read(ca_path).map_err(|e| failed(ca_path, &e))?;
-    let mut store = X509StoreBuilder::new().map_err(|e| failed("CA store", &e))?;
-    for cert in X509::stack_from_pem(&pem).map_err(|e| failed(ca_path, &e))? {
-        store.add_cert(cert).map_err(|e| failed(ca_path, &e))?;
     }
+    let failed = |what: &str, e: &dyn std::fmt::Display| CqlError::Tls(format!("{what}: {e}"));
+    let pem = tls.ca_pem_bytes().map_err(|e| failed("cql.tls CA", &e))?;
     let mut builder = SslConnector::builder(SslMethod::tls()).map_err(|e| failed("OpenSSL", &e))?;
-    builder.set_cert_store(store.build());
+    // SslConnector::builder starts from the system's default roots; a named CA replaces them.
+    if let Some(pem) = pem {
+        let mut store = X509StoreBuilder::new().map_err(|e| failed("CA store", &e))?;
+        for cert in X509::stack_from_pem(&pem).map_err(|e| failed("cql.tls CA", &e))? {
+            store.add_cert(cert).map_err(|e| failed("cql.tls CA", &e))?;
+        }
+        builder.set_cert_store(store.build());
+    }
     if let (Some(cert), Some(key)) = (&tls.cert_path, &tls.key_path) {
         builder
             .set_certificate_chain_file(cert)

@@ -15,7 +15,7 @@ use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 
-use crate::config::{KafkaSecurityProtocol, KafkaSettings};
+use crate::config::{KafkaSecurityProtocol, KafkaSettings, TrustedCa};
 use crate::topics::TopicSpec;
 
 /// The brokers and how to reach them (TLS, SASL, `kafka.extra`): every Kafka client of
@@ -52,8 +52,12 @@ pub fn security_properties(k: &KafkaSettings) -> Vec<(&'static str, String)> {
     }
     if k.security_protocol.uses_tls() {
         let tls = &k.tls;
+        match tls.trusted_ca() {
+            TrustedCa::System => {}
+            TrustedCa::File(path) => properties.push(("ssl.ca.location", path.to_string())),
+            TrustedCa::Pem(pem) => properties.push(("ssl.ca.pem", pem.to_string())),
+        }
         let files = [
-            ("ssl.ca.location", &tls.ca_path),
             ("ssl.certificate.location", &tls.cert_path),
             ("ssl.key.location", &tls.key_path),
         ];
@@ -306,6 +310,32 @@ mod tests {
         assert_eq!(property(&p, "ssl.key.location"), Some("/k.pem"));
         assert_eq!(property(&p, "sasl.username"), None);
         assert_eq!(property(&p, "ssl.ca.location"), None);
+    }
+
+    #[test]
+    fn a_ca_given_as_pem_text_becomes_ssl_ca_pem_and_never_both() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let k = kafka(&[
+            ("CHAT__KAFKA__SECURITY_PROTOCOL", "ssl"),
+            ("CHAT__KAFKA__TLS__CA_PEM", pem),
+        ])
+        .unwrap();
+        let p = security_properties(&k);
+        assert_eq!(property(&p, "ssl.ca.pem"), Some(pem));
+        assert_eq!(property(&p, "ssl.ca.location"), None);
+        let err = kafka(&[
+            ("CHAT__KAFKA__SECURITY_PROTOCOL", "ssl"),
+            ("CHAT__KAFKA__TLS__CA_PEM", pem),
+            ("CHAT__KAFKA__TLS__CA_PATH", "/etc/chat/ca.crt"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("set one"), "{err}");
+        let err = kafka(&[
+            ("CHAT__KAFKA__SECURITY_PROTOCOL", "ssl"),
+            ("CHAT__KAFKA__TLS__CA_PEM", "/etc/chat/ca.crt"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod codec;
 pub mod config;
 pub mod cql;
 pub mod events;
+pub mod healthcheck;
 pub mod ids;
 pub mod kafka;
 pub mod live;

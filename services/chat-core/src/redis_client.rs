@@ -10,7 +10,7 @@
 use redis::aio::ConnectionManager;
 use redis::{Client, ConnectionAddr, ConnectionInfo, ErrorKind, RedisError, RedisResult};
 
-use crate::config::RedisSettings;
+use crate::config::{RedisSettings, TrustedCa};
 
 fn invalid(what: &'static str, detail: String) -> RedisError {
     RedisError::from((ErrorKind::InvalidClientConfig, what, detail))
@@ -40,7 +40,7 @@ fn read(path: &str, what: &'static str) -> RedisResult<Vec<u8>> {
 /// A client for `info`: with `redis.tls.*` applied when the URL is `rediss://`.
 fn client(settings: &RedisSettings, info: ConnectionInfo) -> RedisResult<Client> {
     let tls = &settings.tls;
-    let configured = tls.ca_path.is_some() || tls.cert_path.is_some();
+    let configured = tls.trusted_ca() != TrustedCa::System || tls.cert_path.is_some();
     if !uses_tls(&info) {
         if configured {
             return Err(invalid(
@@ -50,10 +50,9 @@ fn client(settings: &RedisSettings, info: ConnectionInfo) -> RedisResult<Client>
         }
         return Client::open(info);
     }
-    let root_cert = match tls.ca_path.as_deref().filter(|p| !p.is_empty()) {
-        Some(path) => Some(read(path, "cannot read redis.tls.ca_path")?),
-        None => None,
-    };
+    let root_cert = tls
+        .ca_pem_bytes()
+        .map_err(|e| invalid("cannot read redis.tls.ca_path", e.to_string()))?;
     let client_tls = match (&tls.cert_path, &tls.key_path) {
         (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
             client_cert: read(cert, "cannot read redis.tls.cert_path")?,

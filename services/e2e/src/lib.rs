@@ -200,6 +200,12 @@ impl Gateway {
         terminate(self.child.take());
     }
 
+    /// [`Gateway::stop`], and how the process exited: `None` if it did not exit by itself
+    /// within 20 s and was killed.
+    pub fn stop_and_wait(&mut self) -> Option<std::process::ExitStatus> {
+        terminate(self.child.take())
+    }
+
     /// SIGKILL: the process dies without closing anything.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -821,20 +827,22 @@ where
     panic!("timed out waiting for: {what}");
 }
 
-/// SIGTERM (the graceful path), then SIGKILL if it has not exited in 20 s.
-fn terminate(child: Option<Child>) {
-    let Some(mut child) = child else { return };
+/// SIGTERM (the graceful path), then SIGKILL if it has not exited in 20 s. How it
+/// exited by itself; `None` if it had to be killed (or was not running).
+fn terminate(child: Option<Child>) -> Option<std::process::ExitStatus> {
+    let mut child = child?;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
         .status();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
     let _ = child.wait();
+    None
 }

@@ -13,6 +13,9 @@ pub struct GatewaySettings {
     pub host: String,
     pub port: u16,
     /// Unique per running gateway: it names the gateway in events, sessions and logs.
+    /// Empty (the default) makes one per process at start-up, since replicas of one
+    /// task definition (ECS, Kubernetes) share their configuration: two gateways with
+    /// one id would drop each other's sessions.
     pub gateway_id: String,
     /// HS256 secret for the tokens this platform issues (shared by all gateways).
     pub jwt_secret: Secret,
@@ -64,6 +67,12 @@ pub struct GatewaySettings {
     /// only operators and the load balancer reach. Port 0 picks a free one (tests).
     pub ops_host: String,
     pub ops_port: u16,
+    /// At shutdown, sockets are closed (1001) over this many seconds rather than all at
+    /// once, so the clients of a gateway being replaced reconnect to the others at a
+    /// pace they absorb, not as one surge. 0 closes them together (the local default);
+    /// a deployment sets it below its stop timeout (ECS `stopTimeout`, Kubernetes'
+    /// grace period) less the producer's flush.
+    pub shutdown_spread_secs: u64,
     /// Request limits per address and per user, sign-in and sign-up limits.
     pub throttle: crate::throttle::ThrottleSettings,
     /// Enterprise single sign-on: accept RS256 tokens from this OpenID Connect issuer.
@@ -95,6 +104,18 @@ pub struct OidcSettings {
     pub jwks: String,
 }
 
+impl GatewaySettings {
+    /// `gateway_id` as configured, or a new one when it is empty: `gw-` and 12 random
+    /// hex digits, fresh at every start (a restarted gateway's old sessions are the
+    /// old id's, which expire with its liveness key).
+    pub fn resolve_gateway_id(&mut self) {
+        if self.gateway_id.is_empty() {
+            let random = uuid::Uuid::new_v4().simple().to_string();
+            self.gateway_id = format!("gw-{}", &random[..12]);
+        }
+    }
+}
+
 impl Section for GatewaySettings {
     const NAME: &'static str = "gateway";
 
@@ -104,7 +125,8 @@ impl Section for GatewaySettings {
         defaults.extend([
             ("host", "127.0.0.1".into()),
             ("port", 8080.into()),
-            ("gateway_id", "gw-1".into()),
+            // Empty: each process makes its own (`GatewaySettings::resolve_gateway_id`).
+            ("gateway_id", "".into()),
             ("jwt_secret", "".into()),
             ("max_body_bytes", (16 * 1024).into()),
             ("max_frame_bytes", (64 * 1024).into()),
@@ -126,6 +148,7 @@ impl Section for GatewaySettings {
             ("sync_max_messages", 1000.into()),
             ("ops_host", "127.0.0.1".into()),
             ("ops_port", 9180.into()),
+            ("shutdown_spread_secs", 0.into()),
         ]);
         defaults
     }
@@ -138,12 +161,18 @@ impl Section for GatewaySettings {
                     .into(),
             ));
         }
-        if self.gateway_id.is_empty() || self.gateway_id.len() > 64 {
+        if self.gateway_id.len() > 64 {
             return Err(ConfigError::Invalid(
-                "gateway.gateway_id must be 1..64 characters".into(),
+                "gateway.gateway_id must be at most 64 characters (empty: one is made at start-up)"
+                    .into(),
             ));
         }
         self.auth.validate().map_err(ConfigError::Invalid)?;
+        if self.shutdown_spread_secs > 600 {
+            return Err(ConfigError::Invalid(
+                "gateway.shutdown_spread_secs is at most 600 (no platform waits longer to stop a process)".into(),
+            ));
+        }
         if self.max_sockets_per_user == 0 || self.max_sockets_per_address == 0 {
             return Err(ConfigError::Invalid(
                 "gateway.max_sockets_per_user and max_sockets_per_address must be at least 1"
@@ -229,6 +258,27 @@ mod tests {
     fn refuses_to_start_without_a_real_secret() {
         let err = load(&env(&[])).unwrap_err();
         assert!(err.to_string().contains("jwt_secret"), "{err}");
+    }
+
+    #[test]
+    fn replicas_sharing_one_configuration_get_ids_of_their_own() {
+        let mut a = load(&env(&[("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET)])).unwrap();
+        let mut b = a.clone();
+        a.resolve_gateway_id();
+        b.resolve_gateway_id();
+        assert!(
+            a.gateway_id.starts_with("gw-") && a.gateway_id.len() == 15,
+            "{}",
+            a.gateway_id
+        );
+        assert_ne!(a.gateway_id, b.gateway_id);
+        let mut named = load(&env(&[
+            ("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET),
+            ("CHAT__GATEWAY__GATEWAY_ID", "gw-east-7"),
+        ]))
+        .unwrap();
+        named.resolve_gateway_id();
+        assert_eq!(named.gateway_id, "gw-east-7");
     }
 
     #[test]

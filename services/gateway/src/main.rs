@@ -5,7 +5,7 @@
 use anyhow::Result;
 use chat_core::config::Settings;
 use chat_gateway::configuration::GatewaySettings;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,15 @@ struct Cli {
     /// This gateway's id, unique among running gateways (overrides CHAT__GATEWAY__GATEWAY_ID).
     #[arg(long)]
     gateway_id: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ask the gateway running here whether it is alive (GET /healthz on its ops port,
+    /// from the same settings) and exit 0 or 1: a container's health check.
+    Healthcheck,
 }
 
 #[tokio::main]
@@ -33,12 +42,16 @@ async fn main() -> Result<()> {
     chat_gateway::memory::return_large_allocations();
     let cli = Cli::parse();
     let (settings, mut gateway) = Settings::load_with::<GatewaySettings>()?;
+    if let Some(p) = cli.ops_port {
+        gateway.ops_port = p;
+    }
+    if let Some(Command::Healthcheck) = cli.command {
+        chat_core::healthcheck::probe(gateway.ops_port)?;
+        return Ok(());
+    }
     chat_core::telemetry::init_tracing(&settings.telemetry);
     if let Some(p) = cli.port {
         gateway.port = p;
-    }
-    if let Some(p) = cli.ops_port {
-        gateway.ops_port = p;
     }
     if let Some(h) = cli.host {
         gateway.host = h;
@@ -46,6 +59,7 @@ async fn main() -> Result<()> {
     if let Some(id) = cli.gateway_id {
         gateway.gateway_id = id;
     }
+    gateway.resolve_gateway_id();
     let (state, listeners) = chat_gateway::startup::build(settings, gateway).await?;
     chat_gateway::startup::serve(state, listeners).await
 }

@@ -40,7 +40,11 @@ pub struct Listeners {
     pub ops: TcpListener,
 }
 
-pub async fn build(settings: Settings, gateway: GatewaySettings) -> Result<(AppState, Listeners)> {
+pub async fn build(
+    settings: Settings,
+    mut gateway: GatewaySettings,
+) -> Result<(AppState, Listeners)> {
+    gateway.resolve_gateway_id();
     let metrics = chat_core::telemetry::install_metrics("gateway").context("metrics")?;
     let topics = Topics::from_settings(&settings.kafka);
     let kafka = settings.kafka.clone();
@@ -206,6 +210,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> Result<()> {
     };
     let tls = crate::tls::acceptor(&state.settings.tls).context("gateway TLS")?;
     listener::serve(public, app, limits, tls, state.shutdown.clone()).await?;
+    wait_for_sockets_to_close(&state).await;
 
     ops_stop.cancel();
     let _ = ops_server.await;
@@ -217,4 +222,23 @@ pub async fn serve(state: AppState, listeners: Listeners) -> Result<()> {
     tokio::task::spawn_blocking(move || flushing.appender.flush(Duration::from_secs(10))).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Sockets close in their own tasks at shutdown (over `gateway.shutdown_spread_secs`);
+/// the process stays until they have, so each client gets its close frame (1001) rather
+/// than a reset, bounded by the spread and a few seconds for the last close frames.
+async fn wait_for_sockets_to_close(state: &AppState) {
+    let patience = Duration::from_secs(state.settings.shutdown_spread_secs + 3);
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let open = state.socket_caps.open_sockets();
+        if open == 0 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(open, "sockets still open after the shutdown spread");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

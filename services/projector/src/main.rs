@@ -25,7 +25,7 @@ use chat_store::membership::MembershipStore;
 use chat_store::mutes::MuteStore;
 use chat_store::notify_window;
 use chat_store::HistoryStore;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
 use std::time::Duration;
@@ -38,16 +38,26 @@ use tokio_util::sync::CancellationToken;
     version,
     about = "Projects the chat log into read models and live delivery"
 )]
+#[command(subcommand_negates_reqs = true)]
 struct Cli {
     /// Which projection to run.
-    #[arg(long, value_enum)]
-    role: Role,
+    #[arg(long, value_enum, required = true)]
+    role: Option<Role>,
     /// Port of /healthz, /readyz and /metrics.
-    #[arg(long, default_value_t = 9101)]
+    #[arg(long, default_value_t = 9101, global = true)]
     port: u16,
     /// Consumer group (default: chat-projector-<role>).
     #[arg(long)]
     group: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ask the projector running here on `--port` whether it is alive (GET /healthz)
+    /// and exit 0 or 1: a container's health check.
+    Healthcheck,
 }
 
 /// What every role's loop is built from.
@@ -108,12 +118,17 @@ const KAFKA_CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(5
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    let role = match (cli.command, cli.role) {
+        (Some(Command::Healthcheck), _) => return Ok(chat_core::healthcheck::probe(cli.port)?),
+        (None, Some(role)) => role,
+        // clap requires --role without a subcommand; said again rather than unwrapped.
+        (None, None) => anyhow::bail!("--role is required"),
+    };
     let settings = Settings::load()?;
     // The webhook role's own settings are checked before anything is connected.
-    let plan = Plan::of(cli.role, &settings)?;
+    let plan = Plan::of(role, &settings)?;
     chat_core::telemetry::init_tracing(&settings.telemetry);
     let metrics = chat_core::telemetry::install_metrics("projector")?;
-    let role = cli.role;
     let topics = Topics::from_settings(&settings.kafka);
     let topic = role.topic(&topics).to_string();
     let group = cli.group.clone().unwrap_or_else(|| role.default_group());

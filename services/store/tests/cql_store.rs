@@ -79,10 +79,13 @@ async fn migrations_apply_once_and_tables_work() {
         .collect();
     assert_eq!(seqs, vec![7, 6, 5]);
 
-    session
-        .query_unpaged(format!("DROP KEYSPACE {}", s.cql.keyspace), ())
-        .await
-        .unwrap();
+    // Dropping a keyspace waits for every node to agree on the schema, which a busy
+    // machine can take longer than the session's 10 s default for; it is cleanup, so
+    // give it the time it needs rather than fail the test on it.
+    let mut drop =
+        scylla::statement::unprepared::Statement::new(format!("DROP KEYSPACE {}", s.cql.keyspace));
+    drop.set_request_timeout(Some(std::time::Duration::from_secs(120)));
+    session.query_unpaged(drop, ()).await.unwrap();
 }
 
 #[tokio::test]

@@ -78,6 +78,14 @@ impl SocketCaps {
     }
 }
 
+impl SocketCaps {
+    /// Sockets open on this gateway now (every slot is one socket).
+    pub fn open_sockets(&self) -> usize {
+        let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.users.values().sum()
+    }
+}
+
 fn give_back<K: Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
     if let Some(n) = map.get_mut(key) {
         *n = n.saturating_sub(1);

@@ -118,7 +118,7 @@ pub async fn run(state: AppState, socket: WebSocket, principal: Principal, slot:
     loop {
         let typing_deadline = typing.next_deadline();
         let incoming = tokio::select! {
-            _ = state.shutdown.cancelled() => {
+            _ = shutdown_turn(&state) => {
                 let _ = out.send(close(CLOSE_GOING_AWAY, "gateway shutting down")).await;
                 break;
             }
@@ -216,6 +216,19 @@ pub async fn run(state: AppState, socket: WebSocket, principal: Principal, slot:
 }
 
 struct Closed;
+
+/// Completes when this socket's turn to close at shutdown comes: at a moment drawn
+/// uniformly from `[0, gateway.shutdown_spread_secs)` after shutdown begins, so a
+/// gateway's clients reconnect elsewhere spread over that time.
+async fn shutdown_turn(state: &AppState) {
+    state.shutdown.cancelled().await;
+    let spread_ms = state.settings.shutdown_spread_secs.saturating_mul(1000);
+    if spread_ms > 0 {
+        // A v4 UUID is 122 random bits: randomness enough for a delay, without a new crate.
+        let wait_ms = (uuid::Uuid::new_v4().as_u128() % u128::from(spread_ms)) as u64;
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+    }
+}
 
 /// Sleep until the deadline; forever without one.
 async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {

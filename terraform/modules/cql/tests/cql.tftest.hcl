@@ -94,7 +94,7 @@ variables {
   subnet_ids                = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
   subnet_cidr_blocks        = ["10.40.64.0/24", "10.40.65.0/24", "10.40.66.0/24"]
   subnet_availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-  client_security_group_ids = ["sg-0000000000000000s"]
+  client_security_group_ids = ["sg-00000000000000051"]
   tls_ca_secret_arn         = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/cql/tls-ca-AbCdEf"
   tls_ca_certificate_pem    = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
 }
@@ -279,7 +279,7 @@ run "clients_reach_cql_ports_only" {
   command = plan
 
   assert {
-    condition     = toset([for r in aws_vpc_security_group_ingress_rule.clients_cql : "${r.referenced_security_group_id}:${r.from_port}-${r.to_port}"]) == toset(["sg-0000000000000000s:9042-9042", "sg-0000000000000000s:19042-19042"])
+    condition     = toset([for r in aws_vpc_security_group_ingress_rule.clients_cql : "${r.referenced_security_group_id}:${r.from_port}-${r.to_port}"]) == toset(["sg-00000000000000051:9042-9042", "sg-00000000000000051:19042-19042"])
     error_message = "Clients may reach 9042 and 19042 (both TLS), nothing else."
   }
 }

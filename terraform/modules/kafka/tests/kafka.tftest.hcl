@@ -68,7 +68,7 @@ variables {
   name                      = "chat-test"
   vpc_id                    = "vpc-0123456789abcdef0"
   subnet_ids                = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
-  client_security_group_ids = ["sg-0000000000000000s"]
+  client_security_group_ids = ["sg-00000000000000051"]
 }
 
 run "encryption_in_transit_is_tls_only_inside_and_out" {
@@ -128,7 +128,7 @@ run "sasl_scram_on_and_unauthenticated_off" {
   }
 
   assert {
-    condition     = [for r in aws_vpc_security_group_ingress_rule.clients_sasl_scram : [r.referenced_security_group_id, r.from_port, r.to_port]] == [["sg-0000000000000000s", 9096, 9096]]
+    condition     = [for r in aws_vpc_security_group_ingress_rule.clients_sasl_scram : [r.referenced_security_group_id, r.from_port, r.to_port]] == [["sg-00000000000000051", 9096, 9096]]
     error_message = "Clients may reach the brokers on 9096 (SASL/SCRAM over TLS) only."
   }
 }

@@ -69,7 +69,7 @@ variables {
   vpc_id                    = "vpc-0123456789abcdef0"
   subnet_ids                = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
   availability_zones        = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-  client_security_group_ids = ["sg-0000000000000000s"]
+  client_security_group_ids = ["sg-00000000000000051"]
 }
 
 run "multi_az_with_automatic_failover" {
@@ -161,7 +161,7 @@ run "only_the_services_reach_it" {
   command = plan
 
   assert {
-    condition     = [for r in aws_vpc_security_group_ingress_rule.clients : [r.referenced_security_group_id, r.from_port, r.to_port]] == [["sg-0000000000000000s", 6379, 6379]]
+    condition     = [for r in aws_vpc_security_group_ingress_rule.clients : [r.referenced_security_group_id, r.from_port, r.to_port]] == [["sg-00000000000000051", 6379, 6379]]
     error_message = "Only the client security groups may reach Redis, on 6379."
   }
 }

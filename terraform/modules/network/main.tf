@@ -2,8 +2,11 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
-data "aws_availability_zones" "available" {
-  state = "available"
+# Only read when availability_zones is not pinned. No `state = "available"` filter: a zone
+# that is impaired at plan time would drop out of the list and shift every subnet.
+data "aws_availability_zones" "region" {
+  #checkov:skip=CKV_AWS_394:Used only when availability_zones is not pinned, and then only the first three names sorted; AWS names new zones with later letters, so the set cannot shift. Environments should pin availability_zones (README).
+  count = length(var.availability_zones) > 0 ? 0 : 1
 
   # Local Zones and Wavelength Zones are opt-in and cannot host MSK or ElastiCache.
   filter {
@@ -17,7 +20,8 @@ locals {
   partition = data.aws_partition.current.partition
   account   = data.aws_caller_identity.current.account_id
 
-  azs = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, 3)
+  region_zones = length(var.availability_zones) > 0 ? [] : sort(data.aws_availability_zones.region[0].names)
+  azs          = length(var.availability_zones) > 0 ? var.availability_zones : slice(local.region_zones, 0, min(3, length(local.region_zones)))
 
   # Fixed layout of the /16 (see README):
   #   public  x.x.0.0/24,  x.x.1.0/24,  x.x.2.0/24   load balancers and NAT gateways only
@@ -43,7 +47,7 @@ resource "aws_vpc" "this" {
 
   lifecycle {
     precondition {
-      condition     = length(var.availability_zones) > 0 || length(data.aws_availability_zones.available.names) >= 3
+      condition     = length(local.azs) == 3
       error_message = "The region offers fewer than three availability zones; every tier here spreads over three."
     }
   }

@@ -46,7 +46,7 @@ mock_provider "aws" {
 
   mock_data "aws_secretsmanager_random_password" {
     defaults = {
-      random_password = "TestPasswordOnlyLettersAndDigits01234567"
+      random_password = "mockmockmockmockmockmockmockmockmockmock"
     }
   }
 
@@ -246,7 +246,7 @@ run "tls_and_authentication_configured" {
   }
 
   assert {
-    condition     = !strcontains(aws_instance.node[0].user_data, "TestPasswordOnlyLettersAndDigits")
+    condition     = !strcontains(aws_instance.node[0].user_data, "mockmockmockmockmockmock")
     error_message = "The user data (logged by the image, stored in clear by the provider) must not contain the password."
   }
 

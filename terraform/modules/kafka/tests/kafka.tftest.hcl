@@ -32,7 +32,7 @@ mock_provider "aws" {
 
   mock_data "aws_secretsmanager_random_password" {
     defaults = {
-      random_password = "TestPasswordOnlyLettersAndDigits0123456789abcdef"
+      random_password = "mockmockmockmockmockmockmockmockmockmockmockmock"
     }
   }
 

@@ -130,6 +130,24 @@ run "three_zones_and_three_subnets_of_each_kind" {
   }
 }
 
+run "pinned_zones_are_used_as_given" {
+  command = plan
+
+  variables {
+    availability_zones = ["eu-west-1c", "eu-west-1a", "eu-west-1b"]
+  }
+
+  assert {
+    condition     = output.availability_zones == tolist(["eu-west-1c", "eu-west-1a", "eu-west-1b"]) && length(data.aws_availability_zones.region) == 0
+    error_message = "Pinned zones must be used in the given order, without a lookup."
+  }
+
+  assert {
+    condition     = [for s in aws_subnet.data : s.availability_zone] == ["eu-west-1c", "eu-west-1a", "eu-west-1b"]
+    error_message = "Subnet i must be in pinned zone i."
+  }
+}
+
 run "public_subnets_are_for_load_balancers_only" {
   command = plan
 

@@ -32,7 +32,7 @@ mock_provider "aws" {
 
   mock_data "aws_secretsmanager_random_password" {
     defaults = {
-      random_password = "TestTokenOnlyLettersAndDigits0123456789abcdefghijklmnopqrstuvwxy"
+      random_password = "mocktokenmocktokenmocktokenmocktokenmocktokenmocktokenmocktokenm"
     }
   }
 

@@ -86,6 +86,7 @@ resource "aws_instance" "node" {
   monitoring              = true
   ebs_optimized           = true
   disable_api_termination = var.termination_protection
+  disable_api_stop        = var.termination_protection # a stopped node comes back with empty NVMe
 
   primary_network_interface {
     network_interface_id = aws_network_interface.node[count.index].id
@@ -176,10 +177,11 @@ resource "aws_instance" "node" {
   volume_tags = merge(var.tags, { Name = "${var.name}-scylla-${local.node_zones[count.index]}" })
 
   lifecycle {
-    # A stop/start or replacement wipes the node's NVMe data: newer images and template edits
-    # must not do that behind an operator's back. Roll them out one node at a time with
-    # `-replace` (README).
-    ignore_changes = [ami, user_data]
+    # A stop/start or a replacement wipes the node's NVMe data, and the provider applies an
+    # instance type change by stopping the instance: newer images, template edits and type
+    # changes must not do that behind an operator's back. Roll them out one node at a time
+    # with `-replace` (README).
+    ignore_changes = [ami, user_data, instance_type]
   }
 
   # Everything the boot scripts read must exist, and be readable, before the first boot.

@@ -194,7 +194,7 @@ variable "node_certificate_days" {
 }
 
 variable "termination_protection" {
-  description = "(ec2) Protect the nodes from termination through the API (a terminated node loses its local NVMe data). Turn off before destroying an environment."
+  description = "(ec2) Protect the nodes from termination and from stopping through the API (either loses the node's local NVMe data). Turn off before replacing a node or destroying an environment."
   type        = bool
   default     = true
 }

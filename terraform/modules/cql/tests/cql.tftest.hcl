@@ -219,6 +219,15 @@ run "no_public_addresses" {
   }
 }
 
+run "protected_from_termination_and_stop" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for n in aws_instance.node : n.disable_api_termination && n.disable_api_stop])
+    error_message = "Nodes keep their data on local NVMe: terminating or stopping one through the API must be blocked by default."
+  }
+}
+
 run "tls_and_authentication_configured" {
   command = plan
 

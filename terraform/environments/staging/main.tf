@@ -46,9 +46,9 @@ locals {
   # The replication group's node ids, for the per-node ElastiCache alarms. With transit
   # encryption the primary endpoint is master.<group>.<hash>.<region>.cache.amazonaws.com;
   # the nodes are <group>-001, -002, ...
-  redis_endpoint_labels       = split(".", module.redis.primary_endpoint)
-  redis_replication_group_id  = local.redis_endpoint_labels[0] == "master" ? local.redis_endpoint_labels[1] : local.redis_endpoint_labels[0]
-  redis_cache_cluster_ids     = [for i in range(1, local.sizing.redis_replicas + 2) : format("%s-%03d", local.redis_replication_group_id, i)]
+  redis_endpoint_labels      = split(".", module.redis.primary_endpoint)
+  redis_replication_group_id = local.redis_endpoint_labels[0] == "master" ? local.redis_endpoint_labels[1] : local.redis_endpoint_labels[0]
+  redis_cache_cluster_ids    = [for i in range(1, local.sizing.redis_replicas + 2) : format("%s-%03d", local.redis_replication_group_id, i)]
 }
 
 module "network" {

@@ -11,13 +11,13 @@
 # deployment whose tasks keep failing.
 
 resource "aws_ecs_service" "gateway" {
-  name                   = local.gateway_service_name
-  cluster                = aws_ecs_cluster.this.arn
-  task_definition        = aws_ecs_task_definition.gateway.arn
-  desired_count          = var.gateway.min
-  launch_type            = "FARGATE"
-  platform_version       = "LATEST"
-  propagate_tags         = "SERVICE"
+  name                    = local.gateway_service_name
+  cluster                 = aws_ecs_cluster.this.arn
+  task_definition         = aws_ecs_task_definition.gateway.arn
+  desired_count           = var.gateway.min
+  launch_type             = "FARGATE"
+  platform_version        = "LATEST"
+  propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
 
   deployment_minimum_healthy_percent = 100

@@ -62,9 +62,9 @@ locals {
       CHAT__GATEWAY__PORT     = tostring(local.gateway_port)
       CHAT__GATEWAY__OPS_HOST = "0.0.0.0"
       CHAT__GATEWAY__OPS_PORT = tostring(local.gateway_ops_port)
-      # The load balancer forwards TCP with the client's address preserved, so the TCP
-      # peer is the client and no X-Forwarded-For is trusted.
-      CHAT__GATEWAY__THROTTLE__TRUSTED_PROXIES = ""
+      # CHAT__GATEWAY__THROTTLE__TRUSTED_PROXIES stays unset (empty): the load balancer
+      # forwards TCP with the client's address preserved, so the TCP peer is the client
+      # and no X-Forwarded-For is trusted.
     },
     var.extra_environment,
     var.gateway_environment,
@@ -297,11 +297,11 @@ resource "aws_ecs_task_definition" "gateway" {
   network_mode             = "awsvpc"
   # Old revisions stay ACTIVE: the services run them until rollout.sh moves them on, and
   # a rollback goes back to one.
-  skip_destroy = true
-  cpu                      = var.gateway.cpu
-  memory                   = var.gateway.memory
-  execution_role_arn       = aws_iam_role.execution["gateway"].arn
-  task_role_arn            = aws_iam_role.task["gateway"].arn
+  skip_destroy       = true
+  cpu                = var.gateway.cpu
+  memory             = var.gateway.memory
+  execution_role_arn = aws_iam_role.execution["gateway"].arn
+  task_role_arn      = aws_iam_role.task["gateway"].arn
 
   runtime_platform {
     operating_system_family = local.runtime_platform.operating_system_family
@@ -367,11 +367,11 @@ resource "aws_ecs_task_definition" "projector" {
   network_mode             = "awsvpc"
   # Old revisions stay ACTIVE: the services run them until rollout.sh moves them on, and
   # a rollback goes back to one.
-  skip_destroy = true
-  cpu                      = each.value.cpu
-  memory                   = each.value.memory
-  execution_role_arn       = aws_iam_role.execution["projector-${each.key}"].arn
-  task_role_arn            = aws_iam_role.task["projector-${each.key}"].arn
+  skip_destroy       = true
+  cpu                = each.value.cpu
+  memory             = each.value.memory
+  execution_role_arn = aws_iam_role.execution["projector-${each.key}"].arn
+  task_role_arn      = aws_iam_role.task["projector-${each.key}"].arn
 
   runtime_platform {
     operating_system_family = local.runtime_platform.operating_system_family
@@ -430,10 +430,10 @@ resource "aws_ecs_task_definition" "init" {
   network_mode             = "awsvpc"
   # Old revisions stay ACTIVE: the services run them until rollout.sh moves them on, and
   # a rollback goes back to one.
-  skip_destroy = true
-  cpu                      = 256
-  memory                   = 512
-  execution_role_arn       = aws_iam_role.execution["init"].arn
+  skip_destroy       = true
+  cpu                = 256
+  memory             = 512
+  execution_role_arn = aws_iam_role.execution["init"].arn
 
   runtime_platform {
     operating_system_family = local.runtime_platform.operating_system_family

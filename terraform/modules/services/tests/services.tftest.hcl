@@ -211,7 +211,7 @@ run "defaults" {
     condition = contains(
       jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment,
       { name = "CHAT__KAFKA__SECURITY_PROTOCOL", value = "sasl_ssl" }
-    ) && contains(
+      ) && contains(
       jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment,
       { name = "CQL_NODES", value = "10.40.20.10:9042,10.40.21.10:9042,10.40.22.10:9042" }
     )

@@ -1,0 +1,132 @@
+variable "region" {
+  description = "AWS region of the deployment, e.g. \"eu-west-1\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate (in var.region) for the public name of the gateways, used by the load balancer's TLS listener."
+  type        = string
+}
+
+variable "image_tag" {
+  description = "Image tag of chat-gateway, chat-projector and chatctl in the deployment's ECR repositories (e.g. the git commit)."
+  type        = string
+}
+
+variable "allowed_ingress_cidrs" {
+  description = "IPv4 CIDRs allowed to reach the load balancer on 443."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "alarm_email" {
+  description = "Address subscribed to the alarm topic, or null."
+  type        = string
+  default     = null
+}
+
+variable "vpc_cidr_block" {
+  description = "CIDR of the deployment's VPC."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the chat tasks: ARM64 (Graviton) or X86_64; the images must be built for it."
+  type        = string
+  default     = "ARM64"
+}
+
+variable "kafka_partitions" {
+  description = "Partitions of every platform topic (fixed for a topic's life; the most tasks a projector role can use)."
+  type        = number
+  default     = 12
+}
+
+variable "kafka_brokers_per_az" {
+  description = "MSK brokers per AZ: 1 (3 brokers) or 2 (6 brokers)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([1, 2], var.kafka_brokers_per_az)
+    error_message = "kafka_brokers_per_az must be 1 or 2."
+  }
+}
+
+variable "kafka_ebs_volume_gb" {
+  description = "EBS volume of each MSK broker (GiB). The platform's topics keep their records forever."
+  type        = number
+  default     = 2000
+}
+
+variable "cql_mode" {
+  description = "\"ec2\": ScyllaDB on three i4i instances of this deployment; \"external\": an existing CQL cluster (set the cql_external_* variables)."
+  type        = string
+  default     = "ec2"
+}
+
+variable "cql_tls_ca_secret_arn" {
+  description = "ec2 mode: an operator-created secret with JSON {\"ca_cert\",\"ca_key\"} from which each ScyllaDB node issues its certificate (see the cql module's README)."
+  type        = string
+  default     = null
+}
+
+variable "cql_external_contact_points" {
+  description = "external mode: host:9042 of the existing cluster's nodes."
+  type        = list(string)
+  default     = []
+}
+
+variable "cql_external_local_datacenter" {
+  description = "external mode: the datacenter the services should prefer."
+  type        = string
+  default     = null
+}
+
+variable "cql_external_credentials_secret_arn" {
+  description = "external mode: secret with JSON {\"username\",\"password\"} of the application's role."
+  type        = string
+  default     = null
+}
+
+variable "cql_external_ca_certificate_secret_arn" {
+  description = "external mode: secret whose string is the PEM CA of the nodes' certificates, or null for public roots."
+  type        = string
+  default     = null
+}
+
+variable "webhook_url" {
+  description = "https:// URL the webhook role POSTs notifications to, or null to leave the role out."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the deployment's log groups."
+  type        = number
+  default     = 365
+}
+
+variable "extra_environment" {
+  description = "More non-secret CHAT__* variables for every chat container."
+  type        = map(string)
+  default     = {}
+}
+
+variable "gateway_environment" {
+  description = "More non-secret CHAT__GATEWAY__* variables for the gateways (e.g. CHAT__GATEWAY__WEB_DIR, OIDC)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "tags" {
+  description = "More tags for every resource (Project, Environment and ManagedBy are always set)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,178 @@
+# The composition of the staging environment against a mocked AWS provider: nothing is
+# created. The network, kafka, cql and redis modules are replaced by their contract
+# outputs (override_module), so this checks the wiring and the sizes of this
+# environment; each module's own tests check the module. Run from the environment
+# directory: tofu init -backend=false && tofu test
+
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_data "aws_secretsmanager_random_password" {
+    defaults = { random_password = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-staging/generated-AbCdEf" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = {
+      arn            = "arn:aws:ecr:eu-west-1:111122223333:repository/chat-staging/image"
+      repository_url = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/chat-staging/image"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/chat-staging/any" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111122223333:role/chat-staging-role" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/chat-staging:1" }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn        = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/chat-staging-gateway/0123456789abcdef"
+      arn_suffix = "targetgroup/chat-staging-gateway/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_service_discovery_service" {
+    defaults = { arn = "arn:aws:servicediscovery:eu-west-1:111122223333:service/srv-0123456789abcdef" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:111122223333:chat-staging-alarms" }
+  }
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    defaults = { arn = "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:chat-staging-any" }
+  }
+  mock_resource "aws_ecs_cluster" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:111122223333:cluster/chat-staging" }
+  }
+  mock_resource "aws_lb" {
+    defaults = {
+      arn        = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/chat-staging-nlb/0123456789abcdef"
+      arn_suffix = "net/chat-staging-nlb/0123456789abcdef"
+      dns_name   = "chat-staging-nlb-0123456789abcdef.elb.eu-west-1.amazonaws.com"
+    }
+  }
+}
+
+override_module {
+  target = module.network
+  outputs = {
+    vpc_id                    = "vpc-0123456789abcdef0"
+    vpc_cidr_block            = "10.41.0.0/16"
+    availability_zones        = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    public_subnet_ids         = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
+    service_subnet_ids        = ["subnet-1000000000000000a", "subnet-1000000000000000b", "subnet-1000000000000000c"]
+    data_subnet_ids           = ["subnet-2000000000000000a", "subnet-2000000000000000b", "subnet-2000000000000000c"]
+    service_security_group_id = "sg-0123456789abcdef0"
+  }
+}
+
+override_module {
+  target = module.kafka
+  outputs = {
+    bootstrap_brokers_sasl_scram = "b-1.chatstaging.abc123.c2.kafka.eu-west-1.amazonaws.com:9096,b-2.chatstaging.abc123.c2.kafka.eu-west-1.amazonaws.com:9096"
+    scram_secret_arn             = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:AmazonMSK_chat-staging-AbCdEf"
+    cluster_arn                  = "arn:aws:kafka:eu-west-1:111122223333:cluster/chat-staging/11111111-2222-3333-4444-555555555555-2"
+    kms_key_arn                  = "arn:aws:kms:eu-west-1:111122223333:key/22222222-3333-4444-5555-666666666666"
+    security_group_id            = "sg-1111111111111111a"
+  }
+}
+
+override_module {
+  target = module.cql
+  outputs = {
+    contact_points            = ["10.41.20.10:9042", "10.41.21.10:9042", "10.41.22.10:9042"]
+    local_datacenter          = "eu-west-1"
+    credentials_secret_arn    = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-staging/cql-credentials-AbCdEf"
+    ca_certificate_secret_arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-staging/cql-ca-AbCdEf"
+    security_group_id         = "sg-2222222222222222a"
+  }
+}
+
+override_module {
+  target = module.redis
+  outputs = {
+    primary_endpoint      = "master.chat-staging.abc123.euw1.cache.amazonaws.com"
+    reader_endpoint       = "replica.chat-staging.abc123.euw1.cache.amazonaws.com"
+    port                  = 6379
+    url                   = "rediss://master.chat-staging.abc123.euw1.cache.amazonaws.com:6379"
+    auth_token_secret_arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-staging/redis-auth-AbCdEf"
+    security_group_id     = "sg-3333333333333333a"
+  }
+}
+
+variables {
+  region          = "eu-west-1"
+  certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/11111111-2222-3333-4444-555555555555"
+  image_tag       = "3f2c1ab"
+}
+
+run "composition" {
+  command = apply
+
+  assert {
+    condition     = output.registry_url == "http://schema-registry.chat-staging.internal:8080/apis/ccompat/v7"
+    error_message = "The services get the registry's internal URL."
+  }
+
+  assert {
+    condition     = output.ecs_cluster_name == "chat-staging"
+    error_message = "The cluster is named after the environment."
+  }
+
+  assert {
+    condition     = output.load_balancer_dns_name == "chat-staging-nlb-0123456789abcdef.elb.eu-west-1.amazonaws.com"
+    error_message = "The load balancer's DNS name is an output."
+  }
+
+  assert {
+    condition     = output.rollout_command == "terraform/scripts/rollout.sh terraform/environments/staging"
+    error_message = "The rollout command names this environment."
+  }
+
+  assert {
+    condition     = strcontains(output.rollout_service_names, "chat-staging-gateway") && strcontains(output.rollout_service_names, "chat-staging-projector-history")
+    error_message = "rollout.sh moves the gateway and the projectors."
+  }
+
+  assert {
+    condition     = toset(keys(module.services.projector_service_names)) == toset(["history", "fanout", "presence", "notifications"])
+    error_message = "Without a webhook_url staging runs four projector roles."
+  }
+
+  assert {
+    condition = (
+      output.sizing.kafka_broker_instance_type == "kafka.m7g.large" && output.sizing.kafka_broker_count == 3 &&
+      output.sizing.cql_instance_type == "i4i.large" &&
+      output.sizing.redis_node_type == "cache.r7g.large" && output.sizing.redis_replicas == 1
+    )
+    error_message = "Staging data stores: kafka.m7g.large x3, i4i.large x3, cache.r7g.large with one replica."
+  }
+
+  assert {
+    condition = (
+      output.sizing.gateway.min == 2 && output.sizing.gateway.max == 4 &&
+      output.sizing.gateway.cpu == 1024 && output.sizing.gateway.memory == 2048
+    )
+    error_message = "Staging gateways: 2 to 4 tasks of 1 vCPU / 2 GB."
+  }
+
+  assert {
+    condition     = length(module.observability.alarm_names) > 0 && contains(module.observability.alarm_names, "chat-staging-kafka-broker-3-disk")
+    error_message = "Observability watches the three brokers."
+  }
+}

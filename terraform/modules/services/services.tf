@@ -1,0 +1,102 @@
+# ECS services: the gateway behind the load balancer, one service per projector role.
+#
+# Rollouts. Terraform registers new task definition revisions (a new image_tag, new
+# settings) but does not move the services to them: `task_definition` is ignored after
+# creation. terraform/scripts/rollout.sh does that, after `chatctl init` (topics,
+# migrations, schemas) has run and exited 0, so a release's services never start
+# against a schema or table its init has not created yet.
+#
+# Deployments: ECS starts the new tasks first (maximum 200 %) and stops old ones only
+# once the new ones are healthy (minimum 100 %); the circuit breaker rolls back a
+# deployment whose tasks keep failing.
+
+resource "aws_ecs_service" "gateway" {
+  name                    = local.gateway_service_name
+  cluster                 = aws_ecs_cluster.this.arn
+  task_definition         = aws_ecs_task_definition.gateway.arn
+  desired_count           = var.gateway.min
+  launch_type             = "FARGATE"
+  platform_version        = "LATEST"
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  # New tasks get this long to pass the load balancer's /readyz before ECS counts the
+  # failures (the gateway may wait up to 60 s for the CQL store at start).
+  health_check_grace_period_seconds = 90
+
+  network_configuration {
+    subnets          = var.service_subnet_ids
+    security_groups  = [var.service_security_group_id, aws_security_group.gateway.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.gateway.arn
+    container_name   = "gateway"
+    container_port   = local.gateway_port
+  }
+
+  tags = var.tags
+
+  # The listener must exist before ECS registers targets in its target group.
+  depends_on = [aws_lb_listener.tls, aws_iam_role_policy.execution]
+
+  lifecycle {
+    # desired_count belongs to the autoscaling policies; task_definition to rollout.sh.
+    ignore_changes = [desired_count, task_definition]
+  }
+}
+
+# Scaling a projector role. A role's tasks form one consumer group, and Kafka gives each
+# partition to one member: a role can use at most kafka_partitions tasks, the rest would
+# sit idle. Projector counts are therefore fixed per environment (projectors[role].desired,
+# checked against kafka_partitions below) rather than autoscaled; more throughput beyond
+# that needs more partitions, which is a new topic (partitions are fixed for a topic's
+# life: README, "Configuration").
+resource "aws_ecs_service" "projector" {
+  for_each = local.projectors
+
+  name                    = local.projector_service_names[each.key]
+  cluster                 = aws_ecs_cluster.this.arn
+  task_definition         = aws_ecs_task_definition.projector[each.key].arn
+  desired_count           = each.value.desired
+  launch_type             = "FARGATE"
+  platform_version        = "LATEST"
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.service_subnet_ids
+    security_groups  = [var.service_security_group_id]
+    assign_public_ip = false
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.execution]
+
+  lifecycle {
+    ignore_changes = [task_definition]
+
+    precondition {
+      condition     = each.value.desired <= var.kafka_partitions
+      error_message = "projectors.${each.key}.desired (${each.value.desired}) is more than kafka_partitions (${var.kafka_partitions}): a consumer group cannot use more members than partitions."
+    }
+  }
+}

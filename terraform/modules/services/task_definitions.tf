@@ -1,0 +1,467 @@
+# Task definitions: the gateway, one per projector role, and the one-off `chatctl init`.
+#
+# Configuration is the CHAT__SECTION__KEY variables of services/chat-core/src/config.rs
+# and services/gateway/src/configuration.rs. Two notes on names:
+#  - The CQL nodes go in CQL_NODES, the loader's well-known variable: it is the one the
+#    loader splits on commas (CHAT__CQL__NODES would have to be a list).
+#  - kafka.security_protocol is snake_case in the loader (`sasl_ssl`, not `SASL_SSL`).
+# Secrets come from Secrets Manager through `secrets` (valueFrom; JSON keys as
+# "<arn>:<key>::"), never from plain environment values.
+
+locals {
+  common_environment = {
+    CHAT__KAFKA__BROKERS             = var.kafka_bootstrap_brokers
+    CHAT__KAFKA__SECURITY_PROTOCOL   = "sasl_ssl"
+    CHAT__KAFKA__SASL__MECHANISM     = "SCRAM-SHA-512"
+    CHAT__KAFKA__PARTITIONS          = tostring(var.kafka_partitions)
+    CHAT__KAFKA__REPLICATION_FACTOR  = tostring(var.kafka_replication_factor)
+    CHAT__KAFKA__MIN_INSYNC_REPLICAS = tostring(var.kafka_min_insync_replicas)
+    CHAT__REGISTRY__URL              = var.registry_url
+    CHAT__TELEMETRY__LOG_FORMAT      = "json"
+  }
+
+  store_environment = merge(
+    {
+      CQL_NODES                     = join(",", var.cql_contact_points)
+      CHAT__CQL__LOCAL_DATACENTER   = var.cql_local_datacenter
+      CHAT__CQL__REPLICATION_FACTOR = tostring(var.cql_replication_factor)
+    },
+    var.cql_tls_enabled ? { CHAT__CQL__TLS__ENABLED = "true" } : {},
+  )
+
+  redis_environment = {
+    CHAT__REDIS__URL = var.redis_url
+  }
+
+  # name => { arn, key }: key null for a secret whose whole string is the value.
+  kafka_secrets = {
+    CHAT__KAFKA__SASL__USERNAME = { arn = var.kafka_scram_secret_arn, key = "username" }
+    CHAT__KAFKA__SASL__PASSWORD = { arn = var.kafka_scram_secret_arn, key = "password" }
+  }
+  store_secrets = merge(
+    {
+      CHAT__CQL__USERNAME = { arn = var.cql_credentials_secret_arn, key = "username" }
+      CHAT__CQL__PASSWORD = { arn = var.cql_credentials_secret_arn, key = "password" }
+    },
+    var.cql_ca_certificate_secret_arn == null ? {} : {
+      CHAT__CQL__TLS__CA_PEM = { arn = var.cql_ca_certificate_secret_arn, key = null }
+    },
+  )
+  redis_secrets = {
+    CHAT__REDIS__PASSWORD = { arn = var.redis_auth_token_secret_arn, key = null }
+  }
+
+  gateway_environment = merge(
+    local.common_environment,
+    local.store_environment,
+    local.redis_environment,
+    {
+      # Listen on the task's address: the load balancer reaches 8080 and health-checks
+      # /readyz on 9180. The public port serves no /readyz or /metrics.
+      CHAT__GATEWAY__HOST     = "0.0.0.0"
+      CHAT__GATEWAY__PORT     = tostring(local.gateway_port)
+      CHAT__GATEWAY__OPS_HOST = "0.0.0.0"
+      CHAT__GATEWAY__OPS_PORT = tostring(local.gateway_ops_port)
+      # CHAT__GATEWAY__THROTTLE__TRUSTED_PROXIES stays unset (empty): the load balancer
+      # forwards TCP with the client's address preserved, so the TCP peer is the client
+      # and no X-Forwarded-For is trusted.
+    },
+    var.extra_environment,
+    var.gateway_environment,
+  )
+
+  # Which stores a role talks to: the webhook role needs neither CQL nor Redis.
+  projector_uses_stores = { for role in keys(local.projectors) : role => role != "webhook" }
+
+  projector_environment = {
+    for role in keys(local.projectors) : role => merge(
+      local.common_environment,
+      local.projector_uses_stores[role] ? merge(local.store_environment, local.redis_environment) : {},
+      role == "webhook" ? { CHAT__WEBHOOK__URL = var.webhook_url } : {},
+      var.extra_environment,
+    )
+  }
+
+  init_environment = merge(local.common_environment, local.store_environment, var.extra_environment)
+
+  workload_secret_sources = merge(
+    {
+      gateway = merge(local.kafka_secrets, local.store_secrets, local.redis_secrets, {
+        CHAT__GATEWAY__JWT_SECRET = { arn = aws_secretsmanager_secret.jwt.arn, key = null }
+      })
+      init = merge(local.kafka_secrets, local.store_secrets)
+    },
+    {
+      for role in keys(local.projectors) : "projector-${role}" => merge(
+        local.kafka_secrets,
+        local.projector_uses_stores[role] ? merge(local.store_secrets, local.redis_secrets) : {},
+        role == "webhook" ? { CHAT__WEBHOOK__SECRET = { arn = aws_secretsmanager_secret.webhook[0].arn, key = null } } : {},
+      )
+    },
+  )
+
+  # The same, as a list per workload (iam.tf reads the ARNs from it).
+  workload_secrets = {
+    for workload, sources in local.workload_secret_sources : workload => [
+      for env_name, s in sources : {
+        name      = env_name
+        arn       = s.arn
+        valueFrom = s.key == null ? s.arn : "${s.arn}:${s.key}::"
+      }
+    ]
+  }
+
+  # --- Pieces shared by the container definitions ---
+
+  tmp_volume = "tmp"
+
+  # Read-only root filesystem: the one writable path is an empty task-local /tmp.
+  tmp_mount = [{ sourceVolume = local.tmp_volume, containerPath = "/tmp", readOnly = false }]
+
+  log_configuration = {
+    for workload in keys(local.workloads) : workload => {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.workload[workload].name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = workload
+      }
+    }
+  }
+
+  to_environment = { for workload, env in merge(
+    { gateway = local.gateway_environment, init = local.init_environment },
+    { for role, env in local.projector_environment : "projector-${role}" => env },
+  ) : workload => [for k in sort(keys(env)) : { name = k, value = env[k] }] }
+
+  to_secrets = {
+    for workload, secrets in local.workload_secrets : workload => [
+      for s in secrets : { name = s.name, valueFrom = s.valueFrom }
+    ]
+  }
+}
+
+# --- Metrics sidecar -----------------------------------------------------------------------
+#
+# A CloudWatch agent in every gateway and projector task scrapes the task's own /metrics
+# over localhost and sends the series below as embedded metric format (EMF) events to the
+# metrics log group; CloudWatch turns them into metrics in local.metrics_namespace with
+# the dimensions ClusterName and ServiceName (labels added by the scrape config). Counters
+# arrive as the delta since the previous scrape (the agent's conversion), so a Sum over a
+# period is the increase in that period. Histograms are dropped by the agent.
+#
+# A sidecar per task rather than one agent scraping every task: no service discovery
+# (and no ecs:List*/Describe* permissions), nothing to open between tasks, and the
+# projectors serve /metrics on 127.0.0.1 only, which only a container of the same task
+# can reach.
+
+locals {
+  sidecar_jobs = merge(
+    {
+      gateway = {
+        job          = "chat-gateway"
+        port         = local.gateway_ops_port
+        service_name = local.gateway_service_name
+      }
+    },
+    {
+      for role in keys(local.projectors) : "projector-${role}" => {
+        job          = "chat-projector"
+        port         = local.projector_ops_port
+        service_name = local.projector_service_names[role]
+      }
+    },
+  )
+
+  # Only the series the alarms, the dashboard and the autoscaling read are kept: every
+  # kept series is a log event per scrape.
+  kept_metrics = [
+    "gateway_connections",
+    "gateway_errors_total",
+    "gateway_produce_failures_total",
+    "gateway_live_interruptions_total",
+    "projector_lag",
+    "projector_dead_letters_total",
+    "projector_events_total",
+  ]
+
+  prometheus_config = {
+    for workload, j in local.sidecar_jobs : workload => yamlencode({
+      global = {
+        scrape_interval = "${var.metrics_scrape_interval_seconds}s"
+        scrape_timeout  = "10s"
+      }
+      scrape_configs = [{
+        job_name = j.job
+        static_configs = [{
+          targets = ["localhost:${j.port}"]
+          labels = {
+            ClusterName = local.cluster_name
+            ServiceName = j.service_name
+          }
+        }]
+        metric_relabel_configs = [{
+          source_labels = ["__name__"]
+          regex         = join("|", local.kept_metrics)
+          action        = "keep"
+        }]
+      }]
+    })
+  }
+
+  cloudwatch_agent_config = jsonencode({
+    agent = { debug = false }
+    logs = {
+      force_flush_interval = 5
+      metrics_collected = {
+        prometheus = {
+          cluster_name           = local.cluster_name
+          log_group_name         = aws_cloudwatch_log_group.metrics.name
+          prometheus_config_path = "env:PROMETHEUS_CONFIG_CONTENT"
+          emf_processor = {
+            metric_namespace = local.metrics_namespace
+            metric_unit = {
+              gateway_connections = "Count"
+              projector_lag       = "Count"
+            }
+            metric_declaration = [
+              {
+                # Connections per task (autoscaling, dashboard) and the failures to append.
+                source_labels    = ["job"]
+                label_matcher    = "^chat-gateway$"
+                dimensions       = [["ClusterName", "ServiceName"]]
+                metric_selectors = ["^gateway_connections$", "^gateway_produce_failures_total$", "^gateway_live_interruptions_total$"]
+              },
+              {
+                # The error codes answered with a 5xx status (unavailable 503, internal 500).
+                source_labels    = ["job", "code"]
+                label_matcher    = "chat-gateway;(unavailable|internal)"
+                dimensions       = [["ClusterName", "ServiceName", "code"]]
+                metric_selectors = ["^gateway_errors_total$"]
+              },
+              {
+                # Lag arrives once per partition; Maximum over a period is the worst
+                # partition of the role.
+                source_labels    = ["job"]
+                label_matcher    = "^chat-projector$"
+                dimensions       = [["ClusterName", "ServiceName"]]
+                metric_selectors = ["^projector_lag$", "^projector_dead_letters_total$", "^projector_events_total$"]
+              },
+            ]
+          }
+        }
+      }
+    }
+  })
+
+  metrics_sidecar = {
+    for workload, j in local.sidecar_jobs : workload => {
+      name      = "cloudwatch-agent"
+      image     = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:${var.cloudwatch_agent_version}"
+      essential = false # losing metrics must not stop the chat container
+      cpu       = 64
+      memory    = 256
+      # The agent writes its translated configuration and its own state under /opt/aws
+      # at start, so its root filesystem cannot be read-only.
+      readonlyRootFilesystem = false
+      environment = [
+        { name = "CW_CONFIG_CONTENT", value = local.cloudwatch_agent_config },
+        { name = "PROMETHEUS_CONFIG_CONTENT", value = local.prometheus_config[workload] },
+      ]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.workload[workload].name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "cloudwatch-agent"
+        }
+      }
+    }
+  }
+
+  runtime_platform = {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  # Each gateway holds up to gateway.max_connections (50,000 by default) sockets.
+  nofile_ulimit = [{ name = "nofile", softLimit = 1048576, hardLimit = 1048576 }]
+}
+
+# --- Gateway -------------------------------------------------------------------------------
+
+resource "aws_ecs_task_definition" "gateway" {
+  #checkov:skip=CKV_AWS_336:The gateway container's root filesystem is read-only; the CloudWatch agent sidecar's cannot be (it writes its translated configuration under /opt/aws at start).
+  family                   = local.workloads.gateway.family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  # Old revisions stay ACTIVE: the services run them until rollout.sh moves them on, and
+  # a rollback goes back to one.
+  skip_destroy       = true
+  cpu                = var.gateway.cpu
+  memory             = var.gateway.memory
+  execution_role_arn = aws_iam_role.execution["gateway"].arn
+  task_role_arn      = aws_iam_role.task["gateway"].arn
+
+  runtime_platform {
+    operating_system_family = local.runtime_platform.operating_system_family
+    cpu_architecture        = local.runtime_platform.cpu_architecture
+  }
+
+  volume {
+    name = local.tmp_volume
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = "gateway"
+      image     = local.image.gateway
+      essential = true
+      command   = ["chat-gateway"]
+      user      = var.container_user
+
+      readonlyRootFilesystem = true
+      privileged             = false
+      mountPoints            = local.tmp_mount
+      ulimits                = local.nofile_ulimit
+
+      portMappings = [
+        { name = "public", containerPort = local.gateway_port, protocol = "tcp" },
+        { name = "ops", containerPort = local.gateway_ops_port, protocol = "tcp" },
+      ]
+
+      environment = local.to_environment.gateway
+      secrets     = local.to_secrets.gateway
+
+      # On SIGTERM the gateway turns /readyz to 503, closes its sockets with 1001 and
+      # flushes its producer; give it two minutes before SIGKILL (the load balancer
+      # stops sending new connections after its deregistration delay of 60 s).
+      stopTimeout = 120
+
+      # Liveness only (/healthz on the ops port, through the binary's own subcommand:
+      # the image needs no curl). Readiness is the load balancer's /readyz check.
+      healthCheck = {
+        command     = ["CMD", "chat-gateway", "healthcheck"]
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 90 # the gateway waits up to cql.connect_patience_secs (60) for the store
+      }
+
+      logConfiguration = local.log_configuration.gateway
+    },
+    local.metrics_sidecar.gateway,
+  ])
+
+  tags = var.tags
+}
+
+# --- Projector roles -----------------------------------------------------------------------
+
+resource "aws_ecs_task_definition" "projector" {
+  #checkov:skip=CKV_AWS_336:The projector container's root filesystem is read-only; the CloudWatch agent sidecar's cannot be (it writes its translated configuration under /opt/aws at start).
+  for_each = local.projectors
+
+  family                   = local.workloads["projector-${each.key}"].family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  # Old revisions stay ACTIVE: the services run them until rollout.sh moves them on, and
+  # a rollback goes back to one.
+  skip_destroy       = true
+  cpu                = each.value.cpu
+  memory             = each.value.memory
+  execution_role_arn = aws_iam_role.execution["projector-${each.key}"].arn
+  task_role_arn      = aws_iam_role.task["projector-${each.key}"].arn
+
+  runtime_platform {
+    operating_system_family = local.runtime_platform.operating_system_family
+    cpu_architecture        = local.runtime_platform.cpu_architecture
+  }
+
+  volume {
+    name = local.tmp_volume
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = "projector"
+      image     = local.image.projector
+      essential = true
+      command   = ["chat-projector", "--role", each.key, "--port", tostring(local.projector_ops_port)]
+      user      = var.container_user
+
+      readonlyRootFilesystem = true
+      privileged             = false
+      mountPoints            = local.tmp_mount
+
+      environment = local.to_environment["projector-${each.key}"]
+      secrets     = local.to_secrets["projector-${each.key}"]
+
+      # A projector commits only after its writes are durable; on SIGTERM it finishes
+      # its chunk. A minute is plenty.
+      stopTimeout = 60
+
+      healthCheck = {
+        command     = ["CMD", "chat-projector", "healthcheck", "--port", tostring(local.projector_ops_port)]
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 90
+      }
+
+      logConfiguration = local.log_configuration["projector-${each.key}"]
+    },
+    local.metrics_sidecar["projector-${each.key}"],
+  ])
+
+  tags = var.tags
+}
+
+# --- chatctl init (one-off) ----------------------------------------------------------------
+#
+# Creates the topics, migrates the CQL keyspace and registers the schemas; safe to run on
+# every deploy. Not a service: terraform/scripts/rollout.sh runs it with
+# `aws ecs run-task` before it moves the services to new task definitions, and stops if it
+# does not exit 0.
+
+resource "aws_ecs_task_definition" "init" {
+  family                   = local.workloads.init.family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  # Old revisions stay ACTIVE: the services run them until rollout.sh moves them on, and
+  # a rollback goes back to one.
+  skip_destroy       = true
+  cpu                = 256
+  memory             = 512
+  execution_role_arn = aws_iam_role.execution["init"].arn
+
+  runtime_platform {
+    operating_system_family = local.runtime_platform.operating_system_family
+    cpu_architecture        = local.runtime_platform.cpu_architecture
+  }
+
+  volume {
+    name = local.tmp_volume
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = "chatctl"
+      image     = local.image.chatctl
+      essential = true
+      command   = ["chatctl", "init"]
+      user      = var.container_user
+
+      readonlyRootFilesystem = true
+      privileged             = false
+      mountPoints            = local.tmp_mount
+
+      environment = local.to_environment.init
+      secrets     = local.to_secrets.init
+
+      logConfiguration = local.log_configuration.init
+    },
+  ])
+
+  tags = var.tags
+}

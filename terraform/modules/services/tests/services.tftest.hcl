@@ -1,0 +1,375 @@
+# Plan/apply against a mocked AWS provider: nothing is created. Run from the module
+# directory: tofu init && tofu test
+
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_data "aws_secretsmanager_random_password" {
+    defaults = { random_password = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/generated-AbCdEf" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = {
+      arn            = "arn:aws:ecr:eu-west-1:111122223333:repository/chat-test/image"
+      repository_url = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/chat-test/image"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/chat-test/any" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111122223333:role/chat-test-role" }
+  }
+  mock_resource "aws_ecs_cluster" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:111122223333:cluster/chat-test" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/chat-test:1" }
+  }
+  mock_resource "aws_lb" {
+    defaults = {
+      arn        = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/chat-test-nlb/0123456789abcdef"
+      arn_suffix = "net/chat-test-nlb/0123456789abcdef"
+      dns_name   = "chat-test-nlb-0123456789abcdef.elb.eu-west-1.amazonaws.com"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn        = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/chat-test-gateway/0123456789abcdef"
+      arn_suffix = "targetgroup/chat-test-gateway/0123456789abcdef"
+    }
+  }
+}
+
+variables {
+  name                      = "chat-test"
+  vpc_id                    = "vpc-0123456789abcdef0"
+  public_subnet_ids         = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
+  service_subnet_ids        = ["subnet-1000000000000000a", "subnet-1000000000000000b", "subnet-1000000000000000c"]
+  service_security_group_id = "sg-0123456789abcdef0"
+  certificate_arn           = "arn:aws:acm:eu-west-1:111122223333:certificate/11111111-2222-3333-4444-555555555555"
+  image_tag                 = "3f2c1ab"
+
+  kafka_bootstrap_brokers = "b-1.chat.kafka.eu-west-1.amazonaws.com:9096,b-2.chat.kafka.eu-west-1.amazonaws.com:9096"
+  kafka_scram_secret_arn  = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:AmazonMSK_chat-test-AbCdEf"
+
+  cql_contact_points            = ["10.40.20.10:9042", "10.40.21.10:9042", "10.40.22.10:9042"]
+  cql_local_datacenter          = "eu-west-1"
+  cql_credentials_secret_arn    = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/cql-credentials-AbCdEf"
+  cql_ca_certificate_secret_arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/cql-ca-AbCdEf"
+
+  redis_url                   = "rediss://master.chat-test.abcdef.euw1.cache.amazonaws.com:6379"
+  redis_auth_token_secret_arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/redis-auth-AbCdEf"
+
+  registry_url = "http://schema-registry.chat-test.internal:8080/apis/ccompat/v7"
+}
+
+run "defaults" {
+  command = apply
+
+  # --- cluster and images ---
+
+  assert {
+    condition     = one([for s in aws_ecs_cluster.this.setting : s.value if s.name == "containerInsights"]) == "enabled"
+    error_message = "Container Insights must be on."
+  }
+
+  assert {
+    condition     = toset(keys(aws_ecr_repository.this)) == toset(["chat-gateway", "chat-projector", "chatctl"])
+    error_message = "One repository per binary: chat-gateway, chat-projector, chatctl."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in aws_ecr_repository.this :
+      r.image_tag_mutability == "IMMUTABLE" && r.image_scanning_configuration[0].scan_on_push && r.encryption_configuration[0].encryption_type == "KMS"
+    ])
+    error_message = "Repositories must have immutable tags, scan on push and KMS encryption."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].image == "111122223333.dkr.ecr.eu-west-1.amazonaws.com/chat-test/image:3f2c1ab"
+    error_message = "The gateway image must be the ECR repository at image_tag."
+  }
+
+  # --- load balancer ---
+
+  assert {
+    condition     = aws_lb.this.load_balancer_type == "network" && aws_lb.this.enable_cross_zone_load_balancing && !aws_lb.this.internal
+    error_message = "An internet-facing NLB with cross-zone load balancing."
+  }
+
+  assert {
+    condition     = toset(aws_lb.this.subnets) == toset(var.public_subnet_ids)
+    error_message = "The NLB must be in the public subnets."
+  }
+
+  assert {
+    condition = (
+      aws_lb_listener.tls.port == 443 && aws_lb_listener.tls.protocol == "TLS" &&
+      aws_lb_listener.tls.ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06" &&
+      aws_lb_listener.tls.alpn_policy == "None" && aws_lb_listener.tls.certificate_arn == var.certificate_arn
+    )
+    error_message = "TLS on 443 with the ACM certificate, the TLS 1.3/1.2 policy and no ALPN."
+  }
+
+  assert {
+    condition = (
+      aws_lb_target_group.gateway.target_type == "ip" && aws_lb_target_group.gateway.protocol == "TCP" &&
+      aws_lb_target_group.gateway.port == 8080 && tostring(aws_lb_target_group.gateway.deregistration_delay) == "60" &&
+      aws_lb_target_group.gateway.connection_termination == false && aws_lb_target_group.gateway.preserve_client_ip == "true"
+    )
+    error_message = "IP targets on TCP 8080, 60 s deregistration delay, no connection termination, client IP preserved."
+  }
+
+  assert {
+    condition = (
+      aws_lb_target_group.gateway.health_check[0].protocol == "HTTP" &&
+      aws_lb_target_group.gateway.health_check[0].port == "9180" &&
+      aws_lb_target_group.gateway.health_check[0].path == "/readyz"
+    )
+    error_message = "The target group must health-check HTTP /readyz on the ops port 9180."
+  }
+
+  # --- gateway ---
+
+  assert {
+    condition = (
+      aws_ecs_service.gateway.deployment_minimum_healthy_percent == 100 &&
+      aws_ecs_service.gateway.deployment_maximum_percent == 200 &&
+      aws_ecs_service.gateway.deployment_circuit_breaker[0].enable &&
+      aws_ecs_service.gateway.deployment_circuit_breaker[0].rollback
+    )
+    error_message = "Gateway deployments: 100 % / 200 % with the circuit breaker rolling back."
+  }
+
+  assert {
+    condition     = toset(aws_ecs_service.gateway.network_configuration[0].security_groups) == toset([var.service_security_group_id, aws_security_group.gateway.id]) && !aws_ecs_service.gateway.network_configuration[0].assign_public_ip
+    error_message = "Gateway tasks: the service group and the gateway group, no public IP."
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.gateway.runtime_platform[0].cpu_architecture == "ARM64"
+    error_message = "Tasks default to ARM64 (Graviton)."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].readonlyRootFilesystem == true &&
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].user == "10001:10001" &&
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].stopTimeout == 120
+    )
+    error_message = "The gateway container: read-only root, non-root user, stopTimeout 120."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].healthCheck.command == ["CMD", "chat-gateway", "healthcheck"]
+    error_message = "The gateway's container health check is `chat-gateway healthcheck`."
+  }
+
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].secrets,
+      { name = "CHAT__KAFKA__SASL__USERNAME", valueFrom = "${var.kafka_scram_secret_arn}:username::" }
+    )
+    error_message = "The SCRAM username must come from the secret's JSON key."
+  }
+
+  assert {
+    condition = contains(
+      [for s in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].secrets : s.name],
+      "CHAT__GATEWAY__JWT_SECRET"
+    )
+    error_message = "The gateway must get its JWT secret from Secrets Manager."
+  }
+
+  assert {
+    condition = alltrue([
+      for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment :
+      !can(regex("(?i)password|secret|token", e.name))
+    ])
+    error_message = "No secret may be a plain environment value."
+  }
+
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment,
+      { name = "CHAT__KAFKA__SECURITY_PROTOCOL", value = "sasl_ssl" }
+      ) && contains(
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment,
+      { name = "CQL_NODES", value = "10.40.20.10:9042,10.40.21.10:9042,10.40.22.10:9042" }
+    )
+    error_message = "Kafka over SASL_SSL and the CQL nodes as a comma list."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[1].name == "cloudwatch-agent" &&
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[1].image == "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:${var.cloudwatch_agent_version}" &&
+      contains([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[1].environment : e.name], "CW_CONFIG_CONTENT") &&
+      contains([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[1].environment : e.name], "PROMETHEUS_CONFIG_CONTENT")
+    )
+    error_message = "The gateway task carries the pinned CloudWatch agent with its two configurations."
+  }
+
+  assert {
+    condition = jsondecode(one([
+      for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[1].environment : e.value if e.name == "CW_CONFIG_CONTENT"
+    ])).logs.metrics_collected.prometheus.emf_processor.metric_namespace == "Chat/chat-test"
+    error_message = "The agent publishes into Chat/<name>."
+  }
+
+  assert {
+    condition = strcontains(one([
+      for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[1].environment : e.value if e.name == "PROMETHEUS_CONFIG_CONTENT"
+    ]), "localhost:9180")
+    error_message = "The gateway's sidecar scrapes the ops port over localhost."
+  }
+
+  # --- autoscaling ---
+
+  assert {
+    condition     = aws_appautoscaling_target.gateway.min_capacity == 2 && aws_appautoscaling_target.gateway.max_capacity == 4
+    error_message = "The gateway scales between gateway.min and gateway.max."
+  }
+
+  assert {
+    condition     = aws_appautoscaling_policy.gateway_cpu.target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type == "ECSServiceAverageCPUUtilization"
+    error_message = "One policy tracks the service's average CPU."
+  }
+
+  assert {
+    condition = (
+      aws_appautoscaling_policy.gateway_connections.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].metric_name == "gateway_connections" &&
+      aws_appautoscaling_policy.gateway_connections.target_tracking_scaling_policy_configuration[0].customized_metric_specification[0].namespace == "Chat/chat-test" &&
+      aws_appautoscaling_policy.gateway_connections.target_tracking_scaling_policy_configuration[0].target_value == 20000
+    )
+    error_message = "The other tracks gateway_connections per task."
+  }
+
+  # --- projectors and init ---
+
+  assert {
+    condition     = toset(keys(aws_ecs_service.projector)) == toset(["history", "fanout", "presence", "notifications"])
+    error_message = "Without a webhook_url the webhook role is left out."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.projector["history"].container_definitions)[0].command == ["chat-projector", "--role", "history", "--port", "9181"]
+    error_message = "Each projector service runs its own role on the ops port 9181."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.projector["fanout"].container_definitions)[0].healthCheck.command == ["CMD", "chat-projector", "healthcheck", "--port", "9181"]
+    error_message = "Projector health check: `chat-projector healthcheck --port 9181`."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.init.container_definitions)[0].command == ["chatctl", "init"] && aws_ecs_task_definition.init.task_role_arn == null
+    error_message = "The init task runs `chatctl init` and has no task role."
+  }
+
+  assert {
+    condition     = !contains([for s in jsondecode(aws_ecs_task_definition.init.container_definitions)[0].secrets : s.name], "CHAT__REDIS__PASSWORD")
+    error_message = "chatctl init does not talk to Redis and gets no Redis token."
+  }
+
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.workload : g.kms_key_id == aws_kms_key.this.arn && g.retention_in_days == 365])
+    error_message = "Log groups are KMS-encrypted with a retention."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.jwt.kms_key_id == aws_kms_key.this.arn
+    error_message = "The JWT secret is encrypted with the module's key."
+  }
+
+  assert {
+    condition     = output.webhook_secret_arn == null
+    error_message = "No webhook secret without a webhook."
+  }
+}
+
+run "webhook_and_x86" {
+  command = apply
+
+  variables {
+    webhook_url      = "https://push.example.com/hook"
+    cpu_architecture = "X86_64"
+  }
+
+  assert {
+    condition     = contains(keys(aws_ecs_service.projector), "webhook")
+    error_message = "With a webhook_url the webhook role runs."
+  }
+
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].environment,
+      { name = "CHAT__WEBHOOK__URL", value = "https://push.example.com/hook" }
+    )
+    error_message = "The webhook role gets CHAT__WEBHOOK__URL."
+  }
+
+  assert {
+    condition = (
+      contains([for s in jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].secrets : s.name], "CHAT__WEBHOOK__SECRET") &&
+      !contains([for s in jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].secrets : s.name], "CHAT__CQL__PASSWORD")
+    )
+    error_message = "The webhook role gets its HMAC key and no store credentials."
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.gateway.runtime_platform[0].cpu_architecture == "X86_64"
+    error_message = "cpu_architecture switches the tasks to X86_64."
+  }
+}
+
+run "projector_tasks_bounded_by_partitions" {
+  command = plan
+
+  variables {
+    kafka_partitions = 12
+    projectors = {
+      history = { cpu = 512, memory = 1024, desired = 13 }
+    }
+  }
+
+  expect_failures = [aws_ecs_service.projector["history"]]
+}
+
+run "rejects_latest_tag" {
+  command = plan
+
+  variables {
+    image_tag = "latest"
+  }
+
+  expect_failures = [var.image_tag]
+}
+
+run "rejects_plain_redis" {
+  command = plan
+
+  variables {
+    redis_url = "redis://example:6379"
+  }
+
+  expect_failures = [var.redis_url]
+}

@@ -3,7 +3,7 @@ data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  region    = data.aws_region.current.region
+  region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
   account   = data.aws_caller_identity.current.account_id
 
@@ -88,7 +88,11 @@ resource "aws_instance" "node" {
   disable_api_termination = var.termination_protection
   disable_api_stop        = var.termination_protection # a stopped node comes back with empty NVMe
 
-  primary_network_interface {
+  # `network_interface` at device 0 works on provider 5.100 and 6.x alike (6.10 adds
+  # `primary_network_interface` for the same and deprecates this block; switch when the
+  # floor moves to 6.10).
+  network_interface {
+    device_index         = 0
     network_interface_id = aws_network_interface.node[count.index].id
   }
 

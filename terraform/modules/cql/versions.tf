@@ -3,9 +3,8 @@ terraform {
 
   required_providers {
     aws = {
-      source = "hashicorp/aws"
-      # 6.10 added aws_instance.primary_network_interface (the nodes' fixed-address interfaces).
-      version = ">= 6.10, < 7.0"
+      source  = "hashicorp/aws"
+      version = ">= 5.100, < 7.0"
     }
   }
 }

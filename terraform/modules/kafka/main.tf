@@ -3,7 +3,7 @@ data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  region    = data.aws_region.current.region
+  region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
   account   = data.aws_caller_identity.current.account_id
 
@@ -32,6 +32,7 @@ resource "aws_msk_configuration" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "broker" {
+  #checkov:skip=CKV_AWS_338:Retention is a variable (365 days by default, as production keeps it); staging chooses a shorter one on purpose, to save cost.
   name              = local.broker_log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn

@@ -49,6 +49,7 @@ resource "aws_kms_alias" "flow_logs" {
 }
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
+  #checkov:skip=CKV_AWS_338:Retention is a variable (365 days by default, as production keeps it); staging chooses a shorter one on purpose, to save cost.
   name              = local.flow_log_group_name
   retention_in_days = var.flow_logs_retention_days
   kms_key_id        = aws_kms_key.flow_logs.arn

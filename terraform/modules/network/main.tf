@@ -16,11 +16,11 @@ data "aws_availability_zones" "region" {
 }
 
 locals {
-  region    = data.aws_region.current.region
+  region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
   account   = data.aws_caller_identity.current.account_id
 
-  region_zones = length(var.availability_zones) > 0 ? [] : sort(data.aws_availability_zones.region[0].names)
+  region_zones = length(var.availability_zones) > 0 ? [] : sort(flatten(data.aws_availability_zones.region[*].names))
   azs          = length(var.availability_zones) > 0 ? var.availability_zones : slice(local.region_zones, 0, min(3, length(local.region_zones)))
 
   # Fixed layout of the /16 (see README):

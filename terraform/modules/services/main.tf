@@ -14,7 +14,7 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.name
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
@@ -24,10 +24,9 @@ locals {
   # The ports the binaries serve. The gateway's public port and its ops port
   # (/healthz, /readyz, /metrics); one ops port for every projector role (each role is
   # its own task, so they do not collide).
-  gateway_port           = 8080
-  gateway_ops_port       = 9180
-  projector_ops_port     = 9181
-  prometheus_scrape_port = { gateway = local.gateway_ops_port, projector = local.projector_ops_port }
+  gateway_port       = 8080
+  gateway_ops_port   = 9180
+  projector_ops_port = 9181
 
   # The webhook role runs only with somewhere to POST to.
   projectors = {

@@ -62,6 +62,11 @@ locals {
       CHAT__GATEWAY__PORT     = tostring(local.gateway_port)
       CHAT__GATEWAY__OPS_HOST = "0.0.0.0"
       CHAT__GATEWAY__OPS_PORT = tostring(local.gateway_ops_port)
+      # At SIGTERM the sockets close (1001) over a minute, not at once, so a replaced
+      # task's clients reconnect to the others gradually; 60 s plus the producer's flush
+      # fits stopTimeout (120 s). CHAT__GATEWAY__GATEWAY_ID stays unset: each task
+      # makes its own.
+      CHAT__GATEWAY__SHUTDOWN_SPREAD_SECS = "60"
       # CHAT__GATEWAY__THROTTLE__TRUSTED_PROXIES stays unset (empty): the load balancer
       # forwards TCP with the client's address preserved, so the TCP peer is the client
       # and no X-Forwarded-For is trusted.

@@ -6,7 +6,7 @@
 
 mock_provider "aws" {
   mock_data "aws_region" {
-    defaults = { region = "eu-west-1" }
+    defaults = { name = "eu-west-1" }
   }
   mock_data "aws_caller_identity" {
     defaults = { account_id = "111122223333" }

@@ -4,8 +4,8 @@
 mock_provider "aws" {
   mock_data "aws_region" {
     defaults = {
-      region = "eu-west-1"
-      name   = "eu-west-1"
+      name = "eu-west-1"
+      name = "eu-west-1"
     }
   }
 
@@ -113,7 +113,7 @@ run "three_nodes_in_three_zones_with_fixed_addresses" {
   }
 
   assert {
-    condition     = tolist([for e in aws_network_interface.node : e.subnet_id]) == var.subnet_ids
+    condition     = tolist([for e in aws_network_interface.node : e.subnet_id]) == tolist(var.subnet_ids)
     error_message = "Node i must sit in subnet i."
   }
 
@@ -204,7 +204,7 @@ run "no_public_addresses" {
   command = plan
 
   assert {
-    condition     = alltrue([for i, n in aws_instance.node : n.primary_network_interface[0].network_interface_id == aws_network_interface.node[i].id])
+    condition     = alltrue([for i, n in aws_instance.node : one([for ni in n.network_interface : ni.network_interface_id if ni.device_index == 0]) == aws_network_interface.node[i].id])
     error_message = "Each node must use the module's private interface as its primary one (no launch-time public address)."
   }
 

@@ -4,8 +4,8 @@
 mock_provider "aws" {
   mock_data "aws_region" {
     defaults = {
-      region = "eu-west-1"
-      name   = "eu-west-1"
+      name = "eu-west-1"
+      name = "eu-west-1"
     }
   }
 

@@ -3,7 +3,7 @@
 
 mock_provider "aws" {
   mock_data "aws_region" {
-    defaults = { region = "eu-west-1" }
+    defaults = { name = "eu-west-1" }
   }
   mock_data "aws_caller_identity" {
     defaults = { account_id = "111122223333" }
@@ -181,6 +181,15 @@ run "defaults" {
   assert {
     condition     = jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].healthCheck.command == ["CMD", "chat-gateway", "healthcheck"]
     error_message = "The gateway's container health check is `chat-gateway healthcheck`."
+  }
+
+  assert {
+    condition = (
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__SHUTDOWN_SPREAD_SECS", value = "60" })
+      && !contains([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment : e.name], "CHAT__GATEWAY__GATEWAY_ID")
+      && jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].stopTimeout == 120
+    )
+    error_message = "Gateways close their sockets over 60 s inside a 120 s stop timeout, and each task makes its own gateway id."
   }
 
   assert {

@@ -89,6 +89,7 @@ module "cql" {
   client_security_group_ids = [module.network.service_security_group_id]
   instance_type             = local.sizing.cql_instance_type
   tls_ca_secret_arn         = var.cql_tls_ca_secret_arn
+  tls_ca_certificate_pem    = var.cql_tls_ca_certificate_pem
 
   external_contact_points            = var.cql_external_contact_points
   external_local_datacenter          = var.cql_external_local_datacenter

@@ -77,6 +77,12 @@ variable "cql_tls_ca_secret_arn" {
   default     = null
 }
 
+variable "cql_tls_ca_certificate_pem" {
+  description = "ec2 mode: that CA's certificate alone (PEM; public). The services verify the nodes with it; Terraform never reads the CA's key."
+  type        = string
+  default     = null
+}
+
 variable "cql_external_contact_points" {
   description = "external mode: host:9042 of the existing cluster's nodes."
   type        = list(string)

@@ -185,9 +185,9 @@ run "defaults" {
 
   assert {
     condition = (
-      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__SHUTDOWN_SPREAD_SECS", value = "60" })
-      && !contains([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment : e.name], "CHAT__GATEWAY__GATEWAY_ID")
-      && jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].stopTimeout == 120
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__SHUTDOWN_SPREAD_SECS", value = "60" }) &&
+      !contains([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment : e.name], "CHAT__GATEWAY__GATEWAY_ID") &&
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].stopTimeout == 120
     )
     error_message = "Gateways close their sockets over 60 s inside a 120 s stop timeout, and each task makes its own gateway id."
   }

@@ -86,6 +86,8 @@ module "cql" {
   mode                      = var.cql_mode
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.data_subnet_ids
+  subnet_cidr_blocks        = module.network.data_subnet_cidr_blocks
+  subnet_availability_zones = module.network.availability_zones
   client_security_group_ids = [module.network.service_security_group_id]
   instance_type             = local.sizing.cql_instance_type
   tls_ca_secret_arn         = var.cql_tls_ca_secret_arn
@@ -104,6 +106,7 @@ module "redis" {
   tags                      = local.tags
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.data_subnet_ids
+  availability_zones        = module.network.availability_zones
   client_security_group_ids = [module.network.service_security_group_id]
   node_type                 = local.sizing.redis_node_type
   replicas                  = local.sizing.redis_replicas

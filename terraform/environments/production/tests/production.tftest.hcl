@@ -77,6 +77,7 @@ override_module {
     public_subnet_ids         = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
     service_subnet_ids        = ["subnet-1000000000000000a", "subnet-1000000000000000b", "subnet-1000000000000000c"]
     data_subnet_ids           = ["subnet-2000000000000000a", "subnet-2000000000000000b", "subnet-2000000000000000c"]
+    data_subnet_cidr_blocks   = ["10.40.64.0/24", "10.40.65.0/24", "10.40.66.0/24"]
     service_security_group_id = "sg-0123456789abcdef0"
   }
 }

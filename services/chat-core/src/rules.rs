@@ -40,6 +40,58 @@ pub enum Refusal {
     ReservedKind,
     #[error("only a group admin may add members to this group")]
     AdditionByNonAdmin,
+    #[error("a direct conversation has no name to change")]
+    RenameDirect,
+}
+
+/// Most distinct emoji on one message (`too_many_reactions` beyond).
+pub const MAX_REACTION_EMOJI: usize = 50;
+
+/// Most messages pinned in one conversation at once.
+pub const MAX_PINS: usize = 100;
+
+/// A reaction: one Unicode emoji (a whole grapheme cluster that is an emoji: skin
+/// tones, ZWJ sequences and flags included), or a `:shortcode:` of 1..=32 characters
+/// `[a-z0-9_+-]` for custom ones. Parsed once, at the gateway and again by the
+/// projection, so the log's reactions are all of this shape.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Emoji(String);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "emoji must be one Unicode emoji or a :shortcode: of 1 to 32 characters a-z, 0-9, _, + or -"
+)]
+pub struct InvalidEmoji;
+
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, InvalidEmoji> {
+        let shortcode = raw
+            .strip_prefix(':')
+            .and_then(|r| r.strip_suffix(':'))
+            .filter(|code| {
+                (1..=32).contains(&code.len())
+                    && code.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+-".contains(&b)
+                    })
+            });
+        if shortcode.is_some() || emojis::get(raw).is_some() {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidEmoji)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Any member renames a group; a direct conversation has no name.
+pub fn may_rename(actor_standing: Membership) -> Result<(), Refusal> {
+    match actor_standing.kind {
+        ConversationKind::Direct => Err(Refusal::RenameDirect),
+        ConversationKind::Group => Ok(()),
+    }
 }
 
 /// Who may add people to a group (`[groups] who_may_add`, `CHAT__GROUPS__WHO_MAY_ADD`).
@@ -216,5 +268,52 @@ mod tests {
             may_send_kind(MessageKind::System),
             Err(Refusal::ReservedKind)
         );
+    }
+
+    #[test]
+    fn reactions_are_one_emoji_or_a_shortcode() {
+        for ok in [
+            "👍",
+            "👍🏽",
+            "❤️",
+            "👨‍👩‍👧",
+            "🇫🇷",
+            ":party_parrot:",
+            ":+1:",
+            ":a-b_9:",
+        ] {
+            assert!(Emoji::parse(ok).is_ok(), "{ok}");
+        }
+        let long = format!(":{}:", "a".repeat(33));
+        for bad in [
+            "",
+            "a",
+            "👍👍",
+            "👍 ",
+            "::",
+            ":Upper:",
+            ":a b:",
+            ":x",
+            "x:",
+            "<b>",
+            long.as_str(),
+        ] {
+            assert_eq!(Emoji::parse(bad), Err(InvalidEmoji), "{bad:?}");
+        }
+        assert!(Emoji::parse(&format!(":{}:", "a".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn only_groups_are_renamed() {
+        let group = Membership {
+            kind: ConversationKind::Group,
+            is_admin: false,
+        };
+        assert_eq!(may_rename(group), Ok(()));
+        let direct = Membership {
+            kind: ConversationKind::Direct,
+            is_admin: true,
+        };
+        assert_eq!(may_rename(direct), Err(Refusal::RenameDirect));
     }
 }

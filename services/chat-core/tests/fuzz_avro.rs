@@ -32,6 +32,7 @@ use chat_core::config::{RegistrySettings, Secret};
 use chat_core::events::{
     Attachment, AvroRecord, ConversationCreated, ConversationEvent, ConversationKind, MessageKind,
     MessageSent, NotificationReason, NotificationRequested, Payload, PresenceEvent, PresenceKind,
+    Reaction,
 };
 use chat_core::ids::{ConversationId, MessageId, SessionId, UserId};
 use chat_core::time::UnixMillis;
@@ -264,14 +265,16 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn attachment() -> impl Strategy<Value = Attachment> {
-    (text(), text(), text(), any::<i64>()).prop_map(|(url, name, content_type, size_bytes)| {
-        Attachment {
+    (text(), text(), text(), any::<i64>(), text(), text()).prop_map(
+        |(url, name, content_type, size_bytes, attachment_id, object_key)| Attachment {
             url,
             name,
             content_type,
             size_bytes,
-        }
-    })
+            attachment_id,
+            object_key,
+        },
+    )
 }
 
 fn message_kind() -> impl Strategy<Value = MessageKind> {
@@ -292,18 +295,22 @@ fn payload() -> impl Strategy<Value = Payload> {
             message_kind(),
             text(),
             proptest::option::of(uuid()),
-            proptest::collection::vec(attachment(), 0..3)
+            proptest::collection::vec(attachment(), 0..3),
+            proptest::option::of(uuid()),
         )
-            .prop_map(|(m, client_msg_id, kind, body, reply_to, attachments)| {
-                Payload::MessageSent(MessageSent {
-                    message_id: MessageId(m),
-                    client_msg_id,
-                    kind,
-                    body,
-                    reply_to: reply_to.map(MessageId),
-                    attachments,
-                })
-            }),
+            .prop_map(
+                |(m, client_msg_id, kind, body, reply_to, attachments, thread_root)| {
+                    Payload::MessageSent(MessageSent {
+                        message_id: MessageId(m),
+                        client_msg_id,
+                        kind,
+                        body,
+                        reply_to: reply_to.map(MessageId),
+                        attachments,
+                        thread_root: thread_root.map(MessageId),
+                    })
+                }
+            ),
         (uuid(), text(), text()).prop_map(|(m, client_msg_id, body)| Payload::MessageEdited {
             message_id: MessageId(m),
             client_msg_id,
@@ -337,6 +344,33 @@ fn payload() -> impl Strategy<Value = Payload> {
             as_admin,
         }),
         uuid().prop_map(|u| Payload::MemberRemoved { user_id: UserId(u) }),
+        (uuid(), text(), text(), any::<bool>()).prop_map(|(m, emoji, client_msg_id, add)| {
+            let r = Reaction {
+                message_id: MessageId(m),
+                emoji,
+                client_msg_id,
+            };
+            if add {
+                Payload::ReactionAdded(r)
+            } else {
+                Payload::ReactionRemoved(r)
+            }
+        }),
+        (text(), text()).prop_map(|(name, client_msg_id)| Payload::ConversationRenamed {
+            name,
+            client_msg_id
+        }),
+        (uuid(), text(), any::<bool>()).prop_map(|(m, client_msg_id, pin)| if pin {
+            Payload::MessagePinned {
+                message_id: MessageId(m),
+                client_msg_id,
+            }
+        } else {
+            Payload::MessageUnpinned {
+                message_id: MessageId(m),
+                client_msg_id,
+            }
+        }),
     ]
 }
 

@@ -45,6 +45,7 @@ fn sample_events(conversation: ConversationId) -> Vec<ConversationEvent> {
             body: "héllo <script>alert(1)</script>".into(),
             reply_to: None,
             attachments: vec![],
+            thread_root: None,
         }),
         Payload::MessageEdited {
             message_id,
@@ -196,6 +197,41 @@ async fn the_registry_refuses_an_incompatible_schema() {
     }
     assert!(registry.is_compatible(&subject, v2_ok).await.unwrap());
     registry.register(&subject, v2_ok).await.unwrap();
+}
+
+/// Every released conversation-event schema (`schemas/avro/history/`, oldest first) and
+/// then the current one register in order under BACKWARD_TRANSITIVE on the real
+/// registry: the evolution the running platform performs at its next start.
+#[tokio::test]
+async fn the_released_schemas_evolve_under_backward_transitive() {
+    let s = settings();
+    let registry = RegistryAdmin::new(&s.registry).unwrap();
+    let subject = format!("test.evolution-{}-value", Uuid::new_v4().simple());
+    registry
+        .set_compatibility(&subject, "BACKWARD_TRANSITIVE")
+        .await
+        .unwrap();
+    let history = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/avro/history");
+    let mut released: Vec<_> = std::fs::read_dir(history)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("conversation_event.v"))
+        })
+        .collect();
+    released.sort();
+    assert!(!released.is_empty(), "no released schema in {history}");
+    let mut ids = Vec::new();
+    for path in &released {
+        let schema = std::fs::read_to_string(path).unwrap();
+        ids.push(registry.register(&subject, &schema).await.unwrap());
+    }
+    let current = ConversationEvent::schema_source();
+    assert!(registry.is_compatible(&subject, current).await.unwrap());
+    let id = registry.register(&subject, current).await.unwrap();
+    assert!(!ids.contains(&id), "the current schema is a new version");
 }
 
 #[tokio::test]

@@ -331,7 +331,15 @@ async fn snapshot(keyspace: &str, conversations: &[String], users: &[&User]) -> 
             store.conversation(c).await.unwrap(),
             store.members(c).await.unwrap()
         );
-        out += &format!("{:?}\n", store.page(c, None, Some(-1), 200).await.unwrap());
+        let page = store.page(c, None, Some(-1), 200).await.unwrap();
+        for root in page.messages.iter().filter(|m| m.thread.is_some()) {
+            let thread = store
+                .thread_page(c, root.message_id.parse().unwrap(), -1, 200)
+                .await
+                .unwrap();
+            out += &format!("{thread:?}\n");
+        }
+        out += &format!("{page:?}\n{:?}\n", store.pins(c).await.unwrap());
     }
     for u in users {
         out += &format!(
@@ -422,9 +430,55 @@ async fn replays_change_nothing_and_a_rebuild_equals_the_live_projection() {
     let direct = d.body["conversation_id"].as_str().unwrap().to_string();
     let mut c = Ws::connect(&s.gateway, &carol.token).await;
     c.request(send_frame(&direct, "c1", "hi alice")).await;
+    // v1.1: a thread, reactions, pins and a rename are replayed and rebuilt too.
+    let root = acks[5]["message_id"].clone();
+    for (id, body) in [("t1", "first reply"), ("t2", "second reply")] {
+        let mut reply = send_frame(&group, id, body);
+        reply["thread_root"] = root.clone();
+        let ack = a.request(reply).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+    let mut reply = send_frame(&direct, "t3", "a reply in a direct conversation");
+    reply["thread_root"] = json!(c.request(send_frame(&direct, "c2", "root")).await["message_id"]);
+    assert_eq!(c.request(reply).await["type"], "ack");
+    for (id, emoji, op, by_alice) in [
+        ("r1", "👍", "add", true),
+        ("r2", "🎉", "add", false),
+        ("r3", "👍", "add", false),
+        ("r4", "🎉", "remove", false),
+        ("r5", "👍", "add", true),
+        ("r6", "🎉", "add", true),
+    ] {
+        let who = if by_alice { &mut a } else { &mut c };
+        let ack = who
+            .request(
+                json!({"type": "react", "conversation_id": group, "message_id": root,
+                            "emoji": emoji, "op": op, "client_msg_id": id}),
+            )
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+    for (method, m) in [("PUT", &acks[6]), ("PUT", &acks[7]), ("DELETE", &acks[6])] {
+        let path = format!(
+            "/api/v1/conversations/{group}/pins/{}",
+            m["message_id"].as_str().unwrap()
+        );
+        let r = s.api.call(method, &path, Some(&alice.token), None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let r = s
+        .api
+        .call(
+            "PATCH",
+            &format!("/api/v1/conversations/{group}"),
+            Some(&carol.token),
+            Some(json!({"name": "renamed <group>"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
     a.request(send_frame(&group, "sentinel", "sentinel")).await;
     wait_for_last_body(&s.api, &alice, &group, "sentinel").await;
-    wait_for_last_body(&s.api, &alice, &direct, "hi alice").await;
+    wait_for_last_body(&s.api, &alice, &direct, "a reply in a direct conversation").await;
 
     let conversations = vec![group.clone(), direct.clone()];
     let users = [&alice, &bob, &carol];
@@ -432,6 +486,15 @@ async fn replays_change_nothing_and_a_rebuild_equals_the_live_projection() {
     assert!(
         live.contains("changed") && live.contains("deleted_at: Some"),
         "sanity: {live}"
+    );
+    assert!(
+        live.contains("reply_count: 2")
+            && live.contains("second reply")
+            && live.contains("renamed <group>")
+            && live.contains("emoji: \"👍\", count: 2")
+            && live.contains("emoji: \"🎉\", count: 1")
+            && live.contains("pinned_by"),
+        "v1.1 state is in the projection: {live}"
     );
 
     // Replay the whole topic into the same tables, twice, with new consumer groups.
@@ -534,6 +597,7 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
             body: "I am not a member".into(),
             reply_to: None,
             attachments: vec![],
+            thread_root: None,
         }),
     };
     let bytes = codec
@@ -776,6 +840,7 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
             body: "appended once".into(),
             reply_to: None,
             attachments: vec![],
+            thread_root: None,
         }),
     };
     let offset = append_directly(&s, &appended).await;
@@ -810,6 +875,7 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
             body: "in the log after all".into(),
             reply_to: None,
             attachments: vec![],
+            thread_root: None,
         }),
         ..appended.clone()
     };

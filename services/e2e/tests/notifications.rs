@@ -309,6 +309,69 @@ async fn offline_members_are_notified_by_the_rules_and_online_ones_are_not() {
     assert_eq!(dan_group[0].preview, body2);
 }
 
+/// v1.1: a reaction notifies the offline author in a direct conversation only, and a
+/// mention in a thread reply notifies like one in the main timeline.
+#[tokio::test]
+async fn reactions_notify_in_direct_conversations_and_thread_mentions_like_any_mention() {
+    let stack = LiveStack::start(1, 60, 30).await;
+    let _notifications = start_notifications(&stack, 1);
+    let api = stack.api(0);
+    let ana = sign_up(&api, "ana").await; // reacts, online
+    let cat = sign_up(&api, "cat").await; // offline
+    let direct = create_direct(&api, &ana, &cat).await;
+    let group = create_group(&api, &ana, &[&cat]).await;
+    let mut ana_ws = Client::connect(&stack.gateways[0], &ana, "ana").await;
+    wait_online(&api, &cat, &ana).await;
+    let post = |c: &str, id: &str, body: &str| {
+        let path = format!("/api/v1/conversations/{c}/messages");
+        let body = json!({"client_msg_id": id, "body": body});
+        let api = &api;
+        let token = cat.token.clone();
+        async move { api.call("POST", &path, Some(&token), Some(body)).await }
+    };
+    let in_direct = post(&direct, "c-1", "my news").await.body;
+    let in_group = post(&group, "c-2", "group news").await.body;
+    let mut reader = TopicReader::from_beginning(&topics_of(&stack).notifications, true);
+    for (c, m, id) in [(&direct, &in_direct, "r-1"), (&group, &in_group, "r-2")] {
+        let ack = ana_ws
+            .send_and_ack(json!({"type": "react", "conversation_id": c,
+                                 "message_id": m["message_id"], "emoji": "👍",
+                                 "op": "add", "client_msg_id": id}))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+    let mut reply = send(&group, "t-1", &format!("@{} in a thread", cat.username));
+    reply["thread_root"] = in_group["message_id"].clone();
+    let reply_ack = ana_ws.send_and_ack(reply).await;
+    let wait = Duration::from_secs(60);
+    reader
+        .until("two notifications", wait, |r| r.len() >= 2)
+        .await;
+    reader.drain(Duration::from_secs(4)).await;
+    let all = reader.notifications();
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let reaction = of_user(&all, &cat, &direct);
+    assert_eq!(reaction.len(), 1, "{all:#?}");
+    assert_eq!(reaction[0].reason, NotificationReason::Reaction);
+    assert_eq!(reaction[0].preview, "reacted 👍");
+    assert_eq!(reaction[0].sender_id.to_string(), ana.id);
+    assert_eq!(
+        reaction[0].message_id.to_string(),
+        in_direct["message_id"].as_str().unwrap()
+    );
+    let mention = of_user(&all, &cat, &group);
+    assert_eq!(
+        mention.len(),
+        1,
+        "the group reaction notifies nobody: {all:#?}"
+    );
+    assert_eq!(mention[0].reason, NotificationReason::Mention);
+    assert_eq!(
+        mention[0].message_id.to_string(),
+        reply_ack["message_id"].as_str().unwrap()
+    );
+}
+
 #[tokio::test]
 async fn a_burst_of_fifty_coalesces_into_one_notification_per_window() {
     const WINDOW_SECS: u64 = 4;

@@ -113,6 +113,12 @@ impl ConversationName {
     }
 }
 
+/// A reaction's emoji (`chat_core::rules::Emoji`), refused with `invalid_emoji`.
+pub fn parse_emoji(raw: &str) -> Result<chat_core::rules::Emoji, ApiError> {
+    chat_core::rules::Emoji::parse(raw)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEmoji, e.to_string()))
+}
+
 /// A message body: not blank, at most the configured number of bytes. Stored and
 /// delivered as text, never interpreted.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -41,6 +41,12 @@ pub enum ErrorCode {
     InvalidDisplayName,
     InvalidName,
     InvalidBody,
+    /// v1.1: a thread root that is itself a thread reply.
+    InvalidThread,
+    /// v1.1: a reaction that is not one emoji or a `:shortcode:`.
+    InvalidEmoji,
+    /// v1.1: a new emoji on a message that has `rules::MAX_REACTION_EMOJI` already.
+    TooManyReactions,
 }
 
 impl ErrorCode {
@@ -67,6 +73,9 @@ impl ErrorCode {
             ErrorCode::InvalidDisplayName => "invalid_display_name",
             ErrorCode::InvalidName => "invalid_name",
             ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidThread => "invalid_thread",
+            ErrorCode::InvalidEmoji => "invalid_emoji",
+            ErrorCode::TooManyReactions => "too_many_reactions",
         }
     }
 
@@ -78,7 +87,9 @@ impl ErrorCode {
                 StatusCode::FORBIDDEN
             }
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::UsernameTaken | ErrorCode::GroupFull => StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken | ErrorCode::GroupFull | ErrorCode::TooManyReactions => {
+                StatusCode::CONFLICT
+            }
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,7 +103,9 @@ impl ErrorCode {
             | ErrorCode::InvalidPassword
             | ErrorCode::InvalidDisplayName
             | ErrorCode::InvalidName
-            | ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidBody
+            | ErrorCode::InvalidThread
+            | ErrorCode::InvalidEmoji => StatusCode::BAD_REQUEST,
         }
     }
 }

@@ -19,15 +19,17 @@ use std::collections::HashMap;
 
 use chat_core::events::MessageKind;
 use chat_core::ids::{ClientMsgId, ConversationId, MessageId};
-use chat_gateway::ws::frames::{parse, BadFrame, ClientFrame, TypingState, KNOWN_TYPES};
+use chat_gateway::ws::frames::{
+    parse, BadFrame, ClientFrame, ReactionOpFrame, TypingState, KNOWN_TYPES,
+};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 /// The frame types the parser knows, from the parser itself.
-const TYPES: [&str; 9] = KNOWN_TYPES;
+const TYPES: [&str; 10] = KNOWN_TYPES;
 
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 15] = [
     "type",
     "conversation_id",
     "client_msg_id",
@@ -39,6 +41,10 @@ const FIELDS: [&str; 11] = [
     "state",
     "positions",
     "token",
+    "thread_root",
+    "emoji",
+    "op",
+    "name",
 ];
 
 /// Parse `text` and check what any answer must satisfy. Returns the answer.
@@ -105,9 +111,10 @@ fn valid_frame() -> impl Strategy<Value = (ClientFrame, Value)> {
             cmid(),
             any::<String>(),
             sendable_kind(),
+            proptest::option::of(mid()),
             proptest::option::of(mid())
         )
-            .prop_map(|(c, m, body, kind, reply_to)| {
+            .prop_map(|(c, m, body, kind, reply_to, thread_root)| {
                 let mut v = json!({"type": "send", "conversation_id": c, "client_msg_id": m,
                                    "body": body});
                 if let Some(k) = kind {
@@ -116,15 +123,38 @@ fn valid_frame() -> impl Strategy<Value = (ClientFrame, Value)> {
                 if let Some(r) = reply_to {
                     v["reply_to"] = json!(r);
                 }
+                if let Some(t) = thread_root {
+                    v["thread_root"] = json!(t);
+                }
                 let frame = ClientFrame::Send {
                     conversation_id: c,
                     client_msg_id: m,
                     body,
                     kind,
                     reply_to,
+                    thread_root,
                 };
                 (frame, v)
             }),
+        (cid(), mid(), any::<String>(), any::<bool>(), cmid()).prop_map(
+            |(c, m, emoji, add, cm)| {
+                let op = if add { "add" } else { "remove" };
+                let v = json!({"type": "react", "conversation_id": c, "message_id": m,
+                               "emoji": emoji, "op": op, "client_msg_id": cm});
+                let frame = ClientFrame::React {
+                    conversation_id: c,
+                    message_id: m,
+                    emoji,
+                    op: if add {
+                        ReactionOpFrame::Add
+                    } else {
+                        ReactionOpFrame::Remove
+                    },
+                    client_msg_id: cm,
+                };
+                (frame, v)
+            }
+        ),
         (cid(), mid(), any::<String>(), cmid()).prop_map(|(c, m, body, cm)| {
             let v = json!({"type": "edit", "conversation_id": c, "message_id": m, "body": body,
                            "client_msg_id": cm});

@@ -31,6 +31,8 @@ pub struct MessageOwner {
     pub conversation_id: ConversationId,
     pub sender: UserId,
     pub deleted: bool,
+    /// v1.1: the message is a reply in a thread (so it cannot be a thread's root).
+    pub in_thread: bool,
 }
 
 pub struct MembershipStore {
@@ -80,7 +82,7 @@ impl MembershipStore {
             message_row: prepare(
                 &session,
                 format!(
-                    "SELECT conversation_id, sender_id, deleted FROM {ks}.message_lookup WHERE message_id = ?"
+                    "SELECT conversation_id, sender_id, deleted, thread_root FROM {ks}.message_lookup WHERE message_id = ?"
                 ),
             )
             .await?,
@@ -323,11 +325,14 @@ impl MembershipStore {
 
     /// Remember who sent a message (after Kafka acknowledged it), or that it is deleted.
     pub async fn message_sent(&self, m: MessageId, owner: MessageOwner) -> Result<(), StoreError> {
+        // "<conversation> <sender>[ deleted][ thread]": records written before v1.1
+        // lack " thread", which the reader then takes from the projection.
         let value = format!(
-            "{} {}{}",
+            "{} {}{}{}",
             owner.conversation_id,
             owner.sender,
-            if owner.deleted { " deleted" } else { "" }
+            if owner.deleted { " deleted" } else { "" },
+            if owner.in_thread { " thread" } else { " main" }
         );
         let _: () = self
             .redis()
@@ -342,27 +347,41 @@ impl MembershipStore {
             let mut parts = v.split(' ');
             let conversation_id = parts.next().and_then(|s| s.parse().ok());
             let sender = parts.next().and_then(|s| s.parse().ok());
-            let deleted = parts.next() == Some("deleted");
-            if let (Some(conversation_id), Some(sender)) = (conversation_id, sender) {
+            let flags: Vec<&str> = parts.collect();
+            let deleted = flags.contains(&"deleted");
+            let place = if flags.contains(&"thread") {
+                Some(true)
+            } else if flags.contains(&"main") {
+                Some(false)
+            } else {
+                None
+            };
+            if let (Some(conversation_id), Some(sender), Some(in_thread)) =
+                (conversation_id, sender, place)
+            {
                 return Ok(Some(MessageOwner {
                     conversation_id,
                     sender,
                     deleted,
+                    in_thread,
                 }));
             }
-            tracing::error!(message_id = %m, "unreadable message owner record; asking the projection");
+            if conversation_id.is_none() || sender.is_none() {
+                tracing::error!(message_id = %m, "unreadable message owner record; asking the projection");
+            }
         }
-        let row = first_row::<(Option<Uuid>, Option<Uuid>, Option<bool>)>(
+        let row = first_row::<(Option<Uuid>, Option<Uuid>, Option<bool>, Option<Uuid>)>(
             &self.session,
             &self.message_row,
             (m.0,),
         )
         .await?;
-        Ok(row.and_then(|(c, s, deleted)| {
+        Ok(row.and_then(|(c, s, deleted, thread_root)| {
             Some(MessageOwner {
                 conversation_id: ConversationId(c?),
                 sender: UserId(s?),
                 deleted: deleted.unwrap_or(false),
+                in_thread: thread_root.is_some(),
             })
         }))
     }

@@ -36,7 +36,24 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
             "/../../schemas/cql/0003_account_state.cql"
         )),
     ),
+    (
+        4,
+        "0004_threads_reactions_pins",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/cql/0004_threads_reactions_pins.cql"
+        )),
+    ),
 ];
+
+/// Whether `error` says an `ALTER TABLE ... ADD` found its column already there
+/// (Cassandra: "conflicts with an existing column"; ScyllaDB: "already exists").
+fn is_column_already_added(statement: &str, error: &str) -> bool {
+    let s = statement.to_ascii_uppercase();
+    s.starts_with("ALTER TABLE")
+        && s.contains(" ADD ")
+        && (error.contains("conflicts with an existing column") || error.contains("already exists"))
+}
 
 /// Split a migration file into statements: a statement ends with a `;` at the end of a
 /// line; `--` comment lines are dropped.
@@ -136,10 +153,15 @@ pub async fn migrate(
         }
         for statement in split_statements(text) {
             tracing::debug!(migration = name, %statement, "applying");
-            session
-                .query_unpaged(statement, ())
-                .await
-                .map_err(StoreError::cql)?;
+            if let Err(e) = session.query_unpaged(statement.as_str(), ()).await {
+                // A migration interrupted after some of its statements ran is applied
+                // again whole: a column it already added is not an error then.
+                if is_column_already_added(&statement, &e.to_string()) {
+                    tracing::info!(migration = name, %statement, "column already there");
+                    continue;
+                }
+                return Err(StoreError::cql(e));
+            }
         }
         session
             .await_schema_agreement()
@@ -182,5 +204,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_added_column_that_is_there_is_not_an_error_on_a_rerun() {
+        let add = "ALTER TABLE messages ADD thread_root uuid";
+        assert!(is_column_already_added(
+            add,
+            "Invalid column name thread_root because it conflicts with an existing column"
+        ));
+        assert!(is_column_already_added(add, "Column thread_root already exists"));
+        assert!(!is_column_already_added(add, "Unknown table messages"));
+        assert!(!is_column_already_added(
+            "CREATE TABLE x (a int PRIMARY KEY)",
+            "already exists"
+        ));
     }
 }

@@ -43,6 +43,33 @@ pub enum Payload {
     MemberRemoved {
         user_id: UserId,
     },
+    /// v1.1: the actor reacted to a message (at most once per emoji).
+    ReactionAdded(Reaction),
+    /// v1.1: the actor took a reaction back.
+    ReactionRemoved(Reaction),
+    /// v1.1: a group's new name.
+    ConversationRenamed {
+        name: String,
+        client_msg_id: String,
+    },
+    /// v1.1: a message pinned to its conversation.
+    MessagePinned {
+        message_id: MessageId,
+        client_msg_id: String,
+    },
+    MessageUnpinned {
+        message_id: MessageId,
+        client_msg_id: String,
+    },
+}
+
+/// The payload of `ReactionAdded` and `ReactionRemoved`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reaction {
+    pub message_id: MessageId,
+    /// Validated by `crate::rules::Emoji` before it is appended.
+    pub emoji: String,
+    pub client_msg_id: String,
 }
 
 impl Payload {
@@ -57,6 +84,11 @@ impl Payload {
             Payload::ConversationCreated(_) => "conversation_created",
             Payload::MemberAdded { .. } => "member_added",
             Payload::MemberRemoved { .. } => "member_removed",
+            Payload::ReactionAdded(_) => "reaction_added",
+            Payload::ReactionRemoved(_) => "reaction_removed",
+            Payload::ConversationRenamed { .. } => "conversation_renamed",
+            Payload::MessagePinned { .. } => "message_pinned",
+            Payload::MessageUnpinned { .. } => "message_unpinned",
         }
     }
 }
@@ -69,6 +101,8 @@ pub struct MessageSent {
     pub body: String,
     pub reply_to: Option<MessageId>,
     pub attachments: Vec<Attachment>,
+    /// v1.1: the root of the thread this message replies in.
+    pub thread_root: Option<MessageId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -93,10 +127,16 @@ impl MessageKind {
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attachment {
+    /// v1 records named their bytes by URL; v1.1 records leave it empty and name them by
+    /// `object_key` in the attachments bucket.
     pub url: String,
     pub name: String,
     pub content_type: String,
     pub size_bytes: i64,
+    #[serde(default)]
+    pub attachment_id: String,
+    #[serde(default)]
+    pub object_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -17,7 +17,7 @@ mod presence;
 pub use avro::{AvroRecord, DecodeError};
 pub use conversation::{
     Attachment, ConversationCreated, ConversationEvent, ConversationKind, MessageKind, MessageSent,
-    Payload,
+    Payload, Reaction,
 };
 pub use logged::{Keyed, Logged, Rejection};
 pub use notification::{NotificationReason, NotificationRequested};

@@ -25,6 +25,8 @@ pub enum NotificationReason {
     Dm,
     Mention,
     Group,
+    /// v1.1: someone reacted to the recipient's message in a direct conversation.
+    Reaction,
 }
 
 impl NotificationReason {
@@ -34,6 +36,7 @@ impl NotificationReason {
             NotificationReason::Dm => "DM",
             NotificationReason::Mention => "MENTION",
             NotificationReason::Group => "GROUP",
+            NotificationReason::Reaction => "REACTION",
         }
     }
 
@@ -42,6 +45,7 @@ impl NotificationReason {
         match symbol {
             "DM" => NotificationReason::Dm,
             "MENTION" => NotificationReason::Mention,
+            "REACTION" => NotificationReason::Reaction,
             _ => NotificationReason::Group,
         }
     }

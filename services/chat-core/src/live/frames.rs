@@ -36,6 +36,13 @@ pub struct MessageView<'a> {
     pub created_at: Option<String>,
     pub edited_at: Option<String>,
     pub deleted_at: Option<String>,
+    /// v1.1: the thread this message replies in.
+    pub thread_root: Option<String>,
+    /// v1.1: the protocol's `attachments`, `thread` and `reactions` values, as JSON
+    /// (live: what the event carries, `null` and `[]`; replayed: what history holds).
+    pub attachments: Value,
+    pub thread: Value,
+    pub reactions: Value,
 }
 
 fn message_sent_body(m: &MessageView<'_>) -> Value {
@@ -53,6 +60,32 @@ fn message_sent_body(m: &MessageView<'_>) -> Value {
         "created_at": m.created_at,
         "edited_at": m.edited_at,
         "deleted_at": m.deleted_at,
+        "thread_root": m.thread_root,
+        "attachments": m.attachments,
+        "thread": m.thread,
+        "reactions": m.reactions,
+    })
+}
+
+/// The protocol's attachment object as far as the log knows it. `url` is the gateway
+/// route that checks membership and redirects to a short-lived download link, so a
+/// frame rendered anywhere (the fanout role has no storage credentials) carries a URL
+/// that only a member can use.
+pub fn attachment_view(conversation_id: &str, a: &crate::events::Attachment) -> Value {
+    let url = if a.attachment_id.is_empty() {
+        a.url.clone()
+    } else {
+        format!(
+            "/api/v1/conversations/{conversation_id}/attachments/{}",
+            a.attachment_id
+        )
+    };
+    json!({
+        "attachment_id": a.attachment_id,
+        "filename": a.name,
+        "content_type": a.content_type,
+        "size": a.size_bytes,
+        "url": url,
     })
 }
 
@@ -91,6 +124,15 @@ pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
                 created_at: Some(occurred_at.clone()),
                 edited_at: None,
                 deleted_at: None,
+                thread_root: m.thread_root.map(|r| r.to_string()),
+                attachments: Value::Array(
+                    m.attachments
+                        .iter()
+                        .map(|a| attachment_view(&event.conversation_id.to_string(), a))
+                        .collect(),
+                ),
+                thread: Value::Null,
+                reactions: Value::Array(vec![]),
             })
         }
         Payload::MessageEdited {
@@ -121,6 +163,15 @@ pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
             "admin": as_admin,
         }),
         Payload::MemberRemoved { user_id } => json!({ "user_id": user_id.to_string() }),
+        Payload::ReactionAdded(r) | Payload::ReactionRemoved(r) => json!({
+            "message_id": r.message_id.to_string(),
+            "emoji": r.emoji,
+            "user_id": event.actor_id.to_string(),
+        }),
+        Payload::ConversationRenamed { name, .. } => json!({ "name": name }),
+        Payload::MessagePinned { message_id, .. } | Payload::MessageUnpinned { message_id, .. } => {
+            json!({ "message_id": message_id.to_string() })
+        }
     };
     if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
         b.extend(f);
@@ -181,6 +232,7 @@ mod tests {
             body: "<b>hi</b>".into(),
             reply_to: None,
             attachments: vec![],
+            thread_root: None,
         }));
         let v: Value = serde_json::from_str(&event_frame(&e, 7, Some(5))).unwrap();
         assert_eq!(v["type"], "event");
@@ -229,6 +281,7 @@ mod tests {
             body: "hi".into(),
             reply_to: None,
             attachments: vec![],
+            thread_root: None,
         }));
         let live: Value = serde_json::from_str(&event_frame(&e, 7, Some(5))).unwrap();
         let replayed_view = MessageView {
@@ -242,11 +295,87 @@ mod tests {
             created_at: Some(UnixMillis(1_700_000_000_000).to_rfc3339()),
             edited_at: None,
             deleted_at: None,
+            thread_root: None,
+            attachments: json!([]),
+            thread: Value::Null,
+            reactions: json!([]),
         };
         let mut replayed: Value =
             serde_json::from_str(&replayed_message_frame(&replayed_view, Some(5))).unwrap();
         assert_eq!(replayed["replayed"], true);
         replayed.as_object_mut().unwrap().remove("replayed");
         assert_eq!(replayed, live);
+    }
+
+    #[test]
+    fn v1_1_events_carry_their_fields() {
+        use crate::events::{Attachment, Reaction};
+        let root = MessageId(Uuid::from_u128(9));
+        let reply = event(Payload::MessageSent(MessageSent {
+            message_id: MessageId(Uuid::from_u128(4)),
+            client_msg_id: "c".into(),
+            kind: MessageKind::File,
+            body: "see file".into(),
+            reply_to: None,
+            attachments: vec![Attachment {
+                url: String::new(),
+                name: "a <b>.pdf".into(),
+                content_type: "application/pdf".into(),
+                size_bytes: 10,
+                attachment_id: "up1".into(),
+                object_key: "uploads/x/up1".into(),
+            }],
+            thread_root: Some(root),
+        }));
+        let v: Value = serde_json::from_str(&event_frame(&reply, 7, Some(5))).unwrap();
+        assert_eq!(v["event"]["thread_root"], root.to_string());
+        assert!(v["event"]["thread"].is_null());
+        assert_eq!(v["event"]["reactions"], json!([]));
+        let a = &v["event"]["attachments"][0];
+        assert_eq!(a["filename"], "a <b>.pdf");
+        assert_eq!(a["size"], 10);
+        assert_eq!(
+            a["url"],
+            format!(
+                "/api/v1/conversations/{}/attachments/up1",
+                Uuid::from_u128(2)
+            )
+        );
+        assert!(
+            a.get("object_key").is_none(),
+            "the bucket layout stays private"
+        );
+
+        let r = Reaction {
+            message_id: root,
+            emoji: "👍".into(),
+            client_msg_id: "r".into(),
+        };
+        let v: Value = serde_json::from_str(&event_frame(
+            &event(Payload::ReactionRemoved(r)),
+            8,
+            Some(7),
+        ))
+        .unwrap();
+        assert_eq!(v["event"]["kind"], "reaction_removed");
+        assert_eq!(v["event"]["emoji"], "👍");
+        assert_eq!(v["event"]["user_id"], Uuid::from_u128(3).to_string());
+        assert_eq!(v["event"]["message_id"], root.to_string());
+
+        let renamed = event(Payload::ConversationRenamed {
+            name: "new".into(),
+            client_msg_id: "n".into(),
+        });
+        let v: Value = serde_json::from_str(&event_frame(&renamed, 9, Some(8))).unwrap();
+        assert_eq!(v["event"]["kind"], "conversation_renamed");
+        assert_eq!(v["event"]["name"], "new");
+
+        let pinned = event(Payload::MessagePinned {
+            message_id: root,
+            client_msg_id: "p".into(),
+        });
+        let v: Value = serde_json::from_str(&event_frame(&pinned, 10, Some(9))).unwrap();
+        assert_eq!(v["event"]["kind"], "message_pinned");
+        assert_eq!(v["event"]["message_id"], root.to_string());
     }
 }

@@ -52,6 +52,8 @@ pub struct SendMessage {
     pub body: MessageBody,
     pub kind: MessageKind,
     pub reply_to: Option<MessageId>,
+    /// v1.1: reply in the thread of this message.
+    pub thread_root: Option<MessageId>,
 }
 
 pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<Ack, ActionError> {
@@ -61,6 +63,15 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
         match state.membership.message_owner(reply_to).await? {
             Some(owner) if owner.conversation_id == c => {}
             _ => return Err(ActionError::NotFound("reply_to message")),
+        }
+    }
+    if let Some(root) = cmd.thread_root {
+        let owner = live_message(state, c, root).await.map_err(|e| match e {
+            ActionError::NotFound(_) => ActionError::NotFound("thread_root message"),
+            other => other,
+        })?;
+        if owner.in_thread {
+            return Err(ActionError::InvalidThread);
         }
     }
     let message_id = MessageId::derive(c, sender, &cmd.client_msg_id);
@@ -77,6 +88,7 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
                 body: cmd.body.into_inner(),
                 reply_to: cmd.reply_to,
                 attachments: vec![],
+                thread_root: cmd.thread_root,
             }),
         );
         let seq = state.appender.append(&ev).await?;
@@ -84,6 +96,7 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
             conversation_id: c,
             sender,
             deleted: false,
+            in_thread: cmd.thread_root.is_some(),
         };
         after_ack(
             "message owner",
@@ -95,7 +108,7 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
 }
 
 /// Find a message of conversation `c` that is still there (not deleted).
-async fn live_message(
+pub(super) async fn live_message(
     state: &AppState,
     c: ConversationId,
     m: MessageId,

@@ -6,10 +6,14 @@
 //!
 //! - [`messages`]: send, edit, delete;
 //! - [`receipts`]: read and delivered pointers;
-//! - [`conversations`]: create (group, direct), add and remove members.
+//! - [`conversations`]: create (group, direct), add and remove members;
+//! - [`reactions`]: v1.1 reactions;
+//! - [`pins`]: v1.1 pins and renaming.
 
 pub mod conversations;
 pub mod messages;
+pub mod pins;
+pub mod reactions;
 pub mod receipts;
 
 use chat_core::events::{ConversationEvent, Payload};
@@ -37,7 +41,7 @@ pub struct Ack {
 impl Ack {
     /// The ack of `event`, appended at `seq`, for the client's `client_msg_id` about
     /// `message_id`.
-    fn of(
+    pub(crate) fn of(
         client_msg_id: &ClientMsgId,
         message_id: MessageId,
         seq: i64,
@@ -73,6 +77,21 @@ pub enum ActionError {
     /// A pointer below zero.
     #[error("up_to_seq must not be negative")]
     NegativePointer,
+    /// A thread root that is itself a reply in a thread.
+    #[error("thread_root is itself a reply in a thread; reply in its thread's root instead")]
+    InvalidThread,
+    /// A new emoji on a message that has the most distinct emoji already.
+    #[error(
+        "a message has at most {} distinct reactions",
+        chat_core::rules::MAX_REACTION_EMOJI
+    )]
+    TooManyReactions,
+    /// A pin beyond the most a conversation holds.
+    #[error(
+        "a conversation has at most {} pins; unpin one first",
+        chat_core::rules::MAX_PINS
+    )]
+    TooManyPins,
     /// Another attempt at the same thing is in flight; retrying later succeeds.
     #[error("{0}")]
     InFlight(&'static str),
@@ -92,6 +111,11 @@ impl From<ActionError> for ApiError {
             ActionError::InvalidMembers(m) => ApiError::new(ErrorCode::InvalidMembers, m),
             ActionError::GroupFull(_) => ApiError::new(ErrorCode::GroupFull, e.to_string()),
             ActionError::NegativePointer => ApiError::bad_frame(e.to_string()),
+            ActionError::InvalidThread => ApiError::new(ErrorCode::InvalidThread, e.to_string()),
+            ActionError::TooManyReactions => {
+                ApiError::new(ErrorCode::TooManyReactions, e.to_string())
+            }
+            ActionError::TooManyPins => ApiError::new(ErrorCode::TooLarge, e.to_string()),
             ActionError::InFlight(what) => ApiError::unavailable(what),
             ActionError::Store(e) => e.into(),
             ActionError::Append(AppendError::Unencodable) => ApiError::internal(),

@@ -108,6 +108,9 @@ pub struct NewMessage {
     kind: Option<MessageKind>,
     #[serde(default)]
     reply_to: Option<MessageId>,
+    /// v1.1: reply in this message's thread.
+    #[serde(default)]
+    thread_root: Option<MessageId>,
 }
 
 pub async fn send(
@@ -125,6 +128,7 @@ pub async fn send(
         body: MessageBody::parse(req.body, state.settings.max_body_bytes)?,
         kind,
         reply_to: req.reply_to,
+        thread_root: req.thread_root,
     };
     let ack = actions::messages::send(&state, user, cmd).await?;
     Ok((StatusCode::CREATED, ApiJson(ack)))

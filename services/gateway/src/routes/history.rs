@@ -48,7 +48,7 @@ pub async fn list(
     })))
 }
 
-fn checked_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+pub(super) fn checked_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::new(
@@ -64,6 +64,8 @@ pub struct PageQuery {
     before: Option<i64>,
     after: Option<i64>,
     limit: Option<usize>,
+    /// v1.1: `exclude` leaves thread replies out; `include` (the default) keeps them.
+    threads: Option<String>,
 }
 
 /// A page request whose bounds were checked: what the history store is asked for.
@@ -72,6 +74,7 @@ pub struct PageBounds {
     pub before: Option<i64>,
     pub after: Option<i64>,
     pub limit: usize,
+    pub exclude_threads: bool,
 }
 
 impl PageQuery {
@@ -86,10 +89,16 @@ impl PageQuery {
         if self.before.is_some() && self.after.is_some() {
             return Err(ApiError::bad_request("give before or after, not both"));
         }
+        let exclude_threads = match self.threads.as_deref() {
+            None | Some("include") => false,
+            Some("exclude") => true,
+            Some(_) => return Err(ApiError::bad_request("threads must be include or exclude")),
+        };
         Ok(PageBounds {
             before: self.before,
             after: self.after,
             limit,
+            exclude_threads,
         })
     }
 }
@@ -109,9 +118,13 @@ pub async fn page(
         .await?
         .ok_or_else(ApiError::not_member)?;
     let (page, members) = tokio::try_join!(
-        state
-            .history
-            .page(c.0, bounds.before, bounds.after, bounds.limit),
+        state.history.page_filtered(
+            c.0,
+            bounds.before,
+            bounds.after,
+            bounds.limit,
+            bounds.exclude_threads
+        ),
         state.history.members(c.0),
     )?;
     // An addition to PROTOCOL.md: members' read and delivered pointers, so a client

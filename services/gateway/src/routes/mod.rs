@@ -12,13 +12,16 @@ mod health;
 mod history;
 mod json;
 mod mutes;
+mod pins;
 mod presence;
+mod reactions;
 mod sessions;
+mod threads;
 mod web;
 mod ws;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
 use crate::state::AppState;
@@ -45,6 +48,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/conversations",
             post(conversations::create).get(history::list),
         )
+        .route("/api/v1/conversations/{id}", patch(pins::rename))
         .route(
             "/api/v1/conversations/{id}/members",
             post(conversations::add_member),
@@ -60,6 +64,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/conversations/{id}/messages",
             post(conversations::send).get(history::page),
+        )
+        .route(
+            "/api/v1/conversations/{id}/messages/{message_id}/reactions/{emoji}",
+            put(reactions::add).delete(reactions::remove),
+        )
+        .route(
+            "/api/v1/conversations/{id}/threads/{root}/messages",
+            get(threads::page),
+        )
+        .route("/api/v1/conversations/{id}/pins", get(pins::list))
+        .route(
+            "/api/v1/conversations/{id}/pins/{message_id}",
+            put(pins::pin).delete(pins::unpin),
         )
         .route("/api/v1/ws", get(ws::upgrade))
         // Every API request counts against its address before anything else is done.

@@ -25,13 +25,14 @@ use chat_core::ids::{SessionId, UserId};
 use futures::StreamExt;
 use governor::{Quota, RateLimiter};
 
-use super::frames::{self, ClientFrame, ServerFrame, TypingState};
+use super::frames::{self, ClientFrame, ReactionOpFrame, ServerFrame, TypingState};
 use crate::actions;
 use crate::actions::messages::SendMessage;
+use crate::actions::reactions::{React, ReactionOp};
 use crate::actions::receipts::Pointer;
 use crate::auth::extract::authenticate;
 use crate::auth::tokens::Principal;
-use crate::domain::MessageBody;
+use crate::domain::{parse_emoji, MessageBody};
 use crate::error::{ApiError, ErrorCode};
 use crate::live::hub::SocketSignals;
 use crate::live::outbound::{self, Outbound};
@@ -273,6 +274,7 @@ async fn handle(
                 body,
                 kind,
                 reply_to,
+                thread_root,
             } => {
                 let cmd = SendMessage {
                     conversation_id,
@@ -280,6 +282,7 @@ async fn handle(
                     body: MessageBody::parse(body, max)?,
                     kind: kind.unwrap_or(MessageKind::Text),
                     reply_to,
+                    thread_root,
                 };
                 Ok(Some(ServerFrame::Ack(
                     actions::messages::send(state, user, cmd).await?,
@@ -301,6 +304,26 @@ async fn handle(
                     body,
                 )
                 .await?;
+                Ok(Some(ServerFrame::Ack(ack)))
+            }
+            ClientFrame::React {
+                conversation_id,
+                message_id,
+                emoji,
+                op,
+                client_msg_id,
+            } => {
+                let cmd = React {
+                    conversation_id,
+                    message_id,
+                    emoji: parse_emoji(&emoji)?,
+                    op: match op {
+                        ReactionOpFrame::Add => ReactionOp::Add,
+                        ReactionOpFrame::Remove => ReactionOp::Remove,
+                    },
+                    client_msg_id,
+                };
+                let ack = actions::reactions::react(state, user, cmd).await?;
                 Ok(Some(ServerFrame::Ack(ack)))
             }
             ClientFrame::Delete {

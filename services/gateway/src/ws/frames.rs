@@ -24,6 +24,9 @@ pub enum ClientFrame {
         kind: Option<MessageKind>,
         #[serde(default)]
         reply_to: Option<MessageId>,
+        /// v1.1: reply in this message's thread.
+        #[serde(default)]
+        thread_root: Option<MessageId>,
     },
     Edit {
         conversation_id: ConversationId,
@@ -34,6 +37,14 @@ pub enum ClientFrame {
     Delete {
         conversation_id: ConversationId,
         message_id: MessageId,
+        client_msg_id: ClientMsgId,
+    },
+    /// v1.1: add or take back a reaction.
+    React {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        emoji: String,
+        op: ReactionOpFrame,
         client_msg_id: ClientMsgId,
     },
     Read {
@@ -61,6 +72,13 @@ pub enum ClientFrame {
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+pub enum ReactionOpFrame {
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
 pub enum TypingState {
     Start,
     Stop,
@@ -72,6 +90,7 @@ impl ClientFrame {
             ClientFrame::Send { .. } => "send",
             ClientFrame::Edit { .. } => "edit",
             ClientFrame::Delete { .. } => "delete",
+            ClientFrame::React { .. } => "react",
             ClientFrame::Read { .. } => "read",
             ClientFrame::Delivered { .. } => "delivered",
             ClientFrame::Typing { .. } => "typing",
@@ -86,7 +105,8 @@ impl ClientFrame {
         match self {
             ClientFrame::Send { client_msg_id, .. }
             | ClientFrame::Edit { client_msg_id, .. }
-            | ClientFrame::Delete { client_msg_id, .. } => client_msg_id.to_string(),
+            | ClientFrame::Delete { client_msg_id, .. }
+            | ClientFrame::React { client_msg_id, .. } => client_msg_id.to_string(),
             other => other.type_name().to_string(),
         }
     }
@@ -100,11 +120,12 @@ pub struct BadFrame {
 }
 
 /// Every client frame type (the fuzz target draws from it too).
-pub const KNOWN_TYPES: [&str; 9] = [
+pub const KNOWN_TYPES: [&str; 10] = [
     "auth",
     "send",
     "edit",
     "delete",
+    "react",
     "read",
     "delivered",
     "typing",

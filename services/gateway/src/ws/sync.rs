@@ -116,6 +116,7 @@ pub async fn replay(
 }
 
 fn view(m: &StoredMessage) -> MessageView<'_> {
+    let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
     MessageView {
         message_id: m.message_id.clone(),
         conversation_id: m.conversation_id.clone(),
@@ -127,6 +128,10 @@ fn view(m: &StoredMessage) -> MessageView<'_> {
         created_at: m.created_at.clone(),
         edited_at: m.edited_at.clone(),
         deleted_at: m.deleted_at.clone(),
+        thread_root: m.thread_root.clone(),
+        attachments: serde_json::Value::Array(m.attachments.clone()),
+        thread: json(serde_json::to_value(&m.thread)),
+        reactions: json(serde_json::to_value(&m.reactions)),
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use chat_store::notify_window::{self as window, Claimed};
+use chat_store::notify_window::{self as window, Claimed, Pending};
 
 use crate::error::ProjectionError;
 
@@ -47,10 +47,7 @@ pub struct Emitter {
 pub fn record_of(c: &Claimed) -> NotificationRequested {
     let p = &c.latest;
     NotificationRequested {
-        notification_id: Uuid::new_v5(
-            &NOTIFICATION_NS,
-            format!("{}:{}", p.user_id, p.message_id).as_bytes(),
-        ),
+        notification_id: Uuid::new_v5(&NOTIFICATION_NS, notification_key(p).as_bytes()),
         user_id: UserId(p.user_id),
         conversation_id: ConversationId(p.conversation_id),
         message_id: MessageId(p.message_id),
@@ -69,6 +66,17 @@ pub fn record_of(c: &Claimed) -> NotificationRequested {
         },
         coalesced_count: c.count.clamp(1, i32::MAX as i64) as i32,
         occurred_at: UnixMillis(p.occurred_at),
+    }
+}
+
+/// What a notification's id is derived from, so a re-emitted one keeps its id: the
+/// recipient and the message; for a reaction also its seq, since several reactions to
+/// one message (and the message itself) are each their own notification.
+fn notification_key(p: &Pending) -> String {
+    if p.reason == NotificationReason::Reaction.symbol() {
+        format!("{}:{}:{}", p.user_id, p.message_id, p.seq)
+    } else {
+        format!("{}:{}", p.user_id, p.message_id)
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chat_core::events::{
     ConversationEvent, ConversationKind, Logged, MessageKind, MessageSent, NotificationReason,
-    Payload, Rejection,
+    Payload, Reaction, Rejection,
 };
 use chat_core::ids::{ConversationId, UserId};
 use chat_core::time::UnixMillis;
@@ -156,25 +156,32 @@ impl Projection for Notifications {
         let now = UnixMillis::now();
         let oldest = now.0 - self.max_age.as_millis() as i64;
         let mut messages: Vec<(&Logged<ConversationEvent>, &MessageSent)> = Vec::new();
+        let mut reactions: Vec<(&Logged<ConversationEvent>, &Reaction)> = Vec::new();
         for r in &records {
-            if let Payload::MessageSent(m) = &r.event.payload {
-                if m.kind == MessageKind::System {
-                    continue;
+            let fresh = r.event.occurred_at.0 >= oldest;
+            match &r.event.payload {
+                Payload::MessageSent(m) if m.kind != MessageKind::System => {
+                    if fresh {
+                        messages.push((r, m));
+                    } else {
+                        metrics::counter!("notifications_skipped_stale_total").increment(1);
+                    }
                 }
-                if r.event.occurred_at.0 < oldest {
-                    metrics::counter!("notifications_skipped_stale_total").increment(1);
-                    continue;
-                }
-                messages.push((r, m));
+                Payload::ReactionAdded(reaction) if fresh => reactions.push((r, reaction)),
+                _ => {}
             }
         }
-        if messages.is_empty() {
+        if messages.is_empty() && reactions.is_empty() {
             return Ok(vec![]);
         }
         let mut conversations: Vec<ConversationId> = Vec::new();
-        for (r, _) in &messages {
-            if !conversations.contains(&r.event.conversation_id) {
-                conversations.push(r.event.conversation_id);
+        for c in messages
+            .iter()
+            .map(|(r, _)| r.event.conversation_id)
+            .chain(reactions.iter().map(|(r, _)| r.event.conversation_id))
+        {
+            if !conversations.contains(&c) {
+                conversations.push(c);
             }
         }
         let facts = self.facts(&conversations).await?;
@@ -229,6 +236,41 @@ impl Projection for Notifications {
                     reason == NotificationReason::Mention,
                 ));
             }
+        }
+        for (r, reaction) in &reactions {
+            let f = by_conversation[&r.event.conversation_id];
+            if !f.direct {
+                continue;
+            }
+            // The author of the message reacted to: the gateway's record, else history.
+            let Some(owner) = self.membership.message_owner(reaction.message_id).await? else {
+                continue;
+            };
+            let Some(author) = rules::reaction_recipient(
+                r.event.actor_id,
+                owner.sender,
+                f.direct,
+                &online,
+                &f.muted,
+            ) else {
+                continue;
+            };
+            items.push((
+                Pending {
+                    user_id: author.0,
+                    conversation_id: r.event.conversation_id.0,
+                    message_id: reaction.message_id.0,
+                    seq: r.offset,
+                    sender_id: r.event.actor_id.0,
+                    preview: rules::preview(&format!("reacted {}", reaction.emoji)),
+                    reason: NotificationReason::Reaction.symbol().to_string(),
+                    occurred_at: r.event.occurred_at.0,
+                },
+                false,
+            ));
+        }
+        if items.is_empty() {
+            return Ok(vec![]);
         }
         let counted = notify_window::note(
             &mut redis,

@@ -7,7 +7,11 @@
 //! - a candidate named in the body as `@username` is notified with reason MENTION, even
 //!   when they muted the conversation;
 //! - otherwise a candidate who muted the conversation is not notified;
-//! - otherwise the reason is DM in a direct conversation and GROUP in a group.
+//! - otherwise the reason is DM in a direct conversation and GROUP in a group;
+//! - a reaction (v1.1) notifies the author of the message reacted to, with reason
+//!   REACTION, only in a direct conversation, only when the author is offline, has not
+//!   muted it and is not the one who reacted: in a group, reactions would be noise.
+//!   Thread replies are messages, so they follow the rules above (mentions included).
 
 use std::collections::{HashMap, HashSet};
 
@@ -53,6 +57,19 @@ pub fn recipients(f: &Facts<'_>) -> Vec<(UserId, NotificationReason)> {
         .collect();
     out.sort_by_key(|(u, _)| u.0);
     out
+}
+
+/// Who hears about a reaction by `reactor` to a message of `author` (see the module's
+/// rules).
+pub fn reaction_recipient(
+    reactor: UserId,
+    author: UserId,
+    direct: bool,
+    online: &HashSet<UserId>,
+    muted: &HashSet<UserId>,
+) -> Option<UserId> {
+    (direct && author != reactor && !online.contains(&author) && !muted.contains(&author))
+        .then_some(author)
 }
 
 /// Usernames mentioned in a body, lowercased. A mention is `@` at the start or after a
@@ -172,5 +189,35 @@ mod tests {
             ..facts
         };
         assert_eq!(recipients(&dm), vec![(u(5), NotificationReason::Dm)]);
+    }
+
+    #[test]
+    fn a_reaction_notifies_an_offline_author_in_a_direct_conversation_only() {
+        let none = HashSet::new();
+        assert_eq!(
+            reaction_recipient(u(1), u(2), true, &none, &none),
+            Some(u(2))
+        );
+        assert_eq!(
+            reaction_recipient(u(1), u(2), false, &none, &none),
+            None,
+            "group"
+        );
+        assert_eq!(
+            reaction_recipient(u(2), u(2), true, &none, &none),
+            None,
+            "own"
+        );
+        let online: HashSet<UserId> = [u(2)].into();
+        assert_eq!(
+            reaction_recipient(u(1), u(2), true, &online, &none),
+            None,
+            "online"
+        );
+        assert_eq!(
+            reaction_recipient(u(1), u(2), true, &none, &online),
+            None,
+            "muted"
+        );
     }
 }

@@ -18,10 +18,10 @@
 //! and the rest of the batch goes on. Each kind of event has its own function below;
 //! `apply_one` only dispatches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chat_core::events::{
-    ConversationCreated, ConversationEvent, ConversationKind, MessageSent, Payload,
+    ConversationCreated, ConversationEvent, ConversationKind, MessageSent, Payload, Reaction,
 };
 use chat_core::ids::UserId;
 use chat_core::rules::{self, Membership};
@@ -32,6 +32,7 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
+use super::reactions::ReactionRow;
 use super::{write_timestamp, ConversationRow, HistoryStore, LookupRow, MemberRow, BUCKET_SIZE};
 use crate::error::StoreError;
 
@@ -60,6 +61,12 @@ struct ConversationState<'a> {
     /// read_count of members whose read pointer moved.
     read_counts: HashMap<Uuid, i64>,
     dirty_pointers: Vec<Uuid>,
+    /// Reaction rows of the messages this batch reacts to, by message id.
+    reactions: HashMap<Uuid, Vec<ReactionRow>>,
+    /// (reply_count, last_reply_seq) of the thread roots this batch replies to.
+    threads: HashMap<Uuid, (i64, i64)>,
+    /// The conversation's pinned messages, once this batch pins or unpins.
+    pins: Option<HashSet<Uuid>>,
 }
 
 /// What applying one event decided: `Err(reason)` when it is refused.
@@ -150,6 +157,9 @@ impl<'a> Applier<'a> {
             messages: HashMap::new(),
             read_counts: HashMap::new(),
             dirty_pointers: Vec::new(),
+            reactions: HashMap::new(),
+            threads: HashMap::new(),
+            pins: None,
         };
         self.prefetch(&records, &mut state).await?;
         let mut rejections = Vec::new();
@@ -215,12 +225,18 @@ impl<'a> Applier<'a> {
     ) -> Result<(), StoreError> {
         let mut ids: Vec<Uuid> = records
             .iter()
-            .filter_map(|r| match &r.event.payload {
-                Payload::MessageSent(m) => Some(m.message_id.0),
+            .flat_map(|r| match &r.event.payload {
+                Payload::MessageSent(m) => vec![Some(m.message_id.0), m.thread_root.map(|t| t.0)],
                 Payload::MessageEdited { message_id, .. }
-                | Payload::MessageDeleted { message_id, .. } => Some(message_id.0),
-                _ => None,
+                | Payload::MessageDeleted { message_id, .. }
+                | Payload::MessagePinned { message_id, .. }
+                | Payload::MessageUnpinned { message_id, .. } => vec![Some(message_id.0)],
+                Payload::ReactionAdded(r) | Payload::ReactionRemoved(r) => {
+                    vec![Some(r.message_id.0)]
+                }
+                _ => vec![],
             })
+            .flatten()
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -302,7 +318,204 @@ impl<'a> Applier<'a> {
                 self.member_removed(c, seq, user_id.0, state);
                 Ok(Ok(()))
             }
+            Payload::ReactionAdded(reaction) => self.reaction(c, r, reaction, true, state).await,
+            Payload::ReactionRemoved(reaction) => self.reaction(c, r, reaction, false, state).await,
+            Payload::ConversationRenamed { name, .. } => {
+                if let Err(refusal) = rules::may_rename(standing) {
+                    return Ok(Err(format!("{actor} renaming: {refusal}")));
+                }
+                let length = name.chars().count();
+                if name.trim().is_empty() || length > 100 {
+                    return Ok(Err(format!("a name of {length} characters")));
+                }
+                let values = (write_timestamp(seq), name.clone(), c);
+                self.write(state, &self.store.st.rename_conversation, values);
+                if let Some(row) = state.row.as_mut() {
+                    row.name = Some(name.clone());
+                }
+                Ok(Ok(()))
+            }
+            Payload::MessagePinned { message_id, .. } => {
+                self.pinned(c, r, message_id.0, true, state).await
+            }
+            Payload::MessageUnpinned { message_id, .. } => {
+                self.pinned(c, r, message_id.0, false, state).await
+            }
         }
+    }
+
+    /// A message of this conversation that is still there, for a reaction or a pin.
+    async fn live_message(
+        &self,
+        c: Uuid,
+        state: &mut ConversationState<'a>,
+        message_id: Uuid,
+    ) -> Result<Option<LookupRow>, StoreError> {
+        Ok(self
+            .lookup(state, message_id)
+            .await?
+            .filter(|m| m.conversation_id == c && !m.deleted))
+    }
+
+    /// Add (or take back) the actor's reaction. Adding one that is there, or taking
+    /// back one that is not, changes nothing.
+    async fn reaction(
+        &self,
+        c: Uuid,
+        r: &Record,
+        reaction: &Reaction,
+        add: bool,
+        state: &mut ConversationState<'a>,
+    ) -> Result<Verdict, StoreError> {
+        let (seq, actor) = (r.offset, r.event.actor_id.0);
+        let id = reaction.message_id.0;
+        if rules::Emoji::parse(&reaction.emoji).is_err() {
+            return Ok(Err(format!(
+                "reaction {:?} is not an emoji",
+                reaction.emoji
+            )));
+        }
+        let Some(target) = self.live_message(c, state, id).await? else {
+            return Ok(Err(format!(
+                "reaction to {id}, which is deleted or elsewhere"
+            )));
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = state.reactions.entry(id) {
+            let rows = self
+                .store
+                .reaction_rows(c, target.bucket, target.seq)
+                .await?;
+            slot.insert(rows);
+        }
+        let rows = state.reactions.entry(id).or_default();
+        let emoji = reaction.emoji.as_str();
+        let present = rows.iter().any(|(e, u, _)| e == emoji && *u == actor);
+        let ts = write_timestamp(seq);
+        let st = &self.store.reactions;
+        if add {
+            if present {
+                return Ok(Ok(()));
+            }
+            let mut distinct: Vec<&str> = rows.iter().map(|(e, _, _)| e.as_str()).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if !distinct.contains(&emoji) && distinct.len() >= rules::MAX_REACTION_EMOJI {
+                return Ok(Err(format!(
+                    "a reaction beyond {} distinct emoji on {id}",
+                    rules::MAX_REACTION_EMOJI
+                )));
+            }
+            rows.push((emoji.to_string(), actor, seq));
+            let values = (
+                c,
+                target.bucket,
+                target.seq,
+                emoji.to_string(),
+                actor,
+                seq,
+                ts,
+            );
+            self.write(state, &st.insert, values);
+        } else {
+            if !present {
+                return Ok(Ok(()));
+            }
+            rows.retain(|(e, u, _)| !(e == emoji && *u == actor));
+            let values = (ts, c, target.bucket, target.seq, emoji.to_string(), actor);
+            self.write(state, &st.delete, values);
+        }
+        Ok(Ok(()))
+    }
+
+    /// Pin (or unpin) a message. Pinning a pinned message, or unpinning one that is
+    /// not, changes nothing.
+    async fn pinned(
+        &self,
+        c: Uuid,
+        r: &Record,
+        message_id: Uuid,
+        pin: bool,
+        state: &mut ConversationState<'a>,
+    ) -> Result<Verdict, StoreError> {
+        let seq = r.offset;
+        if state.pins.is_none() {
+            let rows = self.store.pin_rows(c).await?;
+            state.pins = Some(rows.into_iter().map(|p| p.message_id).collect());
+        }
+        let pinned = state.pins.get_or_insert_with(HashSet::new);
+        let st = &self.store.pins;
+        if pin {
+            if pinned.contains(&message_id) {
+                return Ok(Ok(()));
+            }
+            if pinned.len() >= rules::MAX_PINS {
+                return Ok(Err(format!("a pin beyond {} in {c}", rules::MAX_PINS)));
+            }
+            if self.live_message(c, state, message_id).await?.is_none() {
+                return Ok(Err(format!(
+                    "pin of {message_id}, which is deleted or elsewhere"
+                )));
+            }
+            let at = CqlTimestamp(r.event.occurred_at.0);
+            let values = (
+                c,
+                message_id,
+                r.event.actor_id.0,
+                at,
+                seq,
+                write_timestamp(seq),
+            );
+            self.write(state, &st.insert, values);
+            if let Some(p) = state.pins.as_mut() {
+                p.insert(message_id);
+            }
+        } else {
+            if !pinned.remove(&message_id) {
+                return Ok(Ok(()));
+            }
+            self.write(state, &st.delete, (write_timestamp(seq), c, message_id));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Count a reply in its root's summary, once: a reply at or below the summary's
+    /// last reply was counted before (this conversation's events apply in seq order).
+    async fn thread_reply(
+        &self,
+        c: Uuid,
+        r: &Record,
+        root: LookupRow,
+        root_id: Uuid,
+        reply: (Uuid, i64),
+        state: &mut ConversationState<'a>,
+    ) -> Result<(), StoreError> {
+        let seq = r.offset;
+        let (reply_id, bucket) = reply;
+        let ts = write_timestamp(seq);
+        let th = &self.store.threads;
+        self.write(
+            state,
+            &th.insert_reply,
+            (c, root_id, seq, bucket, reply_id, ts),
+        );
+        let summary = match state.threads.get(&root_id) {
+            Some(s) => *s,
+            None => self.store.thread_summary(c, root.bucket, root.seq).await?,
+        };
+        let (count, last) = summary;
+        if seq <= last {
+            state.threads.insert(root_id, summary);
+            return Ok(());
+        }
+        let next = (count + 1, seq);
+        state.threads.insert(root_id, next);
+        let at = CqlTimestamp(r.event.occurred_at.0);
+        self.write(
+            state,
+            &th.update_summary,
+            (ts, next.0, next.1, at, c, root.bucket, root.seq),
+        );
+        Ok(())
     }
 
     fn created(
@@ -360,8 +573,26 @@ impl<'a> Applier<'a> {
                 return Ok(Ok(()));
             }
         }
+        let root = match m.thread_root {
+            None => None,
+            Some(root_id) => match self.lookup(state, root_id.0).await? {
+                Some(root) if root.conversation_id == c && root.thread_root.is_none() => {
+                    Some((root_id.0, root))
+                }
+                Some(root) if root.conversation_id == c => {
+                    return Ok(Err(format!(
+                        "reply in thread {root_id}, which is itself a thread reply"
+                    )))
+                }
+                _ => return Ok(Err(format!("reply in unknown thread {root_id}"))),
+            },
+        };
         let index = row.message_count;
         let bucket = index / BUCKET_SIZE;
+        if let Some((root_id, root)) = root {
+            self.thread_reply(c, r, root, root_id, (id, bucket), state)
+                .await?;
+        }
         if index % BUCKET_SIZE == 0 {
             self.write(state, &s.insert_bucket, (c, seq, bucket, ts));
         }
@@ -382,16 +613,23 @@ impl<'a> Applier<'a> {
             m.reply_to.map(|r| r.0),
             attachments,
             CqlTimestamp(r.event.occurred_at.0),
+            m.thread_root.map(|t| t.0),
             ts,
         );
         self.write(state, &s.insert_message, values);
-        self.write(state, &s.insert_lookup, (id, c, seq, bucket, actor, ts));
+        let thread_root = m.thread_root.map(|t| t.0);
+        self.write(
+            state,
+            &s.insert_lookup,
+            (id, c, seq, bucket, actor, thread_root, ts),
+        );
         let added = LookupRow {
             conversation_id: c,
             seq,
             bucket,
             sender_id: actor,
             deleted: false,
+            thread_root,
         };
         state.messages.insert(id, Some(added));
         state.new_messages.push((seq, index));
@@ -481,6 +719,11 @@ impl<'a> Applier<'a> {
             (ts, at, c, found.bucket, found.seq),
         );
         self.write(state, &s.mark_deleted, (ts, message_id));
+        // A deleted message is unpinned (deleting a pin that is not there is harmless).
+        self.write(state, &self.store.pins.delete, (ts, c, message_id));
+        if let Some(p) = state.pins.as_mut() {
+            p.remove(&message_id);
+        }
         state.messages.insert(
             message_id,
             Some(LookupRow {

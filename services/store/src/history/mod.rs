@@ -15,6 +15,9 @@
 pub mod apply;
 pub mod listing;
 pub mod model;
+pub mod pins;
+pub mod reactions;
+pub mod threads;
 
 use std::sync::Arc;
 
@@ -24,7 +27,7 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
-use self::model::{Message, Page};
+use self::model::{Message, Page, ThreadSummary};
 use crate::cql::first_row;
 use crate::error::StoreError;
 
@@ -67,6 +70,8 @@ pub struct LookupRow {
     pub bucket: i64,
     pub sender_id: Uuid,
     pub deleted: bool,
+    /// The thread the message replies in, if it is a reply.
+    pub thread_root: Option<Uuid>,
 }
 
 type ConversationTuple = (
@@ -92,6 +97,12 @@ type MessageTuple = (
     Option<CqlTimestamp>,
     Option<CqlTimestamp>,
     Option<CqlTimestamp>,
+    // v1.1: thread_root, reply_count, last_reply_seq, last_reply_at, attachments.
+    Option<Uuid>,
+    Option<i64>,
+    Option<i64>,
+    Option<CqlTimestamp>,
+    Option<String>,
 );
 
 pub(crate) struct Statements {
@@ -119,10 +130,13 @@ pub(crate) struct Statements {
     pub insert_lookup: PreparedStatement,
     pub mark_deleted: PreparedStatement,
     pub insert_bucket: PreparedStatement,
+    pub message_at: PreparedStatement,
+    pub rename_conversation: PreparedStatement,
 }
 
 const MESSAGE_COLUMNS: &str =
-    "seq, message_id, sender_id, kind, body, reply_to, created_at, edited_at, deleted_at";
+    "seq, message_id, sender_id, kind, body, reply_to, created_at, edited_at, deleted_at, \
+     thread_root, reply_count, last_reply_seq, last_reply_at, attachments";
 
 /// The write timestamp of everything an event at `seq` writes. Writes carry the log
 /// position instead of the clock, so the log order decides every conflict: writes may be
@@ -136,10 +150,63 @@ pub fn write_timestamp(seq: i64) -> i64 {
 pub struct HistoryStore {
     pub(crate) session: Arc<Session>,
     pub(crate) st: Statements,
+    pub(crate) reactions: reactions::Statements,
+    pub(crate) threads: threads::Statements,
+    pub(crate) pins: pins::Statements,
 }
 
-fn ts(t: Option<CqlTimestamp>) -> Option<String> {
+pub(crate) fn ts(t: Option<CqlTimestamp>) -> Option<String> {
     t.map(|t| UnixMillis(t.0).to_rfc3339())
+}
+
+/// A `messages` row as clients see it (reactions are filled in by the caller).
+fn message_of(c: Uuid, row: MessageTuple) -> Message {
+    let (
+        seq,
+        id,
+        sender,
+        kind,
+        body,
+        reply_to,
+        created,
+        edited,
+        deleted,
+        thread_root,
+        reply_count,
+        last_reply_seq,
+        last_reply_at,
+        attachments,
+    ) = row;
+    let conversation_id = c.to_string();
+    let attachments = attachments
+        .and_then(|json| serde_json::from_str::<Vec<chat_core::events::Attachment>>(&json).ok())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| chat_core::live::frames::attachment_view(&conversation_id, a))
+        .collect();
+    Message {
+        message_id: id.map(|u| u.to_string()).unwrap_or_default(),
+        conversation_id,
+        seq,
+        sender_id: sender.map(|u| u.to_string()).unwrap_or_default(),
+        kind: kind.unwrap_or_else(|| "text".into()),
+        body,
+        reply_to: reply_to.map(|u| u.to_string()),
+        created_at: ts(created),
+        edited_at: ts(edited),
+        deleted_at: ts(deleted),
+        thread_root: thread_root.map(|u| u.to_string()),
+        thread: match (reply_count, last_reply_seq) {
+            (Some(n), Some(last)) if n > 0 => Some(ThreadSummary {
+                reply_count: n,
+                last_reply_seq: last,
+                last_reply_at: ts(last_reply_at),
+            }),
+            _ => None,
+        },
+        reactions: Vec::new(),
+        attachments,
+    }
 }
 
 impl HistoryStore {
@@ -168,7 +235,7 @@ impl HistoryStore {
             ))
             .await?,
             lookup: q(format!(
-                "SELECT conversation_id, seq, bucket, sender_id, deleted FROM {ks}.message_lookup WHERE message_id = ?"
+                "SELECT conversation_id, seq, bucket, sender_id, deleted, thread_root FROM {ks}.message_lookup WHERE message_id = ?"
             ))
             .await?,
             bucket_for_seq: q(format!(
@@ -227,7 +294,7 @@ impl HistoryStore {
             .await?,
             insert_message: q(format!(
                 "INSERT INTO {ks}.messages (conversation_id, bucket, seq, msg_index, message_id, sender_id, kind, body, \
-                 reply_to, attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+                 reply_to, attachments, created_at, thread_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
             ))
             .await?,
             edit_message: q(format!(
@@ -239,8 +306,8 @@ impl HistoryStore {
             ))
             .await?,
             insert_lookup: q(format!(
-                "INSERT INTO {ks}.message_lookup (message_id, conversation_id, seq, bucket, sender_id, deleted) \
-                 VALUES (?, ?, ?, ?, ?, false) USING TIMESTAMP ?"
+                "INSERT INTO {ks}.message_lookup (message_id, conversation_id, seq, bucket, sender_id, deleted, thread_root) \
+                 VALUES (?, ?, ?, ?, ?, false, ?) USING TIMESTAMP ?"
             ))
             .await?,
             mark_deleted: q(format!("UPDATE {ks}.message_lookup USING TIMESTAMP ? SET deleted = true WHERE message_id = ?")).await?,
@@ -248,8 +315,25 @@ impl HistoryStore {
                 "INSERT INTO {ks}.message_buckets (conversation_id, first_seq, bucket) VALUES (?, ?, ?) USING TIMESTAMP ?"
             ))
             .await?,
+            message_at: q(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq = ?"
+            ))
+            .await?,
+            rename_conversation: q(format!(
+                "UPDATE {ks}.conversations USING TIMESTAMP ? SET name = ? WHERE conversation_id = ?"
+            ))
+            .await?,
         };
-        Ok(Self { session, st })
+        let reactions = reactions::Statements::prepare(&session, ks).await?;
+        let threads = threads::Statements::prepare(&session, ks).await?;
+        let pins = pins::Statements::prepare(&session, ks).await?;
+        Ok(Self {
+            session,
+            st,
+            reactions,
+            threads,
+            pins,
+        })
     }
 
     pub async fn conversation(&self, c: Uuid) -> Result<Option<ConversationRow>, StoreError> {
@@ -300,17 +384,21 @@ impl HistoryStore {
             Option<i64>,
             Option<Uuid>,
             Option<bool>,
+            Option<Uuid>,
         )>(&self.session, &self.st.lookup, (message_id,))
         .await?;
-        Ok(row.and_then(|(c, seq, bucket, sender, deleted)| {
-            Some(LookupRow {
-                conversation_id: c?,
-                seq: seq?,
-                bucket: bucket?,
-                sender_id: sender?,
-                deleted: deleted.unwrap_or(false),
-            })
-        }))
+        Ok(
+            row.and_then(|(c, seq, bucket, sender, deleted, thread_root)| {
+                Some(LookupRow {
+                    conversation_id: c?,
+                    seq: seq?,
+                    bucket: bucket?,
+                    sender_id: sender?,
+                    deleted: deleted.unwrap_or(false),
+                    thread_root,
+                })
+            }),
+        )
     }
 
     /// The bucket holding `seq` (None: before the first message).
@@ -335,6 +423,9 @@ impl HistoryStore {
             .map_or(bucket * BUCKET_SIZE, |i| i + 1))
     }
 
+    /// One bucket's messages after (ascending) or before (descending) `bound`, at most
+    /// `limit` rows read, with their reactions; and how many rows were read (thread
+    /// replies left out by `exclude_threads` are read but not returned).
     async fn bucket_page(
         &self,
         c: Uuid,
@@ -342,7 +433,8 @@ impl HistoryStore {
         bound: i64,
         limit: usize,
         ascending: bool,
-    ) -> Result<Vec<Message>, StoreError> {
+        exclude_threads: bool,
+    ) -> Result<(Vec<Message>, usize, Option<i64>), StoreError> {
         let st = if ascending {
             &self.st.page_asc
         } else {
@@ -355,23 +447,65 @@ impl HistoryStore {
             .map_err(StoreError::cql)?;
         let rows = result.into_rows_result().map_err(StoreError::cql)?;
         let mut out = Vec::new();
+        let (mut read, mut last_read) = (0, None);
         for r in rows.rows::<MessageTuple>().map_err(StoreError::cql)? {
-            let (seq, id, sender, kind, body, reply_to, created, edited, deleted) =
-                r.map_err(StoreError::cql)?;
-            out.push(Message {
-                message_id: id.map(|u| u.to_string()).unwrap_or_default(),
-                conversation_id: c.to_string(),
-                seq,
-                sender_id: sender.map(|u| u.to_string()).unwrap_or_default(),
-                kind: kind.unwrap_or_else(|| "text".into()),
-                body,
-                reply_to: reply_to.map(|u| u.to_string()),
-                created_at: ts(created),
-                edited_at: ts(edited),
-                deleted_at: ts(deleted),
-            });
+            let m = message_of(c, r.map_err(StoreError::cql)?);
+            read += 1;
+            last_read = Some(m.seq);
+            if !(exclude_threads && m.thread_root.is_some()) {
+                out.push(m);
+            }
         }
-        Ok(out)
+        self.attach_reactions(c, bucket, &mut out).await?;
+        Ok((out, read, last_read))
+    }
+
+    /// Fill in the reactions of `messages`, all of `bucket`: one range read.
+    async fn attach_reactions(
+        &self,
+        c: Uuid,
+        bucket: i64,
+        messages: &mut [Message],
+    ) -> Result<(), StoreError> {
+        let (Some(low), Some(high)) = (
+            messages.iter().map(|m| m.seq).min(),
+            messages.iter().map(|m| m.seq).max(),
+        ) else {
+            return Ok(());
+        };
+        let mut by_seq = self.reactions_in_range(c, bucket, low, high).await?;
+        for m in messages.iter_mut() {
+            if let Some(groups) = by_seq.remove(&m.seq) {
+                m.reactions = groups;
+            }
+        }
+        Ok(())
+    }
+
+    /// The message at (`bucket`, `seq`) of `c`, with its reactions.
+    pub async fn message_at(
+        &self,
+        c: Uuid,
+        bucket: i64,
+        seq: i64,
+    ) -> Result<Option<Message>, StoreError> {
+        let Some(row) =
+            first_row::<MessageTuple>(&self.session, &self.st.message_at, (c, bucket, seq)).await?
+        else {
+            return Ok(None);
+        };
+        let mut m = [message_of(c, row)];
+        self.attach_reactions(c, bucket, &mut m).await?;
+        let [m] = m;
+        Ok(Some(m))
+    }
+
+    /// Message `id` of `c` as history has it (None: not in this conversation).
+    pub async fn message(&self, c: Uuid, id: Uuid) -> Result<Option<Message>, StoreError> {
+        match self.lookup(id).await? {
+            Some(l) if l.conversation_id == c => self.message_at(c, l.bucket, l.seq).await,
+            _ => Ok(None),
+        }
     }
 
     /// Messages older than `before` (newest first), or newer than `after` (oldest first),
@@ -382,6 +516,19 @@ impl HistoryStore {
         before: Option<i64>,
         after: Option<i64>,
         limit: usize,
+    ) -> Result<Page, StoreError> {
+        self.page_filtered(c, before, after, limit, false).await
+    }
+
+    /// [`Self::page`], leaving thread replies out when `exclude_threads` (v1.1's
+    /// `?threads=exclude`, the main timeline of a threaded client).
+    pub async fn page_filtered(
+        &self,
+        c: Uuid,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: usize,
+        exclude_threads: bool,
     ) -> Result<Page, StoreError> {
         // Paging back from a seq needs only the bucket holding it: one lookup, no
         // conversation row (the common request, so the cheap one).
@@ -409,14 +556,20 @@ impl HistoryStore {
             let mut bucket = self.bucket_of(c, after).await?.unwrap_or(0);
             let mut bound = after;
             while messages.len() < limit && bucket <= last_bucket {
-                let got = self
-                    .bucket_page(c, bucket, bound, limit - messages.len(), true)
+                let asked = limit - messages.len();
+                let (got, read, last_read) = self
+                    .bucket_page(c, bucket, bound, asked, true, exclude_threads)
                     .await?;
-                if let Some(m) = got.last() {
-                    bound = m.seq;
-                }
                 messages.extend(got);
-                bucket += 1;
+                match last_read {
+                    // The bucket may hold more than was read: stay in it.
+                    Some(seq) if read == asked => bound = seq,
+                    Some(seq) => {
+                        bound = seq;
+                        bucket += 1;
+                    }
+                    None => bucket += 1,
+                }
             }
             return Ok(Page {
                 messages,
@@ -435,14 +588,19 @@ impl HistoryStore {
         };
         let mut bound = before;
         while messages.len() < limit && bucket >= 0 {
-            let got = self
-                .bucket_page(c, bucket, bound, limit - messages.len(), false)
+            let asked = limit - messages.len();
+            let (got, read, last_read) = self
+                .bucket_page(c, bucket, bound, asked, false, exclude_threads)
                 .await?;
-            if let Some(m) = got.last() {
-                bound = m.seq;
-            }
             messages.extend(got);
-            bucket -= 1;
+            match last_read {
+                Some(seq) if read == asked => bound = seq,
+                Some(seq) => {
+                    bound = seq;
+                    bucket -= 1;
+                }
+                None => bucket -= 1,
+            }
         }
         // A full page may have older messages behind it; a short one has none.
         let next_before = if messages.len() == limit {

@@ -15,6 +15,49 @@ pub struct Message {
     pub created_at: Option<String>,
     pub edited_at: Option<String>,
     pub deleted_at: Option<String>,
+    /// v1.1: the root of the thread this message replies in.
+    pub thread_root: Option<String>,
+    /// v1.1: on a thread root with replies, the thread's summary.
+    pub thread: Option<ThreadSummary>,
+    /// v1.1: reactions, ordered by first use.
+    pub reactions: Vec<ReactionGroup>,
+    /// v1.1: the protocol's attachment objects (`chat_core::live::frames::attachment_view`).
+    pub attachments: Vec<serde_json::Value>,
+}
+
+/// A thread's summary, on its root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ThreadSummary {
+    pub reply_count: i64,
+    pub last_reply_seq: i64,
+    pub last_reply_at: Option<String>,
+}
+
+/// The reactions of one emoji on one message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReactionGroup {
+    pub emoji: String,
+    pub count: i64,
+    /// The first [`super::reactions::USERS_LISTED`] reactors, in the order they reacted.
+    pub user_ids: Vec<String>,
+}
+
+/// One page of a thread (`GET .../threads/{root}/messages`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ThreadPage {
+    pub root: Message,
+    /// Replies oldest first.
+    pub messages: Vec<Message>,
+    /// Pass as `after` for the next page; null at the end.
+    pub next_after: Option<i64>,
+}
+
+/// A pinned message (`GET .../pins`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    pub message: Message,
+    pub pinned_by: String,
+    pub pinned_at: Option<String>,
 }
 
 /// One page of history.

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::events::conversation::{
     Attachment, ConversationCreated, ConversationEvent, ConversationKind, MessageKind, MessageSent,
-    Payload,
+    Payload, Reaction,
 };
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::time::UnixMillis;
@@ -25,7 +25,7 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| parse_compiled(SOURCE));
 
 /// The union's branches in our schema's order: the index we write is the position here.
 #[cfg(test)]
-const BRANCHES: [&str; 8] = [
+const BRANCHES: [&str; 13] = [
     "MessageSent",
     "MessageEdited",
     "MessageDeleted",
@@ -34,6 +34,11 @@ const BRANCHES: [&str; 8] = [
     "ConversationCreated",
     "MemberAdded",
     "MemberRemoved",
+    "ReactionAdded",
+    "ReactionRemoved",
+    "ConversationRenamed",
+    "MessagePinned",
+    "MessageUnpinned",
 ];
 
 const MESSAGE_KINDS: [&str; 4] = ["TEXT", "IMAGE", "FILE", "SYSTEM"];
@@ -70,6 +75,43 @@ fn user_list(field: &'static str, items: Vec<Value>) -> Result<Vec<UserId>, Deco
         .collect()
 }
 
+fn reaction_record(r: &Reaction) -> Value {
+    record(vec![
+        ("message_id", uuid_value(r.message_id.0)),
+        ("emoji", Value::String(r.emoji.clone())),
+        ("client_msg_id", Value::String(r.client_msg_id.clone())),
+    ])
+}
+
+fn reaction_from(p: &mut Fields) -> Result<Reaction, DecodeError> {
+    Ok(Reaction {
+        message_id: MessageId(p.uuid("message_id")?),
+        emoji: p.string("emoji")?,
+        client_msg_id: p.string("client_msg_id")?,
+    })
+}
+
+fn pin_record(message_id: MessageId, client_msg_id: &str) -> Value {
+    record(vec![
+        ("message_id", uuid_value(message_id.0)),
+        ("client_msg_id", Value::String(client_msg_id.to_string())),
+    ])
+}
+
+/// An optional message id field, absent in records of a writer schema without it.
+fn optional_message_id(
+    p: &mut Fields,
+    field: &'static str,
+) -> Result<Option<MessageId>, DecodeError> {
+    match p.take_opt(field) {
+        None => Ok(None),
+        Some(v) => Fields(vec![(field.into(), v)])
+            .optional(field)?
+            .map(|v| as_uuid(field, v).map(MessageId))
+            .transpose(),
+    }
+}
+
 impl AvroRecord for ConversationEvent {
     fn schema() -> &'static Schema {
         &SCHEMA
@@ -103,10 +145,16 @@ impl AvroRecord for ConversationEvent {
                                         ("name", Value::String(a.name.clone())),
                                         ("content_type", Value::String(a.content_type.clone())),
                                         ("size_bytes", Value::Long(a.size_bytes)),
+                                        ("attachment_id", Value::String(a.attachment_id.clone())),
+                                        ("object_key", Value::String(a.object_key.clone())),
                                     ])
                                 })
                                 .collect(),
                         ),
+                    ),
+                    (
+                        "thread_root",
+                        nullable(m.thread_root.map(|r| uuid_value(r.0))),
                     ),
                 ]),
             ),
@@ -169,6 +217,26 @@ impl AvroRecord for ConversationEvent {
             Payload::MemberRemoved { user_id } => {
                 (7, record(vec![("user_id", uuid_value(user_id.0))]))
             }
+            Payload::ReactionAdded(r) => (8, reaction_record(r)),
+            Payload::ReactionRemoved(r) => (9, reaction_record(r)),
+            Payload::ConversationRenamed {
+                name,
+                client_msg_id,
+            } => (
+                10,
+                record(vec![
+                    ("name", Value::String(name.clone())),
+                    ("client_msg_id", Value::String(client_msg_id.clone())),
+                ]),
+            ),
+            Payload::MessagePinned {
+                message_id,
+                client_msg_id,
+            } => (11, pin_record(*message_id, client_msg_id)),
+            Payload::MessageUnpinned {
+                message_id,
+                client_msg_id,
+            } => (12, pin_record(*message_id, client_msg_id)),
         };
         record(vec![
             ("event_id", uuid_value(self.event_id)),
@@ -203,13 +271,8 @@ impl AvroRecord for ConversationEvent {
                 client_msg_id: p.string("client_msg_id")?,
                 kind: message_kind_from_symbol(&p.symbol("kind")?)?,
                 body: p.string("body")?,
-                reply_to: match p.take_opt("reply_to") {
-                    None => None,
-                    Some(v) => Fields(vec![("reply_to".into(), v)])
-                        .optional("reply_to")?
-                        .map(|v| as_uuid("reply_to", v).map(MessageId))
-                        .transpose()?,
-                },
+                reply_to: optional_message_id(&mut p, "reply_to")?,
+                thread_root: optional_message_id(&mut p, "thread_root")?,
                 attachments: p
                     .take_opt("attachments")
                     .map(|v| match v {
@@ -229,6 +292,16 @@ impl AvroRecord for ConversationEvent {
                             name: a.string("name")?,
                             content_type: a.string("content_type")?,
                             size_bytes: a.long("size_bytes")?,
+                            attachment_id: a
+                                .take_opt("attachment_id")
+                                .map(|v| as_string("attachment_id", v))
+                                .transpose()?
+                                .unwrap_or_default(),
+                            object_key: a
+                                .take_opt("object_key")
+                                .map(|v| as_string("object_key", v))
+                                .transpose()?
+                                .unwrap_or_default(),
                         })
                     })
                     .collect::<Result<_, DecodeError>>()?,
@@ -285,6 +358,20 @@ impl AvroRecord for ConversationEvent {
             "MemberRemoved" => Payload::MemberRemoved {
                 user_id: UserId(p.uuid("user_id")?),
             },
+            "ReactionAdded" => Payload::ReactionAdded(reaction_from(&mut p)?),
+            "ReactionRemoved" => Payload::ReactionRemoved(reaction_from(&mut p)?),
+            "ConversationRenamed" => Payload::ConversationRenamed {
+                name: p.string("name")?,
+                client_msg_id: p.string("client_msg_id")?,
+            },
+            "MessagePinned" => Payload::MessagePinned {
+                message_id: MessageId(p.uuid("message_id")?),
+                client_msg_id: p.string("client_msg_id")?,
+            },
+            "MessageUnpinned" => Payload::MessageUnpinned {
+                message_id: MessageId(p.uuid("message_id")?),
+                client_msg_id: p.string("client_msg_id")?,
+            },
             other => {
                 return Err(DecodeError::Invalid {
                     field: "payload",
@@ -327,7 +414,26 @@ mod tests {
                     name: "a.png".into(),
                     content_type: "image/png".into(),
                     size_bytes: 1234,
+                    attachment_id: String::new(),
+                    object_key: String::new(),
                 }],
+                thread_root: None,
+            }),
+            Payload::MessageSent(MessageSent {
+                message_id: MessageId(u(12)),
+                client_msg_id: "c-5".into(),
+                kind: MessageKind::File,
+                body: "in a thread".into(),
+                reply_to: None,
+                attachments: vec![Attachment {
+                    url: String::new(),
+                    name: "report <1>.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    size_bytes: 99,
+                    attachment_id: "up-1".into(),
+                    object_key: "uploads/c/up-1".into(),
+                }],
+                thread_root: Some(MessageId(u(10))),
             }),
             Payload::MessageSent(MessageSent {
                 message_id: MessageId(u(11)),
@@ -336,6 +442,7 @@ mod tests {
                 body: String::new(),
                 reply_to: None,
                 attachments: vec![],
+                thread_root: None,
             }),
             Payload::MessageEdited {
                 message_id: MessageId(u(10)),
@@ -366,6 +473,28 @@ mod tests {
             },
             Payload::MemberRemoved {
                 user_id: UserId(u(3)),
+            },
+            Payload::ReactionAdded(Reaction {
+                message_id: MessageId(u(10)),
+                emoji: "👍🏽".into(),
+                client_msg_id: "c-6".into(),
+            }),
+            Payload::ReactionRemoved(Reaction {
+                message_id: MessageId(u(10)),
+                emoji: ":party_parrot:".into(),
+                client_msg_id: "c-7".into(),
+            }),
+            Payload::ConversationRenamed {
+                name: "Launch <crew>".into(),
+                client_msg_id: "c-8".into(),
+            },
+            Payload::MessagePinned {
+                message_id: MessageId(u(10)),
+                client_msg_id: "c-9".into(),
+            },
+            Payload::MessageUnpinned {
+                message_id: MessageId(u(10)),
+                client_msg_id: "c-10".into(),
             },
         ]
     }

@@ -18,7 +18,7 @@ const SOURCE: &str = include_str!(concat!(
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| parse_compiled(SOURCE));
 
 /// The schema's symbols in its order: a `Value::Enum` carries the index into this list.
-const REASONS: [&str; 3] = ["DM", "MENTION", "GROUP"];
+const REASONS: [&str; 4] = ["DM", "MENTION", "GROUP", "REACTION"];
 
 impl AvroRecord for NotificationRequested {
     fn schema() -> &'static Schema {

@@ -24,8 +24,10 @@
 #                  S3_REGION, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY
 #
 # Credentials: one identity, `chat-dev`, whose secret is $STATE_DIR/tls/objects.secret
-# (tls_secret), allowed Read, Write and List on the bucket only. No anonymous access:
-# every request must carry a SigV4 signature (a header, or a presigned URL's query).
+# (tls_secret), allowed Read, Write, List and Tagging on the bucket only (the cloud's
+# gateway role may put, get and tag objects: terraform/modules/attachments). No
+# anonymous access: every request must carry a SigV4 signature (a header, or a
+# presigned URL's query).
 # The bucket is created at start-up (`weed mini -bucket`, a no-op when it exists) and its
 # CORS configuration is PUT on every start (objects_wait), so a changed
 # OBJECTS_CORS_ORIGINS applies on the next start.
@@ -164,7 +166,7 @@ objects_start() {
     {
       "name": "chat",
       "credentials": [{"accessKey": "$OBJECTS_LOCAL_KEY_ID", "secretKey": "$(tls_secret objects)"}],
-      "actions": ["Read:$OBJECTS_BUCKET", "Write:$OBJECTS_BUCKET", "List:$OBJECTS_BUCKET"]
+      "actions": ["Read:$OBJECTS_BUCKET", "Write:$OBJECTS_BUCKET", "List:$OBJECTS_BUCKET", "Tagging:$OBJECTS_BUCKET"]
     }
   ]
 }

@@ -67,7 +67,7 @@ objects_secret() {
 }
 
 # objects_env -> NAME=value lines: what tests read (S3_*) and the gateway's configuration
-# (CHAT__ATTACHMENTS__*; a value the caller set for the latter is kept).
+# (CHAT__GATEWAY__ATTACHMENTS__*; a value the caller set for the latter is kept).
 objects_env() {
   local key secret
   key=$(objects_key_id)
@@ -78,11 +78,11 @@ objects_env() {
     "S3_REGION=$OBJECTS_REGION" \
     "S3_ACCESS_KEY_ID=$key" \
     "S3_SECRET_ACCESS_KEY=$secret" \
-    "CHAT__ATTACHMENTS__ENDPOINT=${CHAT__ATTACHMENTS__ENDPOINT:-$OBJECTS_ENDPOINT}" \
-    "CHAT__ATTACHMENTS__BUCKET=${CHAT__ATTACHMENTS__BUCKET:-$OBJECTS_BUCKET}" \
-    "CHAT__ATTACHMENTS__REGION=${CHAT__ATTACHMENTS__REGION:-$OBJECTS_REGION}" \
-    "CHAT__ATTACHMENTS__ACCESS_KEY_ID=${CHAT__ATTACHMENTS__ACCESS_KEY_ID:-$key}" \
-    "CHAT__ATTACHMENTS__SECRET_ACCESS_KEY=${CHAT__ATTACHMENTS__SECRET_ACCESS_KEY:-$secret}"
+    "CHAT__GATEWAY__ATTACHMENTS__ENDPOINT=${CHAT__GATEWAY__ATTACHMENTS__ENDPOINT:-$OBJECTS_ENDPOINT}" \
+    "CHAT__GATEWAY__ATTACHMENTS__BUCKET=${CHAT__GATEWAY__ATTACHMENTS__BUCKET:-$OBJECTS_BUCKET}" \
+    "CHAT__GATEWAY__ATTACHMENTS__REGION=${CHAT__GATEWAY__ATTACHMENTS__REGION:-$OBJECTS_REGION}" \
+    "CHAT__GATEWAY__ATTACHMENTS__ACCESS_KEY_ID=${CHAT__GATEWAY__ATTACHMENTS__ACCESS_KEY_ID:-$key}" \
+    "CHAT__GATEWAY__ATTACHMENTS__SECRET_ACCESS_KEY=${CHAT__GATEWAY__ATTACHMENTS__SECRET_ACCESS_KEY:-$secret}"
 }
 
 # objects_curl ARGS...: curl with a SigV4 signature made from our credentials. They go to

@@ -76,7 +76,7 @@ platform_env_args() {
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
     "SCHEMA_REGISTRY_URL=$REGISTRY_URL"
   # The attachments' object store (objects.sh): S3_* for tests and tools, and the
-  # gateway's own settings, CHAT__ATTACHMENTS__* (endpoint, bucket, region and the key
+  # gateway's own settings, CHAT__GATEWAY__ATTACHMENTS__* (endpoint, bucket, region and the key
   # it presigns URLs with).
   objects_env
   # The same servers with TLS and credentials (tls.sh), under names of their own so the

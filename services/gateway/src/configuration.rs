@@ -81,6 +81,8 @@ pub struct GatewaySettings {
     /// HTTPS and WSS when both paths are set (`crate::tls`); plain HTTP otherwise.
     #[serde(default)]
     pub tls: TlsSettings,
+    /// v1.1 attachments in S3-compatible object storage (`crate::attachments`).
+    pub attachments: crate::attachments::AttachmentSettings,
 }
 
 /// `[gateway.tls]`: the server certificate, PEM files read once at start-up.
@@ -122,6 +124,7 @@ impl Section for GatewaySettings {
     fn defaults() -> Vec<(&'static str, config::Value)> {
         let mut defaults = crate::throttle::ThrottleSettings::defaults();
         defaults.extend(crate::auth::AuthSettings::defaults());
+        defaults.extend(crate::attachments::AttachmentSettings::defaults());
         defaults.extend([
             ("host", "127.0.0.1".into()),
             ("port", 8080.into()),
@@ -168,6 +171,7 @@ impl Section for GatewaySettings {
             ));
         }
         self.auth.validate().map_err(ConfigError::Invalid)?;
+        self.attachments.validate().map_err(ConfigError::Invalid)?;
         if self.shutdown_spread_secs > 600 {
             return Err(ConfigError::Invalid(
                 "gateway.shutdown_spread_secs is at most 600 (no platform waits longer to stop a process)".into(),

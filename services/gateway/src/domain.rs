@@ -113,6 +113,58 @@ impl ConversationName {
     }
 }
 
+/// An attachment's file name: 1..=255 characters as [`printable::printable_name`]
+/// allows them, and no path separators (it is shown and offered as a download name,
+/// never used as a path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileName(String);
+
+impl FileName {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        printable::printable_name(raw, 255)
+            .filter(|n| !n.contains(['/', '\\']) && n != "." && n != "..")
+            .map(Self)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "filename must be 1 to 255 printable characters, without control, \
+                     bidirectional or invisible characters or path separators",
+                )
+            })
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message's body and attachments, checked together: `file` and `image` messages
+/// carry 1 to `MAX_ATTACHMENTS` upload ids and may have an empty body (a caption);
+/// other kinds carry none.
+pub fn message_content(
+    kind: chat_core::events::MessageKind,
+    body: String,
+    attachments: Vec<String>,
+    max_body_bytes: usize,
+) -> Result<(MessageBody, Vec<String>), ApiError> {
+    use chat_core::events::MessageKind;
+    let most = crate::actions::attachments::MAX_ATTACHMENTS;
+    match kind {
+        MessageKind::File | MessageKind::Image => {
+            if attachments.is_empty() || attachments.len() > most {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidAttachment,
+                    format!("a file or image message carries 1 to {most} attachments"),
+                ));
+            }
+            Ok((MessageBody::caption(body, max_body_bytes)?, attachments))
+        }
+        _ if !attachments.is_empty() => Err(ApiError::new(
+            ErrorCode::InvalidAttachment,
+            "attachments need kind \"file\" or \"image\"",
+        )),
+        _ => Ok((MessageBody::parse(body, max_body_bytes)?, attachments)),
+    }
+}
+
 /// A reaction's emoji (`chat_core::rules::Emoji`), refused with `invalid_emoji`.
 pub fn parse_emoji(raw: &str) -> Result<chat_core::rules::Emoji, ApiError> {
     chat_core::rules::Emoji::parse(raw)
@@ -125,6 +177,15 @@ pub fn parse_emoji(raw: &str) -> Result<chat_core::rules::Emoji, ApiError> {
 pub struct MessageBody(String);
 
 impl MessageBody {
+    /// The caption of a message with attachments: like [`Self::parse`], but it may be
+    /// empty.
+    pub fn caption(raw: String, max_bytes: usize) -> Result<Self, ApiError> {
+        if raw.trim().is_empty() && raw.len() <= max_bytes {
+            return Ok(Self(raw));
+        }
+        Self::parse(raw, max_bytes)
+    }
+
     pub fn parse(raw: String, max_bytes: usize) -> Result<Self, ApiError> {
         if raw.len() > max_bytes {
             return Err(ApiError::too_large(max_bytes));

@@ -47,6 +47,11 @@ pub enum ErrorCode {
     InvalidEmoji,
     /// v1.1: a new emoji on a message that has `rules::MAX_REACTION_EMOJI` already.
     TooManyReactions,
+    /// v1.1: an upload's content type outside `gateway.attachments.content_types`.
+    InvalidContentType,
+    /// v1.1: an attachment that is not the sender's upload for this conversation, or not
+    /// in storage as declared.
+    InvalidAttachment,
 }
 
 impl ErrorCode {
@@ -76,6 +81,8 @@ impl ErrorCode {
             ErrorCode::InvalidThread => "invalid_thread",
             ErrorCode::InvalidEmoji => "invalid_emoji",
             ErrorCode::TooManyReactions => "too_many_reactions",
+            ErrorCode::InvalidContentType => "invalid_content_type",
+            ErrorCode::InvalidAttachment => "invalid_attachment",
         }
     }
 
@@ -105,7 +112,9 @@ impl ErrorCode {
             | ErrorCode::InvalidName
             | ErrorCode::InvalidBody
             | ErrorCode::InvalidThread
-            | ErrorCode::InvalidEmoji => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidEmoji
+            | ErrorCode::InvalidContentType
+            | ErrorCode::InvalidAttachment => StatusCode::BAD_REQUEST,
         }
     }
 }

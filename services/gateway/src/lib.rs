@@ -17,6 +17,7 @@
 //! | [`actions`] | every state change, shared by REST and WebSocket: authorize, deduplicate, append, write through |
 //! | [`accounts`] | accounts over `chat_store::accounts` (sign-up, credentials, SSO provisioning) |
 //! | [`live`] | the sockets held here and the subscriptions that feed them, typing, presence records |
+//! | [`attachments`] | v1.1 attachments: presigned object-storage URLs and the upload checks |
 //! | [`append`] | the Kafka producer: the only way the gateway changes conversation state |
 //! | [`history_progress`] | how far the history role has read the log (retries of sends whose outcome is unknown) |
 //! | [`error`] | protocol error codes, and the one place typed errors become them |
@@ -30,6 +31,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod append;
+pub mod attachments;
 pub mod auth;
 pub mod configuration;
 pub mod domain;

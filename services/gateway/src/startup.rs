@@ -124,6 +124,16 @@ pub async fn build(
             Duration::from_secs(gateway.dedup_ttl_secs),
         ),
         pointers: PointerStore::new(redis.clone()),
+        uploads: chat_store::uploads::UploadStore::new(redis.clone()),
+        objects: if gateway.attachments.enabled() {
+            Some(
+                crate::attachments::ObjectStore::new(&gateway.attachments)
+                    .context("setting up attachments' object storage")?,
+            )
+        } else {
+            tracing::info!("attachments are off: gateway.attachments.endpoint is not set");
+            None
+        },
         history_progress: Arc::new(
             HistoryProgress::new(
                 &settings.kafka,

@@ -38,6 +38,10 @@ pub struct Inner {
     pub mutes: MuteStore,
     pub dedup: DedupStore,
     pub pointers: PointerStore,
+    /// v1.1: uploads promised to their uploader.
+    pub uploads: chat_store::uploads::UploadStore,
+    /// v1.1: the object store attachments live in (None: attachments are off).
+    pub objects: Option<crate::attachments::ObjectStore>,
     /// How far history has read the log (retries of sends whose outcome is unknown).
     pub history_progress: Arc<crate::history_progress::HistoryProgress>,
     /// How much each address and user may do (`crate::throttle`).

@@ -133,6 +133,7 @@ fn valid_frame() -> impl Strategy<Value = (ClientFrame, Value)> {
                     kind,
                     reply_to,
                     thread_root,
+                    attachments: vec![],
                 };
                 (frame, v)
             }),

@@ -7,7 +7,7 @@
 //! | `conv:{c}:members` | set | member user ids | permanent | [`crate::membership`] |
 //! | `conv:{c}:admins` | set | admin user ids (groups) | permanent | [`crate::membership`] |
 //! | `conv:{c}:creating` | string | lock while a direct conversation is created | 30 s | [`crate::membership`] |
-//! | `msg:{m}` | string | `{conversation} {sender}[ deleted]`: who may edit or delete | 30 days | [`crate::membership`] |
+//! | `msg:{m}` | string | `{conversation} {sender}[ deleted] main\|thread`: who may edit or delete, and whether it is a thread reply | 30 days | [`crate::membership`] |
 //! | `dedup:{m}` | string | `pending`, or the first outcome of an action (JSON) | configurable, >= 24 h | [`crate::dedup`] |
 //! | `ptr:{read,delivered}:{c}:{u}` | string | highest seq appended, so pointers only move forward | 30 days | [`crate::pointers`] |
 //! | `sessions:{u}` | hash | session id -> `{gateway_id, connected_at}` | while connected | [`crate::sessions`] |
@@ -23,6 +23,7 @@
 //! | `auth:user:{u}:not_before` | string | tokens of sign-ins begun earlier are refused (ms; `i64::MAX`: deactivated) | permanent | [`crate::sign_ins`] |
 //! | `auth:ticket:{t}` | string | a WebSocket upgrade ticket: the token's identity, redeemed once | 30 s | [`crate::sign_ins`] |
 //! | `throttle:{kind}:{hash}` | string | a GCRA bucket shared by every gateway (e.g. sign-ins per account) | until the bucket is full again | [`crate::rate_limits`] |
+//! | `upload:{id}` | string | JSON of a promised attachment upload: uploader, conversation, name, type, size, object key | 24 h | [`crate::uploads`] |
 //! | channel `auth:revocations` | pub/sub | revocations, so gateways close the sockets concerned | - | [`crate::sign_ins`] |
 //!
 //! The `conv:` keys are the write-through record: written once Kafka acknowledged the
@@ -30,6 +31,10 @@
 //! own latest writes on any gateway, with the CQL projection as the fallback.
 
 use chat_core::ids::{ConversationId, MessageId, SignInId, UserId};
+
+pub(crate) fn upload(upload_id: &str) -> String {
+    format!("upload:{upload_id}")
+}
 
 pub(crate) fn meta(c: ConversationId) -> String {
     format!("conv:{c}:meta")

@@ -17,6 +17,7 @@
 //! | [`sessions`] | which gateway holds which WebSocket session | Redis |
 //! | [`rate_limits`] | limits shared by every gateway (sign-ins per account) | Redis |
 //! | [`sign_ins`] | sign-ins (refresh token rotation), revoked tokens, WebSocket tickets | Redis |
+//! | [`uploads`] | attachment uploads promised to their uploader (v1.1) | Redis |
 //! | [`presence`] | who is online, with expiring sessions | Redis |
 //! | [`live`] | the pub/sub channels of live delivery and the fanout's `prev_seq` chain | Redis |
 //! | [`notify_window`] | notification coalescing windows | Redis |
@@ -42,6 +43,7 @@ pub mod presence;
 pub mod rate_limits;
 pub mod sessions;
 pub mod sign_ins;
+pub mod uploads;
 
 pub use cql::ping;
 pub use error::StoreError;

@@ -213,7 +213,10 @@ mod tests {
             add,
             "Invalid column name thread_root because it conflicts with an existing column"
         ));
-        assert!(is_column_already_added(add, "Column thread_root already exists"));
+        assert!(is_column_already_added(
+            add,
+            "Column thread_root already exists"
+        ));
         assert!(!is_column_already_added(add, "Unknown table messages"));
         assert!(!is_column_already_added(
             "CREATE TABLE x (a int PRIMARY KEY)",

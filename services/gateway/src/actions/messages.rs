@@ -54,6 +54,8 @@ pub struct SendMessage {
     pub reply_to: Option<MessageId>,
     /// v1.1: reply in the thread of this message.
     pub thread_root: Option<MessageId>,
+    /// v1.1: upload ids (`kind` file or image), checked by `attachments::attach`.
+    pub attachments: Vec<String>,
 }
 
 pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<Ack, ActionError> {
@@ -77,6 +79,11 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
     let message_id = MessageId::derive(c, sender, &cmd.client_msg_id);
     let earlier = || already_sent(state, c, &cmd.client_msg_id, message_id);
     deduplicated(state, message_id, earlier, || async {
+        let attachments = if cmd.attachments.is_empty() {
+            vec![]
+        } else {
+            super::attachments::attach(state, sender, c, cmd.kind, &cmd.attachments).await?
+        };
         let ev = event(
             state,
             c,
@@ -87,7 +94,7 @@ pub async fn send(state: &AppState, sender: UserId, cmd: SendMessage) -> Result<
                 kind: cmd.kind,
                 body: cmd.body.into_inner(),
                 reply_to: cmd.reply_to,
-                attachments: vec![],
+                attachments,
                 thread_root: cmd.thread_root,
             }),
         );

@@ -8,8 +8,10 @@
 //! - [`receipts`]: read and delivered pointers;
 //! - [`conversations`]: create (group, direct), add and remove members;
 //! - [`reactions`]: v1.1 reactions;
-//! - [`pins`]: v1.1 pins and renaming.
+//! - [`pins`]: v1.1 pins and renaming;
+//! - [`attachments`]: v1.1 uploads, their checks, and download links.
 
+pub mod attachments;
 pub mod conversations;
 pub mod messages;
 pub mod pins;
@@ -86,6 +88,17 @@ pub enum ActionError {
         chat_core::rules::MAX_REACTION_EMOJI
     )]
     TooManyReactions,
+    /// Attachments are not configured on this gateway.
+    #[error("attachments are not configured on this server")]
+    AttachmentsOff,
+    #[error("an upload is at most {0} bytes")]
+    UploadTooLarge(i64),
+    #[error("this content type may not be uploaded")]
+    InvalidContentType,
+    #[error("{0}")]
+    InvalidAttachment(String),
+    #[error(transparent)]
+    Storage(#[from] crate::attachments::StorageError),
     /// A pin beyond the most a conversation holds.
     #[error(
         "a conversation has at most {} pins; unpin one first",
@@ -116,6 +129,16 @@ impl From<ActionError> for ApiError {
                 ApiError::new(ErrorCode::TooManyReactions, e.to_string())
             }
             ActionError::TooManyPins => ApiError::new(ErrorCode::TooLarge, e.to_string()),
+            ActionError::AttachmentsOff => ApiError::unavailable(e.to_string()),
+            ActionError::UploadTooLarge(_) => ApiError::new(ErrorCode::TooLarge, e.to_string()),
+            ActionError::InvalidContentType => {
+                ApiError::new(ErrorCode::InvalidContentType, e.to_string())
+            }
+            ActionError::InvalidAttachment(why) => ApiError::new(ErrorCode::InvalidAttachment, why),
+            ActionError::Storage(e) => {
+                tracing::warn!(error = %e, "object storage");
+                ApiError::unavailable("object storage cannot be reached; retry later")
+            }
             ActionError::InFlight(what) => ApiError::unavailable(what),
             ActionError::Store(e) => e.into(),
             ActionError::Append(AppendError::Unencodable) => ApiError::internal(),

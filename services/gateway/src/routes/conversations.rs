@@ -13,7 +13,7 @@ use super::ApiJson;
 use crate::actions::Ack;
 use crate::actions::{self, messages::SendMessage};
 use crate::auth::AuthUser;
-use crate::domain::{ConversationName, MessageBody};
+use crate::domain::{message_content, ConversationName};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -111,6 +111,9 @@ pub struct NewMessage {
     /// v1.1: reply in this message's thread.
     #[serde(default)]
     thread_root: Option<MessageId>,
+    /// v1.1: upload ids, for kinds `file` and `image`.
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 pub async fn send(
@@ -122,13 +125,20 @@ pub async fn send(
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let kind = req.kind.unwrap_or(MessageKind::Text);
     rules::may_send_kind(kind).map_err(|r| ApiError::bad_request(r.to_string()))?;
+    let (body, attachments) = message_content(
+        kind,
+        req.body,
+        req.attachments,
+        state.settings.max_body_bytes,
+    )?;
     let cmd = SendMessage {
         conversation_id: c,
         client_msg_id: req.client_msg_id,
-        body: MessageBody::parse(req.body, state.settings.max_body_bytes)?,
+        body,
         kind,
         reply_to: req.reply_to,
         thread_root: req.thread_root,
+        attachments,
     };
     let ack = actions::messages::send(&state, user, cmd).await?;
     Ok((StatusCode::CREATED, ApiJson(ack)))

@@ -17,6 +17,7 @@ mod presence;
 mod reactions;
 mod sessions;
 mod threads;
+mod uploads;
 mod web;
 mod ws;
 
@@ -74,6 +75,11 @@ pub fn router(state: AppState) -> Router {
             get(threads::page),
         )
         .route("/api/v1/conversations/{id}/pins", get(pins::list))
+        .route("/api/v1/uploads", post(uploads::create))
+        .route(
+            "/api/v1/conversations/{id}/attachments/{attachment_id}",
+            get(uploads::download),
+        )
         .route(
             "/api/v1/conversations/{id}/pins/{message_id}",
             put(pins::pin).delete(pins::unpin),

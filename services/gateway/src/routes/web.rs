@@ -21,12 +21,18 @@ use super::health;
 use crate::state::AppState;
 
 /// The page may load only its own scripts, styles and images and talk only to its own
-/// origin (REST and WebSocket). Message bodies are rendered as text, never HTML; this
-/// policy is the second line: even injected markup could not run a script or an inline
-/// handler, nor send data elsewhere.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// origin (REST and WebSocket), and, when attachments are on, to the object store's
+/// origin (uploads and image previews go straight there). Message bodies are rendered
+/// as text, never HTML; this policy is the second line: even injected markup could not
+/// run a script or an inline handler, nor send data elsewhere.
+fn content_security_policy(storage_origin: Option<&str>) -> String {
+    let storage = storage_origin.map(|o| format!(" {o}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; \
+         img-src 'self' data:{storage}; connect-src 'self'{storage}; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
 
 const NOT_BUILT: &str = "The web client was not built, so there is nothing to show here.\n\
      Build it with `npm ci && npm run build` in services/web (`infra/dev up` does this),\n\
@@ -67,10 +73,12 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         }
     };
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    let origin = state.objects.as_ref().map(|o| o.public_origin());
+    let csp = HeaderValue::from_str(&content_security_policy(origin.as_deref()))
+        .or_else(|_| HeaderValue::from_str(&content_security_policy(None)));
+    if let Ok(csp) = csp {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -83,4 +91,21 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
     // picked up at the next load instead of mixing old and new files.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_object_store_is_the_one_other_origin_allowed() {
+        let without = content_security_policy(None);
+        assert!(
+            without.contains("connect-src 'self';") && without.contains("img-src 'self' data:;")
+        );
+        let with = content_security_policy(Some("https://b.s3.eu-west-1.amazonaws.com"));
+        assert!(with.contains("connect-src 'self' https://b.s3.eu-west-1.amazonaws.com;"));
+        assert!(with.contains("img-src 'self' data: https://b.s3.eu-west-1.amazonaws.com;"));
+        assert!(with.contains("script-src 'self';"), "scripts stay our own");
+    }
 }

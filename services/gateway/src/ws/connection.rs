@@ -32,7 +32,7 @@ use crate::actions::reactions::{React, ReactionOp};
 use crate::actions::receipts::Pointer;
 use crate::auth::extract::authenticate;
 use crate::auth::tokens::Principal;
-use crate::domain::{parse_emoji, MessageBody};
+use crate::domain::{message_content, parse_emoji, MessageBody};
 use crate::error::{ApiError, ErrorCode};
 use crate::live::hub::SocketSignals;
 use crate::live::outbound::{self, Outbound};
@@ -275,14 +275,18 @@ async fn handle(
                 kind,
                 reply_to,
                 thread_root,
+                attachments,
             } => {
+                let kind = kind.unwrap_or(MessageKind::Text);
+                let (body, attachments) = message_content(kind, body, attachments, max)?;
                 let cmd = SendMessage {
                     conversation_id,
                     client_msg_id,
-                    body: MessageBody::parse(body, max)?,
-                    kind: kind.unwrap_or(MessageKind::Text),
+                    body,
+                    kind,
                     reply_to,
                     thread_root,
+                    attachments,
                 };
                 Ok(Some(ServerFrame::Ack(
                     actions::messages::send(state, user, cmd).await?,

@@ -27,6 +27,9 @@ pub enum ClientFrame {
         /// v1.1: reply in this message's thread.
         #[serde(default)]
         thread_root: Option<MessageId>,
+        /// v1.1: upload ids, for kinds `file` and `image`.
+        #[serde(default)]
+        attachments: Vec<String>,
     },
     Edit {
         conversation_id: ConversationId,

@@ -573,6 +573,18 @@ impl<'a> Applier<'a> {
                 return Ok(Ok(()));
             }
         }
+        // An attachment names an object of this conversation's uploads, nothing else
+        // in the bucket (the gateway checked it was the sender's upload).
+        if let Some(a) = m.attachments.iter().find(|a| {
+            !a.attachment_id.is_empty()
+                && (a.object_key != format!("uploads/{c}/{}", a.attachment_id)
+                    || !a.attachment_id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        }) {
+            return Ok(Err(format!(
+                "attachment {} names object {:?}, not one of this conversation's uploads",
+                a.attachment_id, a.object_key
+            )));
+        }
         let root = match m.thread_root {
             None => None,
             Some(root_id) => match self.lookup(state, root_id.0).await? {

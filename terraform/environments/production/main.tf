@@ -5,6 +5,8 @@
 #           -> services (ECS cluster, gateway + NLB, projectors, chatctl init)
 #           -> schema_registry (in the services' cluster; its URL goes back to services)
 #           -> observability (alarms, topic, dashboard)
+#           -> attachments (S3 bucket; its name goes to the gateways, its grant to their
+#              task role)
 #
 # After `tofu apply`, run the command in the rollout_command output: it runs
 # `chatctl init` and then moves the services to the task definitions just registered.
@@ -142,6 +144,11 @@ module "services" {
   redis_url                   = module.redis.url
   redis_auth_token_secret_arn = module.redis.auth_token_secret_arn
 
+  attachments = {
+    bucket = module.attachments.bucket_name
+    region = module.attachments.region
+  }
+
   registry_url = module.schema_registry.url
 
   extra_environment   = var.extra_environment
@@ -149,6 +156,18 @@ module "services" {
 
   log_retention_days                = var.log_retention_days
   load_balancer_deletion_protection = true
+}
+
+# Browsers upload and download attachments straight from S3 with URLs the gateways
+# presign; only the site's own origin may (CORS), and only the gateways' task role holds
+# the grant.
+module "attachments" {
+  source = "../../modules/attachments"
+
+  name                   = local.name
+  tags                   = local.tags
+  allowed_origins        = [var.public_origin]
+  gateway_task_role_name = module.services.gateway_task_role_name
 }
 
 module "schema_registry" {

@@ -63,6 +63,16 @@ output "webhook_secret_arn" {
   value       = module.services.webhook_secret_arn
 }
 
+output "attachments_bucket_name" {
+  description = "The attachments bucket (the gateways get it as CHAT__ATTACHMENTS__BUCKET)."
+  value       = module.attachments.bucket_name
+}
+
+output "attachments_bucket_arn" {
+  description = "ARN of the attachments bucket."
+  value       = module.attachments.bucket_arn
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic of the alarms."
   value       = module.observability.alarm_topic_arn

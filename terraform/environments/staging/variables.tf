@@ -13,6 +13,16 @@ variable "certificate_arn" {
   type        = string
 }
 
+variable "public_origin" {
+  description = "The site's public origin, https://<the certificate's name>, e.g. \"https://chat.example.com\": the one origin whose pages may upload to and download from the attachments bucket (CORS)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", var.public_origin))
+    error_message = "public_origin must be https://host[:port] in lower case, with no path and no trailing slash."
+  }
+}
+
 variable "image_tag" {
   description = "Image tag of chat-gateway, chat-projector and chatctl in the deployment's ECR repositories (e.g. the git commit)."
   type        = string

@@ -4,10 +4,11 @@
 # ECR repository, write its log group, read exactly the secrets its container
 # definitions inject (and decrypt them only through Secrets Manager).
 #
-# Task role (used by the containers): the chat binaries call no AWS API. Only the
-# metrics sidecar does (it ships embedded-metric-format events to the metrics log group),
-# so the gateway's and the projectors' task roles hold only that; the init task has no
-# task role at all, and so no credentials.
+# Task role (used by the containers): the metrics sidecar ships embedded-metric-format
+# events to the metrics log group, which is all the projectors' task roles hold. The
+# gateway's also signs the attachment URLs it hands to browsers; the attachments module
+# attaches that grant (the bucket's objects and key) to it. The init task has no task
+# role at all, and so no credentials.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {

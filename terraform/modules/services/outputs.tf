@@ -91,6 +91,16 @@ output "kms_key_arn" {
   value       = aws_kms_key.this.arn
 }
 
+output "gateway_task_role_name" {
+  description = "Name of the gateways' ECS task role (the attachments module grants it the bucket)."
+  value       = aws_iam_role.task["gateway"].name
+}
+
+output "gateway_task_role_arn" {
+  description = "ARN of the gateways' ECS task role."
+  value       = aws_iam_role.task["gateway"].arn
+}
+
 output "gateway_security_group_id" {
   description = "Security group of the gateway tasks (besides the service security group)."
   value       = aws_security_group.gateway.id

@@ -212,6 +212,15 @@ variable "gateway_environment" {
   default     = {}
 }
 
+variable "attachments" {
+  description = "The attachments bucket (attachments module outputs bucket_name and region), given to the gateway as CHAT__ATTACHMENTS__BUCKET and CHAT__ATTACHMENTS__REGION; null for none. No access keys: the gateway signs with its task role, which the attachments module grants the bucket."
+  type = object({
+    bucket = string
+    region = string
+  })
+  default = null
+}
+
 # --- Data stores (outputs of the kafka, cql, redis and schema_registry modules) --------
 
 variable "kafka_bootstrap_brokers" {

@@ -120,10 +120,24 @@ variables {
   region          = "eu-west-1"
   certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/11111111-2222-3333-4444-555555555555"
   image_tag       = "3f2c1ab"
+  public_origin   = "https://chat.example.com"
 }
 
 run "composition" {
   command = apply
+
+  assert {
+    condition = (
+      output.attachments_bucket_name == "chat-production-attachments-111122223333" &&
+      module.attachments.region == "eu-west-1" && module.attachments.upload_prefix == "uploads/"
+    )
+    error_message = "The attachments bucket is named after the environment and the account, in the deployment's region."
+  }
+
+  assert {
+    condition     = module.services.gateway_task_role_name == "chat-production-gateway-task"
+    error_message = "The attachments grant goes to the gateways' task role."
+  }
 
   assert {
     condition     = output.registry_url == "http://schema-registry.chat-production.internal:8080/apis/ccompat/v7"
@@ -195,4 +209,14 @@ run "rejects_three_brokers_per_az" {
   }
 
   expect_failures = [var.kafka_brokers_per_az]
+}
+
+run "rejects_a_plain_http_origin" {
+  command = plan
+
+  variables {
+    public_origin = "http://chat.example.com"
+  }
+
+  expect_failures = [var.public_origin]
 }

@@ -100,6 +100,7 @@ variables {
   region          = "eu-west-1"
   certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/11111111-2222-3333-4444-555555555555"
   image_tag       = "3f2c1ab"
+  public_origin   = "https://chat-staging.example.com"
 
   cql_tls_ca_secret_arn      = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-staging/cql-tls-ca-AbCdEf"
   cql_tls_ca_certificate_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

@@ -120,10 +120,24 @@ variables {
   region          = "eu-west-1"
   certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/11111111-2222-3333-4444-555555555555"
   image_tag       = "3f2c1ab"
+  public_origin   = "https://chat-staging.example.com"
 }
 
 run "composition" {
   command = apply
+
+  assert {
+    condition = (
+      output.attachments_bucket_name == "chat-staging-attachments-111122223333" &&
+      module.attachments.region == "eu-west-1" && module.attachments.upload_prefix == "uploads/"
+    )
+    error_message = "The attachments bucket is named after the environment and the account, in the deployment's region."
+  }
+
+  assert {
+    condition     = module.services.gateway_task_role_name == "chat-staging-gateway-task"
+    error_message = "The attachments grant goes to the gateways' task role."
+  }
 
   assert {
     condition     = output.registry_url == "http://schema-registry.chat-staging.internal:8080/apis/ccompat/v7"
@@ -176,4 +190,14 @@ run "composition" {
     condition     = length(module.observability.alarm_names) > 0 && contains(module.observability.alarm_names, "chat-staging-kafka-broker-3-disk")
     error_message = "Observability watches the three brokers."
   }
+}
+
+run "rejects_a_plain_http_origin" {
+  command = plan
+
+  variables {
+    public_origin = "http://chat-staging.example.com"
+  }
+
+  expect_failures = [var.public_origin]
 }

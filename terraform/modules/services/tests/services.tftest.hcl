@@ -217,6 +217,11 @@ run "defaults" {
   }
 
   assert {
+    condition     = !anytrue([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment : startswith(e.name, "CHAT__ATTACHMENTS__")])
+    error_message = "Without an attachments bucket the gateway gets no CHAT__ATTACHMENTS__ settings."
+  }
+
+  assert {
     condition = contains(
       jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment,
       { name = "CHAT__KAFKA__SECURITY_PROTOCOL", value = "sasl_ssl" }
@@ -347,6 +352,45 @@ run "webhook_and_x86" {
   assert {
     condition     = aws_ecs_task_definition.gateway.runtime_platform[0].cpu_architecture == "X86_64"
     error_message = "cpu_architecture switches the tasks to X86_64."
+  }
+}
+
+run "attachments_bucket_for_the_gateway" {
+  command = apply
+
+  variables {
+    attachments = { bucket = "chat-test-attachments-111122223333", region = "eu-west-1" }
+  }
+
+  assert {
+    condition = (
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__ATTACHMENTS__BUCKET", value = "chat-test-attachments-111122223333" }) &&
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__ATTACHMENTS__REGION", value = "eu-west-1" })
+    )
+    error_message = "The gateway gets the attachments bucket and its region."
+  }
+
+  assert {
+    condition = !anytrue([
+      for d in concat(
+        jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment,
+        jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].secrets,
+      ) : can(regex("^CHAT__ATTACHMENTS__(ACCESS_KEY_ID|SECRET_ACCESS_KEY|ENDPOINT)$", d.name))
+    ])
+    error_message = "No access keys and no endpoint: the gateway signs with its task role, against the region's S3."
+  }
+
+  assert {
+    condition = alltrue([
+      for role, td in aws_ecs_task_definition.projector :
+      !anytrue([for e in jsondecode(td.container_definitions)[0].environment : startswith(e.name, "CHAT__ATTACHMENTS__")])
+    ])
+    error_message = "Only the gateway presigns: the projectors get no attachments settings."
+  }
+
+  assert {
+    condition     = output.gateway_task_role_name == "chat-test-gateway-task"
+    error_message = "The gateway's task role is an output, for the attachments module's grant."
   }
 }
 

@@ -128,8 +128,8 @@ export class GroupDialog {
     this.addUser.value = "";
     this.confirm.hidden = true;
     this.leaveButton.hidden = false;
-    this.render();
     this.root.showModal();
+    this.render();
     this.name.focus();
   }
 

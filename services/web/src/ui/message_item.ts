@@ -257,7 +257,12 @@ function updateReactions(box: HTMLElement, store: Store, m: Msg): void {
     b.title = `${names.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
     if (box.children[i] !== b) box.insertBefore(b, box.children[i] ?? null);
   });
-  for (const b of byEmoji.values()) b.remove();
+  for (const b of byEmoji.values()) {
+    const hadFocus = b === document.activeElement;
+    b.remove();
+    // The chip just taken back was the last of its emoji: keep focus in this message.
+    if (hadFocus) (box.closest("li")?.querySelector<HTMLElement>(".act.react") ?? box.closest("article"))?.focus();
+  }
 }
 
 /** "3 replies · last 14:02" under a thread's root in the timeline; opens the thread. */

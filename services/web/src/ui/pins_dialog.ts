@@ -48,8 +48,8 @@ export class PinsDialog {
 
   show(): void {
     this.key = "";
-    this.render();
     this.root.showModal();
+    this.render();
     (this.list.querySelector<HTMLButtonElement>("button.pin-open") ?? this.root.querySelector<HTMLButtonElement>("#pins-close"))?.focus();
   }
 

@@ -615,6 +615,11 @@ export class Store {
         else if (ev.user_id) this.memberRemoved(c, ev.user_id);
         return null;
       }
+      case "conversation_created": {
+        // Created here (the dialog) before its event came: the event says who the admins are.
+        if (ev.admins) c.admins = new Set(ev.admins);
+        return null;
+      }
       case "reaction_added":
       case "reaction_removed": {
         const m = ev.message_id ? c.messages.get(ev.message_id) : undefined;

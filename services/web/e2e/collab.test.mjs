@@ -4,7 +4,8 @@
 // (stack.mjs), like chat.test.mjs. Two people, Alice and Bob, in two browser contexts
 // share a group: a thread grows on both screens at once, reactions toggle and are put
 // back with the reason when the server refuses them, a pin outside the loaded history
-// is brought into view, the group is renamed, gains and loses a member, and Bob leaves.
+// is brought into view, an image and a file go through storage, a search finds a
+// message, the group is renamed, gains and loses a member, and Bob leaves.
 // Screenshots land in test-output/.
 //
 // Every step waits for what the page shows, with generous limits; no fixed sleep decides
@@ -369,6 +370,67 @@ describe("browser client, protocol v1.1", () => {
     await pageB.locator("#pins-status", { hasText: "No pinned messages." }).waitFor();
     await pageB.click("#pins-close");
     await pageA.locator("#pins-button", { hasText: /^Pinned$/ }).waitFor();
+    assert.deepEqual(incidents, []);
+  });
+
+  test("attachments: an image and a file, uploaded with progress, shown to the other side as an image and a link", async () => {
+    // A 1x1 PNG, and a text file; the names carry markup, which must stay text.
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+    const imageName = "dot <b>1</b>.png";
+    await pageA.fill("#composer", "a picture");
+    await pageA.setInputFiles("#attach-file", { name: imageName, mimeType: "image/png", buffer: png });
+    const picture = message(pageB, "a picture");
+    const img = picture.locator(`img[alt="${imageName}"]`);
+    await img.waitFor();
+    // It really loaded: the link works for a member, and the page may show it. (Bob's
+    // pane may be scrolled up since the pins test, and images load when in view.)
+    await img.scrollIntoViewIfNeeded();
+    const loadedBy = Date.now() + WAIT;
+    while ((await img.evaluate((el) => (el instanceof HTMLImageElement && el.complete ? el.naturalWidth : 0))) !== 1) {
+      assert.ok(Date.now() < loadedBy, "the image loaded");
+      await pageB.waitForTimeout(200);
+    }
+    assert.equal(await picture.locator(".attachments b").count(), 0);
+    await pageA.locator("#upload-status").waitFor({ state: "hidden" });
+
+    const notes = "notes <i>v1</i>.txt";
+    const text = "plain text attachment\n";
+    await pageA.setInputFiles("#attach-file", { name: notes, mimeType: "text/plain", buffer: Buffer.from(text) });
+    // Without a caption the message says the file's name.
+    const link = message(pageB, notes).locator("a.attachment.file");
+    await link.locator(".file-name", { hasText: notes }).waitFor();
+    const href = await link.getAttribute("href");
+    assert.ok(href, "a download link");
+    const got = await pageB.evaluate(async (u) => {
+      const r = await fetch(u);
+      return { status: r.status, body: await r.text() };
+    }, href);
+    assert.deepEqual(got, { status: 200, body: text });
+    await shot(pageB, "16-attachments");
+    assert.deepEqual(incidents, []);
+  });
+
+  test("search: results from Bob's conversations as text, choosing one opens the conversation at the message", async () => {
+    const needle = `needle-${tag} in the <i>haystack</i>`;
+    await send(pageA, needle);
+    await message(pageB, needle).waitFor();
+    // Search trails the log by a few seconds: search again until it is there.
+    const hit = pageB.locator("#search-results button.search-hit", { hasText: `needle-${tag}` });
+    const deadline = Date.now() + WAIT;
+    await pageB.fill("#search-input", `needle-${tag}`);
+    for (;;) {
+      await pageB.press("#search-input", "Enter");
+      await pageB.locator("#search-status", { hasText: /match|message/ }).waitFor();
+      if ((await hit.count()) > 0) break;
+      assert.ok(Date.now() < deadline, "the message became searchable");
+      await pageB.waitForTimeout(500);
+    }
+    assert.equal(await pageB.locator("#search-results i").count(), 0, "highlights are text");
+    await hit.first().click();
+    await message(pageB, needle).and(pageB.locator(".flash")).waitFor();
+    await shot(pageB, "17-search");
+    await pageB.press("#search-input", "Escape").catch(() => {});
+    await pageB.click("#search-clear").catch(() => {});
     assert.deepEqual(incidents, []);
   });
 

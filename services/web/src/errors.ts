@@ -30,6 +30,7 @@ const FRIENDLY: Record<string, string> = {
   too_many_pins: "This conversation already has the most pins it can have (100). Unpin one first.",
   invalid_content_type: "Files of that type cannot be sent.",
   invalid_attachment: "The file did not finish uploading. Try again.",
+  upload_failed: "The file could not be uploaded. Check your connection and try again.",
   internal: "Something went wrong on the server. Try again.",
 };
 

@@ -8,6 +8,10 @@ import { fileSize } from "./format";
 
 export function attachmentView(a: Attachment): HTMLElement {
   const safe = safeUrl(a.url);
+  // Not sent yet (no link until the server has it): the name only.
+  if (!safe) {
+    return h("span", { class: "attachment pending", "data-attachment-id": a.attachment_id }, h("span", { class: "file-name" }, a.filename), h("span", { class: "file-size" }, ` · ${fileSize(a.size)}`));
+  }
   if (a.content_type.startsWith("image/") && safe) {
     return h(
       "a",
@@ -19,7 +23,7 @@ export function attachmentView(a: Attachment): HTMLElement {
     "a",
     {
       class: "attachment file",
-      href: safe ?? "#",
+      href: safe,
       download: a.filename,
       rel: "noopener noreferrer",
       "data-attachment-id": a.attachment_id,
@@ -32,6 +36,7 @@ export function attachmentView(a: Attachment): HTMLElement {
 
 /** Only http(s) links (and same-origin paths) become a link or an image source. */
 function safeUrl(url: string): string | null {
+  if (!url) return null;
   try {
     const u = new URL(url, location.href);
     return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;

@@ -24,7 +24,8 @@ import type { Api } from "../api";
 import { ApiError, describe, describeError, describeErrorFor, describeFor } from "../errors";
 import type { Pin } from "../pins";
 import { hasReacted, toggleOp, wouldExceed } from "../reactions";
-import type { ClientFrame, EventFrame, ServerFrame } from "../protocol";
+import type { Attachment, ClientFrame, EventFrame, Message, ServerFrame } from "../protocol";
+import { UploadError, type XhrLike, attachmentKind, contentTypeOf, putFile } from "../uploads";
 import { type Ack, Outbox, type PendingAction } from "../outbox";
 import { Receipts } from "../receipts";
 import { type AfterClose, CLOSE_SESSION_REVOKED, type Session } from "../session";
@@ -43,6 +44,7 @@ import { NewConversationDialog } from "./new_conversation_dialog";
 import { PasswordDialog } from "./password_dialog";
 import { PinsDialog } from "./pins_dialog";
 import { ReactionPicker } from "./reaction_picker";
+import { SearchBox } from "./search_box";
 import { ThreadPanel } from "./thread_panel";
 import { TopBar } from "./top_bar";
 
@@ -70,6 +72,7 @@ export class ChatApp {
   private readonly picker: ReactionPicker;
   private readonly pinsDialog: PinsDialog;
   private readonly groupDialog: GroupDialog;
+  private readonly search: SearchBox;
   private readonly newDialog: NewConversationDialog;
   private readonly deleteDialog: DeleteDialog;
   private readonly passwordDialog: PasswordDialog;
@@ -148,6 +151,7 @@ export class ChatApp {
         this.render();
         this.pane.scrollToBottom();
       },
+      attach: (c, file) => void this.attach(c, file),
     });
     this.threadComposer = new Composer(
       this.store,
@@ -203,6 +207,8 @@ export class ChatApp {
       unpin: (p) => void this.pin(p.message_id, false),
       closed: () => document.getElementById("pins-button")?.focus(),
     });
+    this.search = new SearchBox(api, this.store, { openAt: (m) => void this.openAt(m) });
+    this.list.addAbove(this.search.root);
     this.groupDialog = new GroupDialog(api, this.store, {
       rename: (c, name) => this.rename(c, name),
       // Member changes show when their events arrive (at once, over the socket): applying
@@ -624,6 +630,60 @@ export class ChatApp {
     if (!(await this.pane.reveal(c, m.message_id, m.seq))) this.flash("That message could not be found in this conversation's history.");
   }
 
+  // ---- attachments and search --------------------------------------------------------
+
+  /**
+   * Upload a file (a presigned PUT straight to storage, with progress), then send it as
+   * an image or file message; the text in the composer, if any, is its caption.
+   */
+  private async attach(c: Conv, file: File): Promise<void> {
+    const contentType = contentTypeOf(file);
+    let ticket;
+    try {
+      ticket = await this.api.upload(c.id, file.name, contentType, file.size);
+    } catch (e) {
+      this.flash(`Could not send ${file.name}: ${describeErrorFor("upload", e)}`);
+      return;
+    }
+    // XMLHttpRequest's handlers take full events; putFile reads only what XhrLike names.
+    const up = putFile(() => new XMLHttpRequest() as unknown as XhrLike, ticket, file, (f) => this.composer.showUpload(file.name, f, () => up.cancel()));
+    try {
+      await up.done;
+    } catch (e) {
+      this.composer.showUpload(file.name, null);
+      if (!(e instanceof UploadError && e.code === "upload_cancelled")) this.flash(`Could not upload ${file.name}: ${describe("upload_failed")}`);
+      return;
+    }
+    this.composer.showUpload(file.name, null);
+    if (!this.store.convs.has(c.id)) return;
+    const caption = this.composer.text().trim();
+    if (caption) this.composer.clearText();
+    const attachment: Attachment = { attachment_id: ticket.upload_id, filename: file.name, content_type: contentType, size: file.size, url: "" };
+    const id = newClientId();
+    const m = this.store.addPending(c, id, caption || file.name, null, null, [attachment], attachmentKind(contentType));
+    this.outbox.add(this.sendFrame(c, m));
+    this.render();
+    this.pane.scrollToBottom();
+  }
+
+  /** A search result: open its conversation and bring the message into view. */
+  private async openAt(m: Message): Promise<void> {
+    if (!this.store.convs.has(m.conversation_id)) await this.refreshList();
+    const c = this.store.convs.get(m.conversation_id);
+    if (!c) {
+      this.flash("That conversation is no longer yours.");
+      return;
+    }
+    await this.open(c.id);
+    if (m.thread_root) {
+      await this.openThread(m.thread_root);
+      this.render();
+      this.thread.highlight(m.message_id);
+      return;
+    }
+    if (!(await this.pane.reveal(c, m.message_id, m.seq))) this.flash("That message could not be found in this conversation's history.");
+  }
+
   // ---- group management -------------------------------------------------------------
 
   private async rename(c: Conv, name: string): Promise<void> {
@@ -712,6 +772,7 @@ export class ChatApp {
 
   private render(): void {
     this.list.render();
+    this.search.render();
     this.pane.render();
     this.thread.render();
     this.pinsDialog.render();

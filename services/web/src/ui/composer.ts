@@ -43,6 +43,7 @@ export class Composer {
   private readonly input: HTMLTextAreaElement;
   private readonly contextBar: HTMLElement;
   private readonly error: HTMLElement;
+  private readonly upload: HTMLElement;
   private readonly opts: ComposerOptions;
   private replyTo: Msg | null = null;
   private editing: Msg | null = null;
@@ -64,10 +65,12 @@ export class Composer {
     });
     this.contextBar = h("div", { class: "context-bar", id: id("context-bar"), hidden: true });
     this.error = h("p", { class: "form-error", id: id("composer-error"), role: "alert" });
+    this.upload = h("div", { class: "upload-progress", id: id("upload-status"), role: "status", hidden: true });
     const sendButton = h("button", { type: "submit", class: "primary", id: id("send") }, "Send");
     let attach: HTMLElement | null = null;
     if (hooks.attach) {
-      const file = h("input", { type: "file", id: id("attach-file"), class: "sr-only", tabindex: -1 });
+      // The button is the control people use; the input only opens the file chooser.
+      const file = h("input", { type: "file", id: id("attach-file"), class: "sr-only", tabindex: -1, "aria-hidden": "true" });
       const button = h("button", { type: "button", id: id("attach"), "aria-label": "Attach a file" }, "Attach");
       button.addEventListener("click", () => file.click());
       file.addEventListener("change", () => {
@@ -96,6 +99,7 @@ export class Composer {
       "div",
       { class: "composer-wrap" },
       this.contextBar,
+      this.upload,
       form,
       h(
         "p",
@@ -118,6 +122,37 @@ export class Composer {
     this.cancelContext();
     setText(this.error, "");
     this.input.value = "";
+  }
+
+  /** The text box's content (a file's caption). */
+  text(): string {
+    return this.input.value;
+  }
+
+  clearText(): void {
+    this.input.value = "";
+    this.autosize();
+  }
+
+  /** "Uploading name… 40%", a progress bar and Cancel; `fraction` null hides it. */
+  showUpload(name: string, fraction: number | null, cancel?: () => void): void {
+    if (fraction === null) {
+      this.upload.hidden = true;
+      replaceChildren(this.upload);
+      return;
+    }
+    const pct = Math.round(fraction * 100);
+    let bar = this.upload.querySelector("progress");
+    if (!bar || this.upload.dataset.name !== name) {
+      this.upload.dataset.name = name;
+      bar = h("progress", { max: 100, value: pct, "aria-label": `Uploading ${name}` });
+      const stop = h("button", { type: "button", class: "link", id: `${this.opts.idPrefix}upload-cancel` }, "Cancel");
+      stop.addEventListener("click", () => cancel?.());
+      replaceChildren(this.upload, h("span", { class: "upload-text" }), bar, stop);
+    }
+    bar.value = pct;
+    setText(this.upload.querySelector(".upload-text")!, `Uploading ${name}… ${pct}%`);
+    this.upload.hidden = false;
   }
 
   /** Show a problem on the error line (it is also a live region). */

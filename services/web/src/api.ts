@@ -2,7 +2,7 @@
 
 import { ApiError } from "./errors";
 import { allPages } from "./pages";
-import type { ConversationSummary, Page, Presence, UserInfo } from "./protocol";
+import type { ConversationSummary, Page, Presence, SearchResult, ThreadPage, UploadTicket, UserInfo, WirePin } from "./protocol";
 import type { Session, TokenAnswer } from "./session";
 
 /** Where the client used to keep its token; removed on start (tokens now live in memory). */
@@ -127,9 +127,55 @@ export class Api {
     return this.authed("POST", "/api/v1/conversations", name ? { kind, members, name } : { kind, members });
   }
 
+  /** A page of the main timeline: thread replies are left out (they show in the thread panel). */
   messages(conversation: string, before: number | null, limit = 50): Promise<Page> {
-    const q = new URLSearchParams({ limit: String(limit) });
+    const q = new URLSearchParams({ limit: String(limit), threads: "exclude" });
     if (before !== null) q.set("before", String(before));
-    return this.authed("GET", `/api/v1/conversations/${encodeURIComponent(conversation)}/messages?${q}`);
+    return this.authed("GET", `${conv(conversation)}/messages?${q}`);
   }
+
+  /** A thread's root and replies, oldest first, from after `after` (null: the start). */
+  threadMessages(conversation: string, root: string, after: number | null, limit = 200): Promise<ThreadPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (after !== null) q.set("after", String(after));
+    return this.authed("GET", `${conv(conversation)}/threads/${encodeURIComponent(root)}/messages?${q}`);
+  }
+
+  async rename(conversation: string, name: string): Promise<void> {
+    await this.authed<null>("PATCH", conv(conversation), { name });
+  }
+
+  async pins(conversation: string): Promise<WirePin[]> {
+    const r = await this.authed<{ pins: WirePin[] }>("GET", `${conv(conversation)}/pins`);
+    return Array.isArray(r?.pins) ? r.pins : [];
+  }
+
+  async pin(conversation: string, message: string, pinned: boolean): Promise<void> {
+    await this.authed<null>(pinned ? "PUT" : "DELETE", `${conv(conversation)}/pins/${encodeURIComponent(message)}`);
+  }
+
+  async addMember(conversation: string, user: string): Promise<void> {
+    await this.authed<null>("POST", `${conv(conversation)}/members`, { user_id: user });
+  }
+
+  /** Remove someone; removing yourself is leaving. */
+  async removeMember(conversation: string, user: string): Promise<void> {
+    await this.authed<null>("DELETE", `${conv(conversation)}/members/${encodeURIComponent(user)}`);
+  }
+
+  /** A presigned request to send a file's bytes with, straight to storage. */
+  upload(conversation_id: string, filename: string, content_type: string, size: number): Promise<UploadTicket> {
+    return this.authed("POST", "/api/v1/uploads", { conversation_id, filename, content_type, size });
+  }
+
+  search(q: string, conversation: string | null, cursor: string | null, limit = 20): Promise<{ results: SearchResult[]; next_cursor: string | null }> {
+    const p = new URLSearchParams({ q, limit: String(limit) });
+    if (conversation) p.set("conversation_id", conversation);
+    if (cursor) p.set("cursor", cursor);
+    return this.authed("GET", `/api/v1/search?${p}`);
+  }
+}
+
+function conv(id: string): string {
+  return `/api/v1/conversations/${encodeURIComponent(id)}`;
 }

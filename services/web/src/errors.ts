@@ -23,6 +23,14 @@ const FRIENDLY: Record<string, string> = {
   unavailable: "The service is busy or partly down. Your action will be retried.",
   too_large: "That message is too long.",
   network: "Cannot reach the server. Check your connection.",
+  invalid_emoji: "That is not a reaction: use one emoji, or a :shortcode: of letters a to z, digits, _, + or -.",
+  too_many_reactions: "This message already has the most different reactions it can have (50).",
+  invalid_thread: "A reply in a thread cannot start a thread of its own.",
+  group_full: "This group is full.",
+  too_many_pins: "This conversation already has the most pins it can have (100). Unpin one first.",
+  invalid_content_type: "Files of that type cannot be sent.",
+  invalid_attachment: "The file did not finish uploading. Try again.",
+  upload_failed: "The file could not be uploaded. Check your connection and try again.",
   internal: "Something went wrong on the server. Try again.",
 };
 
@@ -49,6 +57,40 @@ export function describe(code: string, serverMessage?: string): string {
 
 export function describeError(e: unknown): string {
   if (e instanceof ApiError) return describe(e.code, e.message);
+  return FRIENDLY.network;
+}
+
+/** What was being done, where a code means something more precise than its general sentence. */
+export type Action = "reaction" | "pin" | "rename" | "add_member" | "remove_member" | "leave" | "thread" | "upload";
+
+const FOR_ACTION: Partial<Record<Action, Record<string, string>>> = {
+  reaction: { not_found: "That message was deleted, so it cannot take reactions." },
+  pin: { not_found: "That message was deleted, so it cannot be pinned." },
+  rename: { forbidden: "Only groups can be renamed." },
+  add_member: {
+    not_found: "There is no such user.",
+    forbidden: "You are not allowed to add people to this conversation (only its admins may).",
+  },
+  remove_member: {
+    forbidden: "Only a group admin can remove other members.",
+    not_found: "They are not a member any more.",
+  },
+  leave: { forbidden: "You cannot leave a direct conversation." },
+  thread: { not_found: "The message this thread belongs to no longer exists." },
+  upload: { too_large: "That file is too large to send." },
+};
+
+/** `describe`, with the sentence for what was being done when there is a more precise one. */
+export function describeFor(action: Action, code: string, serverMessage?: string): string {
+  if (code === "too_large" && action === "upload" && serverMessage) {
+    const limit = /(\d+)/.exec(serverMessage);
+    if (limit) return `That file is too large to send (at most ${limit[1]} bytes).`;
+  }
+  return FOR_ACTION[action]?.[code] ?? describe(code, serverMessage);
+}
+
+export function describeErrorFor(action: Action, e: unknown): string {
+  if (e instanceof ApiError) return describeFor(action, e.code, e.message);
   return FRIENDLY.network;
 }
 

@@ -11,6 +11,63 @@ export interface Message {
   created_at: string | null;
   edited_at: string | null;
   deleted_at: string | null;
+  /** v1.1: the root of the thread this message replies in (null outside threads). */
+  thread_root?: string | null;
+  /** v1.1: on a root with replies. */
+  thread?: ThreadSummary | null;
+  /** v1.1: ordered by first use. */
+  reactions?: WireReaction[];
+  /** v1.1 */
+  attachments?: Attachment[];
+}
+
+export interface ThreadSummary {
+  reply_count: number;
+  last_reply_seq: number;
+  last_reply_at: string | null;
+}
+
+export interface WireReaction {
+  emoji: string;
+  count: number;
+  /** At most the first 100. */
+  user_ids: string[];
+}
+
+export interface Attachment {
+  attachment_id: string;
+  filename: string;
+  content_type: string;
+  size: number;
+  /** A short-lived link (presigned, or a gateway route that checks membership). */
+  url: string;
+}
+
+/** `GET .../threads/{root}/messages`: the replies oldest first. */
+export interface ThreadPage {
+  root: Message;
+  messages: Message[];
+  next_after: number | null;
+}
+
+export interface WirePin {
+  message: Message;
+  pinned_by: string;
+  pinned_at: string;
+}
+
+export interface UploadTicket {
+  upload_id: string;
+  url: string;
+  method: "PUT";
+  headers: Record<string, string>;
+  expires_at: string;
+}
+
+export interface SearchResult {
+  message: Message;
+  /** Plain strings (never markup): shown as text. */
+  highlights: string[];
 }
 
 export interface LastMessage {
@@ -24,6 +81,8 @@ export interface ConversationSummary {
   conversation_id: string;
   kind: "direct" | "group";
   name: string | null;
+  /** Not in the v1 list; used when a server sends it. */
+  admins?: string[];
   /** At most 20 members of a large group; `member_count` says how many there are. */
   members: string[];
   member_count?: number;
@@ -72,13 +131,21 @@ export interface EventBody {
   created_at?: string | null;
   edited_at?: string | null;
   deleted_at?: string | null;
-  // read / delivered / member_added / member_removed
+  thread_root?: string | null;
+  attachments?: Attachment[];
+  // A replayed message_sent may carry the message's current state.
+  thread?: ThreadSummary | null;
+  reactions?: WireReaction[];
+  // read / delivered / member_added / member_removed / reaction_added / reaction_removed
   user_id?: string;
   up_to_seq?: number;
-  // conversation_created
+  admin?: boolean;
+  emoji?: string;
+  // conversation_created / conversation_renamed
   conversation_kind?: string;
   name?: string | null;
   members?: string[];
+  admins?: string[];
 }
 
 export interface EventFrame {
@@ -101,7 +168,17 @@ export type ServerFrame =
   | { type: "pong" };
 
 export type ClientFrame =
-  | { type: "send"; conversation_id: string; client_msg_id: string; body: string; reply_to?: string }
+  | {
+      type: "send";
+      conversation_id: string;
+      client_msg_id: string;
+      body: string;
+      reply_to?: string;
+      thread_root?: string;
+      kind?: "text" | "file" | "image";
+      attachments?: string[];
+    }
+  | { type: "react"; conversation_id: string; message_id: string; emoji: string; op: "add" | "remove"; client_msg_id: string }
   | { type: "edit"; conversation_id: string; message_id: string; body: string; client_msg_id: string }
   | { type: "delete"; conversation_id: string; message_id: string; client_msg_id: string }
   | { type: "read" | "delivered"; conversation_id: string; up_to_seq: number }

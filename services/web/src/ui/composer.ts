@@ -2,6 +2,8 @@
 // being replied to or edited, the keyboard help and the error line. Enter sends,
 // Shift+Enter adds a line, ↑ in an empty box edits your last message, Esc cancels a
 // reply or an edit. Typing here drives the own typing indicator (src/typing.ts).
+// The thread panel has a second one (ids prefixed `thread-`), which sends into the
+// thread and edits the thread's messages.
 
 import { describe } from "../errors";
 import type { Conv, Msg, Store } from "../store";
@@ -19,20 +21,30 @@ export interface ComposerHooks {
   edit: (c: Conv, m: Msg, body: string) => void;
   /** After a send or an edit: show it at once, scrolled to the end. */
   submitted: () => void;
+  /** Attach a file (the main composer only): the chosen file, to upload and send. */
+  attach?: (c: Conv, file: File) => void;
 }
+
+export interface ComposerOptions {
+  /** Prefix of every element id ("" for the main composer, "thread-" in the thread panel). */
+  idPrefix: string;
+  /** The text box's label. */
+  label: string;
+  placeholder: string;
+  /** The own messages ↑ may edit, oldest first. */
+  editable: (c: Conv) => Msg[];
+}
+
+const MAIN: Omit<ComposerOptions, "editable"> = { idPrefix: "", label: "Message", placeholder: "Write a message" };
 
 export class Composer {
   /** The block under the messages (`.composer-wrap`). */
   readonly root: HTMLElement;
-  private readonly input = h("textarea", {
-    id: "composer",
-    rows: 1,
-    placeholder: "Write a message",
-    "aria-describedby": "composer-help",
-    maxlength: MAX_BODY_BYTES,
-  });
-  private readonly contextBar = h("div", { class: "context-bar", id: "context-bar", hidden: true });
-  private readonly error = h("p", { class: "form-error", id: "composer-error", role: "alert" });
+  private readonly input: HTMLTextAreaElement;
+  private readonly contextBar: HTMLElement;
+  private readonly error: HTMLElement;
+  private readonly upload: HTMLElement;
+  private readonly opts: ComposerOptions;
   private replyTo: Msg | null = null;
   private editing: Msg | null = null;
 
@@ -40,12 +52,40 @@ export class Composer {
     private readonly store: Store,
     private readonly typing: TypingSender,
     private readonly hooks: ComposerHooks,
+    options: Partial<ComposerOptions> = {},
   ) {
-    const sendButton = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
+    this.opts = { ...MAIN, editable: (c) => store.timeline(c), ...options };
+    const id = (name: string) => `${this.opts.idPrefix}${name}`;
+    this.input = h("textarea", {
+      id: id("composer"),
+      rows: 1,
+      placeholder: this.opts.placeholder,
+      "aria-describedby": id("composer-help"),
+      maxlength: MAX_BODY_BYTES,
+    });
+    this.contextBar = h("div", { class: "context-bar", id: id("context-bar"), hidden: true });
+    this.error = h("p", { class: "form-error", id: id("composer-error"), role: "alert" });
+    this.upload = h("div", { class: "upload-progress", id: id("upload-status"), role: "status", hidden: true });
+    const sendButton = h("button", { type: "submit", class: "primary", id: id("send") }, "Send");
+    let attach: HTMLElement | null = null;
+    if (hooks.attach) {
+      // The button is the control people use; the input only opens the file chooser.
+      const file = h("input", { type: "file", id: id("attach-file"), class: "sr-only", tabindex: -1, "aria-hidden": "true" });
+      const button = h("button", { type: "button", id: id("attach"), "aria-label": "Attach a file" }, "Attach");
+      button.addEventListener("click", () => file.click());
+      file.addEventListener("change", () => {
+        const c = this.store.openConv();
+        const f = file.files?.[0];
+        file.value = "";
+        if (c && f) hooks.attach?.(c, f);
+      });
+      attach = h("span", { class: "attach-wrap" }, file, button);
+    }
     const form = h(
       "form",
-      { class: "composer", id: "composer-form", "aria-label": "Send a message" },
-      h("label", { for: "composer", class: "sr-only" }, "Message"),
+      { class: "composer", id: id("composer-form"), "aria-label": this.opts.idPrefix ? "Reply in the thread" : "Send a message" },
+      h("label", { for: id("composer"), class: "sr-only" }, this.opts.label),
+      attach,
       this.input,
       sendButton,
     );
@@ -59,8 +99,15 @@ export class Composer {
       "div",
       { class: "composer-wrap" },
       this.contextBar,
+      this.upload,
       form,
-      h("p", { class: "help", id: "composer-help" }, "Enter sends, Shift+Enter adds a line, ↑ edits your last message, Esc cancels."),
+      h(
+        "p",
+        { class: "help", id: id("composer-help") },
+        this.opts.idPrefix
+          ? "Enter sends to the thread, Shift+Enter adds a line, ↑ edits your last reply, Esc closes the thread."
+          : "Enter sends, Shift+Enter adds a line, ↑ edits your last message, Esc cancels.",
+      ),
       this.error,
     );
   }
@@ -75,6 +122,37 @@ export class Composer {
     this.cancelContext();
     setText(this.error, "");
     this.input.value = "";
+  }
+
+  /** The text box's content (a file's caption). */
+  text(): string {
+    return this.input.value;
+  }
+
+  clearText(): void {
+    this.input.value = "";
+    this.autosize();
+  }
+
+  /** "Uploading name… 40%", a progress bar and Cancel; `fraction` null hides it. */
+  showUpload(name: string, fraction: number | null, cancel?: () => void): void {
+    if (fraction === null) {
+      this.upload.hidden = true;
+      replaceChildren(this.upload);
+      return;
+    }
+    const pct = Math.round(fraction * 100);
+    let bar = this.upload.querySelector("progress");
+    if (!bar || this.upload.dataset.name !== name) {
+      this.upload.dataset.name = name;
+      bar = h("progress", { max: 100, value: pct, "aria-label": `Uploading ${name}` });
+      const stop = h("button", { type: "button", class: "link", id: `${this.opts.idPrefix}upload-cancel` }, "Cancel");
+      stop.addEventListener("click", () => cancel?.());
+      replaceChildren(this.upload, h("span", { class: "upload-text" }), bar, stop);
+    }
+    bar.value = pct;
+    setText(this.upload.querySelector(".upload-text")!, `Uploading ${name}… ${pct}%`);
+    this.upload.hidden = false;
   }
 
   /** Show a problem on the error line (it is also a live region). */
@@ -139,7 +217,7 @@ export class Composer {
   private showContext(): void {
     const m = this.replyTo ?? this.editing;
     if (!m) return;
-    const cancel = h("button", { type: "button", class: "link", id: "cancel-context" }, "Cancel");
+    const cancel = h("button", { type: "button", class: "link", id: `${this.opts.idPrefix}cancel-context` }, "Cancel");
     cancel.addEventListener("click", () => {
       this.cancelContext();
       this.input.focus();
@@ -158,7 +236,7 @@ export class Composer {
       this.cancelContext();
     } else if (ev.key === "ArrowUp" && this.input.value === "" && !this.editing) {
       const c = this.store.openConv();
-      const mine = c ? this.store.timeline(c).filter((m) => m.sender_id === this.store.me && !m.local && !m.deleted_at) : [];
+      const mine = c ? this.opts.editable(c).filter((m) => m.sender_id === this.store.me && !m.local && !m.deleted_at) : [];
       const last = mine[mine.length - 1];
       if (last) {
         ev.preventDefault();

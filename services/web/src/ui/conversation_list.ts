@@ -27,6 +27,11 @@ export class ConversationList {
     this.root = h("nav", { class: "sidebar", "aria-label": "Conversation list" }, newButton, this.list);
   }
 
+  /** Something that goes between "New conversation" and the list (the search box). */
+  addAbove(el: HTMLElement): void {
+    this.root.insertBefore(el, this.list);
+  }
+
   render(): void {
     const convs = this.store.sorted();
     const seen = new Set<string>();

@@ -1,10 +1,18 @@
-// One message in the pane: sender, time, "edited", a reply's quote, the body (always as
-// text), the ticks of an own message, a refused send's reason, and the actions (Reply,
-// Edit, Delete; Retry and Discard for a refused send). The element is built once per
-// message and updated in place on every render.
+// One message in the pane: sender, time, "edited", "pinned", a reply's quote, the body
+// (always as text), attachments, reaction chips, the thread summary of a root ("3
+// replies"), the ticks of an own message, a refused send's reason, and the actions
+// (Reply, Reply in thread, React, Pin, Edit, Delete; Retry and Discard for a refused
+// send). The element is built once per message and updated in place on every render.
+// The same element shows a message in the thread panel, where the thread's own actions
+// are left out.
 
+import { isPinned } from "../pins";
+import { reactionName } from "../emoji";
+import { chips } from "../reactions";
 import type { Conv, Msg, Status, Store } from "../store";
-import { h, setText, toggle } from "./dom";
+import { repliesLabel, summary } from "../threads";
+import { attachmentView } from "./attachments";
+import { h, replaceChildren, setText, toggle } from "./dom";
 import { longTime, shortTime, snippet } from "./format";
 
 const STATUS_LABEL: Record<Status, string> = {
@@ -25,31 +33,60 @@ export interface MessageActions {
   discard: (c: Conv, m: Msg) => void;
   /** A reply's quote was clicked: bring the message it quotes into view. */
   showMessage: (messageId: string) => void;
+  /** Open the thread of this message (its root), to read or reply in it. */
+  openThread: (rootId: string) => void;
+  /** Open the reaction picker for this message. */
+  pickReaction: (m: Msg, opener: HTMLElement) => void;
+  /** A chip was pressed: take the reaction back if it is mine, else add it. */
+  toggleReaction: (m: Msg, emoji: string) => void;
+  /** Pin (true) or unpin (false). */
+  pin: (m: Msg, pinned: boolean) => void;
 }
+
+/** Where the element is shown: the timeline, or the thread panel. */
+export type ItemPlace = "timeline" | "thread";
 
 /** A new, empty message element; `updateMessageItem` fills it. */
 export function messageItem(store: Store, actions: MessageActions): HTMLLIElement {
   const reply = h("button", { type: "button", class: "act reply" }, "Reply");
+  const thread = h("button", { type: "button", class: "act thread" }, "Reply in thread");
+  const react = h("button", { type: "button", class: "act react", "aria-haspopup": "dialog" }, "React");
+  const pin = h("button", { type: "button", class: "act pin" }, "Pin");
   const edit = h("button", { type: "button", class: "act edit" }, "Edit");
   const del = h("button", { type: "button", class: "act delete" }, "Delete");
   const retry = h("button", { type: "button", class: "act retry" }, "Retry");
   const discard = h("button", { type: "button", class: "act discard" }, "Discard");
+  const reactions = h("div", { class: "reactions", role: "group", hidden: true });
+  const threadSummary = h("button", { type: "button", class: "thread-summary", hidden: true }, h("span", { class: "thread-count" }), h("span", { class: "thread-last" }));
   const li = h(
     "li",
     { class: "msg" },
     h(
       "article",
-      { class: "bubble" },
-      h("p", { class: "meta" }, h("span", { class: "sender" }), " ", h("time", {}), h("span", { class: "edited", hidden: true }, " · edited")),
+      // Focusable from script: a pin or a quote that brings a message into view moves
+      // focus there too, so keyboard and screen-reader users land on it.
+      { class: "bubble", tabindex: -1 },
+      h(
+        "p",
+        { class: "meta" },
+        h("span", { class: "sender" }),
+        " ",
+        h("time", {}),
+        h("span", { class: "edited", hidden: true }, " · edited"),
+        h("span", { class: "pinned-mark", hidden: true }, " · pinned"),
+      ),
       h("button", { type: "button", class: "quote", hidden: true }, h("span", { class: "quote-sender" }), h("span", { class: "quote-body" })),
       h("p", { class: "body" }),
+      h("ul", { class: "attachments", hidden: true, "aria-label": "Attachments" }),
+      reactions,
+      threadSummary,
       h(
         "p",
         { class: "foot" },
         h("span", { class: "error", role: "alert" }),
         h("span", { class: "ticks" }, h("span", { class: "mark", "aria-hidden": "true" }), h("span", { class: "status-text" })),
       ),
-      h("div", { class: "actions" }, reply, edit, del, retry, discard),
+      h("div", { class: "actions" }, reply, thread, react, pin, edit, del, retry, discard),
     ),
   );
   // The element outlives the message object it was built for (a pending send becomes
@@ -65,6 +102,27 @@ export function messageItem(store: Store, actions: MessageActions): HTMLLIElemen
   reply.addEventListener("click", () => {
     const x = current();
     if (x) actions.reply(x[1]);
+  });
+  thread.addEventListener("click", () => {
+    const x = current();
+    if (x) actions.openThread(x[1].message_id);
+  });
+  threadSummary.addEventListener("click", () => {
+    const x = current();
+    if (x) actions.openThread(x[1].message_id);
+  });
+  react.addEventListener("click", () => {
+    const x = current();
+    if (x) actions.pickReaction(x[1], react);
+  });
+  pin.addEventListener("click", () => {
+    const x = current();
+    if (x) actions.pin(x[1], !isPinned(x[0].pins, x[1].message_id));
+  });
+  reactions.addEventListener("click", (ev) => {
+    const chip = (ev.target as Element).closest<HTMLButtonElement>("button.chip");
+    const x = current();
+    if (chip?.dataset.emoji && x) actions.toggleReaction(x[1], chip.dataset.emoji);
   });
   edit.addEventListener("click", () => {
     const x = current();
@@ -93,7 +151,7 @@ export function messageItem(store: Store, actions: MessageActions): HTMLLIElemen
  * spells its state out in words, so ticks never rely on colour alone; older ones say
  * it to screen readers only.
  */
-export function updateMessageItem(li: HTMLLIElement, store: Store, c: Conv, m: Msg, newestMine: Msg | null): void {
+export function updateMessageItem(li: HTMLLIElement, store: Store, c: Conv, m: Msg, newestMine: Msg | null, place: ItemPlace = "timeline"): void {
   const mine = m.sender_id === store.me;
   const status = mine ? store.status(c, m) : null;
   li.dataset.messageId = m.message_id;
@@ -143,16 +201,86 @@ export function updateMessageItem(li: HTMLLIElement, store: Store, c: Conv, m: M
   }
   setText(li.querySelector(".error")!, m.local === "failed" ? (m.error ?? "Not sent.") : "");
 
+  const pinned = !m.local && isPinned(c.pins, m.message_id);
+  (li.querySelector(".pinned-mark") as HTMLElement).hidden = !pinned;
+  toggle(li, "data-pinned", pinned);
+  updateAttachments(li.querySelector(".attachments") as HTMLUListElement, m);
+  updateReactions(li.querySelector(".reactions") as HTMLElement, store, m);
+  updateThreadSummary(li.querySelector(".thread-summary") as HTMLButtonElement, m, place);
+
   const article = li.querySelector("article")!;
-  article.setAttribute("aria-label", `${mine ? "You" : sender}, ${shortTime(m.created_at)}${status ? `, ${STATUS_LABEL[status]}` : ""}`);
+  article.setAttribute("aria-label", `${mine ? "You" : sender}, ${shortTime(m.created_at)}${pinned ? ", pinned" : ""}${status ? `, ${STATUS_LABEL[status]}` : ""}`);
   const canAct = !m.local && !m.deleted_at;
-  (li.querySelector(".reply") as HTMLElement).hidden = !canAct;
+  (li.querySelector(".reply") as HTMLElement).hidden = !canAct || place === "thread";
+  // A reply in a thread cannot start a thread of its own (`invalid_thread`).
+  (li.querySelector(".thread") as HTMLElement).hidden = !canAct || place === "thread" || m.thread_root !== null;
+  (li.querySelector(".react") as HTMLElement).hidden = !canAct;
+  const pin = li.querySelector(".pin") as HTMLElement;
+  pin.hidden = !canAct || c.pins === null;
+  setText(pin, pinned ? "Unpin" : "Pin");
   (li.querySelector(".edit") as HTMLElement).hidden = !(canAct && mine);
   (li.querySelector(".delete") as HTMLElement).hidden = !(canAct && mine);
   (li.querySelector(".retry") as HTMLElement).hidden = m.local !== "failed";
   (li.querySelector(".discard") as HTMLElement).hidden = m.local !== "failed";
+  const whose = mine ? "your message" : `${sender}'s message`;
   for (const b of li.querySelectorAll<HTMLButtonElement>(".act")) {
     const what = b.textContent ?? "";
-    b.setAttribute("aria-label", `${what} ${mine ? "your" : `${sender}'s`} message`);
+    const label = what === "Reply in thread" ? `Reply in thread to ${whose}` : what === "React" ? `React to ${whose}` : `${what} ${whose}`;
+    b.setAttribute("aria-label", label);
   }
+}
+
+/**
+ * The chips under a message: emoji and count, pressed when the signed-in user reacted.
+ * Chips are kept by emoji and moved rather than rebuilt, so a pressed chip keeps focus.
+ */
+function updateReactions(box: HTMLElement, store: Store, m: Msg): void {
+  const list = m.deleted_at ? [] : chips(m.reactions, store.me);
+  box.hidden = list.length === 0;
+  box.setAttribute("aria-label", "Reactions");
+  const byEmoji = new Map<string, HTMLButtonElement>();
+  for (const el of box.querySelectorAll<HTMLButtonElement>("button.chip")) byEmoji.set(el.dataset.emoji ?? "", el);
+  list.forEach((chip, i) => {
+    let b = byEmoji.get(chip.emoji);
+    if (!b) {
+      b = h("button", { type: "button", class: "chip", "data-emoji": chip.emoji }, h("span", { class: "chip-emoji" }), h("span", { class: "chip-count" }));
+    }
+    byEmoji.delete(chip.emoji);
+    setText(b.querySelector(".chip-emoji")!, chip.emoji);
+    setText(b.querySelector(".chip-count")!, String(chip.count));
+    b.setAttribute("aria-pressed", chip.mine ? "true" : "false");
+    const people = chip.count === 1 ? "1 person" : `${chip.count} people`;
+    const name = reactionName(chip.emoji);
+    b.setAttribute("aria-label", `${name}: ${people}${chip.mine ? ", including you. Press to take yours back" : ". Press to add yours"}`);
+    const names = chip.users.map((u) => store.shortName(u));
+    const more = chip.count - names.length;
+    b.title = `${names.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
+    if (box.children[i] !== b) box.insertBefore(b, box.children[i] ?? null);
+  });
+  for (const b of byEmoji.values()) {
+    const hadFocus = b === document.activeElement;
+    b.remove();
+    // The chip just taken back was the last of its emoji: keep focus in this message.
+    if (hadFocus) (box.closest("li")?.querySelector<HTMLElement>(".act.react") ?? box.closest("article"))?.focus();
+  }
+}
+
+/** "3 replies · last 14:02" under a thread's root in the timeline; opens the thread. */
+function updateThreadSummary(b: HTMLButtonElement, m: Msg, place: ItemPlace): void {
+  const s = place === "timeline" ? summary(m.thread) : null;
+  b.hidden = s === null;
+  if (!s) return;
+  const count = repliesLabel(s.reply_count);
+  setText(b.querySelector(".thread-count")!, count);
+  setText(b.querySelector(".thread-last")!, s.last_reply_at ? ` · last ${shortTime(s.last_reply_at)}` : "");
+  b.setAttribute("aria-label", `${count}${s.last_reply_at ? `, last at ${shortTime(s.last_reply_at)}` : ""}. Open the thread`);
+}
+
+function updateAttachments(list: HTMLUListElement, m: Msg): void {
+  const items = m.deleted_at ? [] : m.attachments;
+  list.hidden = items.length === 0;
+  const key = items.map((a) => `${a.attachment_id} ${a.url}`).join("|");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  replaceChildren(list, items.map((a) => h("li", {}, attachmentView(a))));
 }

@@ -5,7 +5,9 @@
 //
 // It also pages history: the newest page when a conversation is opened, older pages when
 // the reader scrolls up (or presses "Load older messages"), holding the scroll position
-// while they go in above.
+// while they go in above. Pages leave thread replies out (`threads=exclude`): they show
+// in the thread panel, which sits beside the timeline. The header has "Pinned" and, for
+// a group, "Group settings".
 
 import type { Api } from "../api";
 import { describeError } from "../errors";
@@ -19,6 +21,8 @@ export interface MessagePaneHooks extends Omit<MessageActions, "showMessage"> {
   render: () => void;
   /** Tell the person something went wrong. */
   flash: (text: string) => void;
+  showPins: () => void;
+  showSettings: () => void;
 }
 
 export class MessagePane {
@@ -32,6 +36,8 @@ export class MessagePane {
   private readonly title = h("h2", { id: "chat-title", class: "chat-title" });
   private readonly subtitle = h("p", { class: "subtitle", id: "chat-subtitle" });
   private readonly typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
+  private readonly pinsButton = h("button", { type: "button", id: "pins-button", "aria-haspopup": "dialog" }, "Pinned");
+  private readonly settingsButton = h("button", { type: "button", id: "conv-settings", "aria-haspopup": "dialog", hidden: true }, "Group settings");
   private readonly log = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-label": "Messages", tabindex: 0 });
   /** Message elements by key: message_id, or `p:<client_msg_id>` for a pending send. */
   private readonly items = new Map<string, HTMLLIElement>();
@@ -51,14 +57,32 @@ export class MessagePane {
     this.actions = { ...hooks, showMessage: (id) => this.showMessage(id) };
     this.olderButton.addEventListener("click", () => void this.loadOlder());
     this.older.append(this.olderButton);
+    this.pinsButton.addEventListener("click", () => hooks.showPins());
+    this.settingsButton.addEventListener("click", () => hooks.showSettings());
     this.chat = h(
       "section",
       { class: "chat", id: "chat", hidden: true },
-      h("header", { class: "chat-head" }, h("div", {}, this.title, this.subtitle), this.typingLine),
+      h(
+        "header",
+        { class: "chat-head" },
+        h("div", { class: "chat-head-text" }, this.title, this.subtitle),
+        this.typingLine,
+        h("div", { class: "chat-head-actions" }, this.pinsButton, this.settingsButton),
+      ),
       this.log,
       composer,
     );
     this.root.append(this.emptyPane, this.chat);
+  }
+
+  /** The thread panel goes beside the timeline. */
+  setSide(panel: HTMLElement): void {
+    this.root.append(panel);
+  }
+
+  /** The actions a message offers (the thread panel's messages use them too). */
+  get messageActions(): MessageActions {
+    return this.actions;
   }
 
   /** Another conversation is opened: its messages start from nothing. */
@@ -92,6 +116,10 @@ export class MessagePane {
       setText(this.subtitle, c.members.map((u) => this.store.shortName(u)).join(", "));
       delete this.subtitle.dataset.presence;
     }
+    const pins = c.pins?.length ?? 0;
+    setText(this.pinsButton, pins > 0 ? `Pinned (${pins})` : "Pinned");
+    this.pinsButton.setAttribute("aria-label", pins === 1 ? "Pinned: 1 message" : `Pinned: ${pins} messages`);
+    this.settingsButton.hidden = c.kind !== "group";
     const typing = [...c.typing.keys()].map((u) => this.store.shortName(u));
     setText(this.typingLine, typing.length === 0 ? "" : typing.length === 1 ? `${typing[0]} is typing…` : `${typing.join(", ")} are typing…`);
 
@@ -151,12 +179,13 @@ export class MessagePane {
   private async loadOlder(): Promise<void> {
     const c = this.store.openConv();
     if (!c || !c.loaded || !c.hasOlder || c.loadingOlder) return;
-    let oldest = Number.MAX_SAFE_INTEGER;
-    for (const m of c.messages.values()) oldest = Math.min(oldest, m.seq);
+    // Thread replies and roots loaded for the thread panel are not where the timeline's
+    // pages reached.
+    const oldest = this.store.oldestTimelineSeq(c);
     c.loadingOlder = true;
     this.hooks.render();
     try {
-      const page = await this.api.messages(c.id, oldest === Number.MAX_SAFE_INTEGER ? null : oldest);
+      const page = await this.api.messages(c.id, oldest);
       const before = this.log.scrollHeight;
       const top = this.log.scrollTop;
       this.store.mergePage(c, page);
@@ -186,12 +215,36 @@ export class MessagePane {
     this.olderObserver.observe(this.older);
   }
 
-  private showMessage(messageId: string): void {
+  /** Bring a message of the timeline into view and mark it for a moment; false if not shown. */
+  showMessage(messageId: string): boolean {
     const target = this.items.get(messageId);
-    if (target) {
-      target.scrollIntoView({ block: "center" });
-      target.classList.add("flash");
-      setTimeout(() => target.classList.remove("flash"), 1200);
+    if (!target) return false;
+    target.scrollIntoView({ block: "center" });
+    target.querySelector<HTMLElement>("article")?.focus({ preventScroll: true });
+    target.classList.add("flash");
+    setTimeout(() => target.classList.remove("flash"), 1200);
+    return true;
+  }
+
+  /**
+   * Show a message that may be older than what is loaded (a pin, a search result): load
+   * older pages until its seq is reached (at most `maxPages`), then show it.
+   */
+  async reveal(c: Conv, messageId: string, seq: number, maxPages = 40): Promise<boolean> {
+    for (let i = 0; i < maxPages && !this.items.has(messageId); i++) {
+      if (this.store.openId !== c.id) return false;
+      const oldest = this.store.oldestTimelineSeq(c);
+      if (!c.hasOlder || (oldest !== null && oldest <= seq)) break;
+      if (c.loadingOlder) {
+        // Scrolling is loading a page already: wait for it.
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      await this.loadOlder();
+      // No progress (refused, or the server has nothing older): stop.
+      if (this.store.oldestTimelineSeq(c) === oldest) break;
     }
+    this.hooks.render();
+    return this.showMessage(messageId);
   }
 }

@@ -222,7 +222,7 @@ async fn uploads_and_attachments_are_refused_with_their_codes() {
         let r = upload(&api, &alice, new("x", ct, 10)).await;
         assert_eq!((r.status, r.code()), (400, "invalid_content_type"), "{ct}");
     }
-    for name in ["", "a/b.txt", "..", "a\u{202e}b.txt"] {
+    for name in ["", "a\u{202e}b.txt", "a\u{0007}b.txt"] {
         let r = upload(&api, &alice, new(name, "text/plain", 10)).await;
         assert_eq!((r.status, r.code()), (400, "bad_request"), "{name:?}");
     }

@@ -114,20 +114,19 @@ impl ConversationName {
 }
 
 /// An attachment's file name: 1..=255 characters as [`printable::printable_name`]
-/// allows them, and no path separators (it is shown and offered as a download name,
-/// never used as a path).
+/// allows them. It is shown (as text) and offered as a download name (percent-encoded),
+/// never used as a path: the object's key is the upload id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileName(String);
 
 impl FileName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         printable::printable_name(raw, 255)
-            .filter(|n| !n.contains(['/', '\\']) && n != "." && n != "..")
             .map(Self)
             .ok_or_else(|| {
                 ApiError::bad_request(
                     "filename must be 1 to 255 printable characters, without control, \
-                     bidirectional or invisible characters or path separators",
+                     bidirectional or invisible characters",
                 )
             })
     }

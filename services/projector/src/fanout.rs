@@ -99,7 +99,15 @@ pub fn plan<'a>(
             Payload::MemberAdded { user_id, .. } if members.contains(&e.actor_id) => {
                 members.insert(*user_id);
             }
-            Payload::MemberRemoved { user_id } => removed = Some(*user_id),
+            Payload::MemberRemoved { user_id } => {
+                // `members` may come from the write-through record, which the gateway
+                // updates right after appending the removal: the one who left may be
+                // gone from it already. The event was authorized with them a member,
+                // and they (and the others) must still see it, so they count as members
+                // up to and including it.
+                members.insert(*user_id);
+                removed = Some(*user_id);
+            }
             _ => {}
         }
         if !members.contains(&e.actor_id) {
@@ -274,6 +282,20 @@ mod tests {
                 (v["seq"].as_i64().unwrap(), v["prev_seq"].as_i64())
             })
             .collect()
+    }
+
+    #[test]
+    fn someone_who_left_already_gone_from_the_record_still_sees_their_leaving() {
+        // The write-through record no longer has u(2): the gateway updated it before
+        // the fanout read it. u(2)'s own leaving still reaches u(1) and u(2).
+        let events = vec![at(9, u(2), Payload::MemberRemoved { user_id: u(2) })];
+        let members: HashSet<UserId> = [u(1)].into();
+        let p = plan(&events, Some(5), members, UnixMillis(0));
+        assert_eq!(seqs_of(&p, u(1)), vec![(9, Some(5))]);
+        assert_eq!(seqs_of(&p, u(2)), vec![(9, Some(5))]);
+        let later = vec![at(12, u(1), Payload::ReadUpTo { seq: 9 })];
+        let p = plan(&later, Some(9), [u(1)].into(), UnixMillis(0));
+        assert!(seqs_of(&p, u(2)).is_empty());
     }
 
     #[test]

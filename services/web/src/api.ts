@@ -141,6 +141,14 @@ export class Api {
     return this.authed("GET", `${conv(conversation)}/threads/${encodeURIComponent(root)}/messages?${q}`);
   }
 
+  /** The presigned link behind an attachment's route (`message.attachments[].url`). */
+  async attachmentLink(route: string): Promise<string> {
+    const path = new URL(route, location.href).pathname;
+    const r = await this.authed<{ url: string }>("GET", path);
+    if (!r || typeof r.url !== "string") throw new ApiError("internal", "no link in the answer", 500);
+    return r.url;
+  }
+
   async rename(conversation: string, name: string): Promise<void> {
     await this.authed<null>("PATCH", conv(conversation), { name });
   }

@@ -27,7 +27,6 @@ const FRIENDLY: Record<string, string> = {
   too_many_reactions: "This message already has the most different reactions it can have (50).",
   invalid_thread: "A reply in a thread cannot start a thread of its own.",
   group_full: "This group is full.",
-  too_many_pins: "This conversation already has the most pins it can have (100). Unpin one first.",
   invalid_content_type: "Files of that type cannot be sent.",
   invalid_attachment: "The file did not finish uploading. Try again.",
   upload_failed: "The file could not be uploaded. Check your connection and try again.",
@@ -65,7 +64,11 @@ export type Action = "reaction" | "pin" | "rename" | "add_member" | "remove_memb
 
 const FOR_ACTION: Partial<Record<Action, Record<string, string>>> = {
   reaction: { not_found: "That message was deleted, so it cannot take reactions." },
-  pin: { not_found: "That message was deleted, so it cannot be pinned." },
+  pin: {
+    not_found: "That message was deleted, so it cannot be pinned.",
+    // The server answers the 100-pin limit with too_large (PROTOCOL.md, v1.1 pins).
+    too_large: "This conversation already has the most pins it can have (100). Unpin one first.",
+  },
   rename: { forbidden: "Only groups can be renamed." },
   add_member: {
     not_found: "There is no such user.",

@@ -6,6 +6,7 @@ import "./style.css";
 import { Api, LEGACY_SESSION_KEY } from "./api";
 import { describeError } from "./errors";
 import { type EndReason, Session, type TokenAnswer, refreshRefused } from "./session";
+import { setAttachmentResolver } from "./ui/attachments";
 import { authView } from "./ui/auth";
 import { ChatApp } from "./ui/chat";
 import { h } from "./ui/dom";
@@ -15,6 +16,8 @@ if (!root) throw new Error("no #root element");
 const mount: HTMLElement = root;
 
 const api = new Api();
+// Attachments' routes need the bearer token: resolve them to presigned links.
+setAttachmentResolver((route) => api.attachmentLink(route));
 let app: ChatApp | null = null;
 let session: Session | null = null;
 

@@ -64,7 +64,7 @@ output "webhook_secret_arn" {
 }
 
 output "attachments_bucket_name" {
-  description = "The attachments bucket (the gateways get it as CHAT__ATTACHMENTS__BUCKET)."
+  description = "The attachments bucket (the gateways get it as CHAT__GATEWAY__ATTACHMENTS__BUCKET)."
   value       = module.attachments.bucket_name
 }
 

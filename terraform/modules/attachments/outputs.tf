@@ -1,5 +1,5 @@
 output "bucket_name" {
-  description = "The bucket's name (CHAT__ATTACHMENTS__BUCKET)."
+  description = "The bucket's name (CHAT__GATEWAY__ATTACHMENTS__BUCKET)."
   value       = aws_s3_bucket.this.bucket
 }
 
@@ -9,7 +9,7 @@ output "bucket_arn" {
 }
 
 output "region" {
-  description = "The bucket's region (CHAT__ATTACHMENTS__REGION)."
+  description = "The bucket's region (CHAT__GATEWAY__ATTACHMENTS__REGION)."
   value       = local.region
 }
 

@@ -71,11 +71,13 @@ locals {
       # forwards TCP with the client's address preserved, so the TCP peer is the client
       # and no X-Forwarded-For is trusted.
     },
-    # Where browsers upload and download attachments with the URLs the gateway presigns.
-    # No endpoint (the region's S3) and no keys: the task role's credentials sign.
+    # Where browsers upload and download attachments with the URLs the gateway presigns:
+    # the region's S3 with virtual-host URLs. No keys: the task role's credentials sign.
     var.attachments == null ? {} : {
-      CHAT__ATTACHMENTS__BUCKET = var.attachments.bucket
-      CHAT__ATTACHMENTS__REGION = var.attachments.region
+      CHAT__GATEWAY__ATTACHMENTS__ENDPOINT  = "https://s3.${var.attachments.region}.amazonaws.com"
+      CHAT__GATEWAY__ATTACHMENTS__URL_STYLE = "virtual_host"
+      CHAT__GATEWAY__ATTACHMENTS__BUCKET    = var.attachments.bucket
+      CHAT__GATEWAY__ATTACHMENTS__REGION    = var.attachments.region
     },
     var.extra_environment,
     var.gateway_environment,

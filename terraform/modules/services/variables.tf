@@ -213,7 +213,7 @@ variable "gateway_environment" {
 }
 
 variable "attachments" {
-  description = "The attachments bucket (attachments module outputs bucket_name and region), given to the gateway as CHAT__ATTACHMENTS__BUCKET and CHAT__ATTACHMENTS__REGION; null for none. No access keys: the gateway signs with its task role, which the attachments module grants the bucket."
+  description = "The attachments bucket (attachments module outputs bucket_name and region), given to the gateway as CHAT__GATEWAY__ATTACHMENTS__BUCKET and CHAT__GATEWAY__ATTACHMENTS__REGION; null for none. No access keys: the gateway signs with its task role, which the attachments module grants the bucket."
   type = object({
     bucket = string
     region = string

@@ -217,8 +217,8 @@ run "defaults" {
   }
 
   assert {
-    condition     = !anytrue([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment : startswith(e.name, "CHAT__ATTACHMENTS__")])
-    error_message = "Without an attachments bucket the gateway gets no CHAT__ATTACHMENTS__ settings."
+    condition     = !anytrue([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment : startswith(e.name, "CHAT__GATEWAY__ATTACHMENTS__")])
+    error_message = "Without an attachments bucket the gateway gets no CHAT__GATEWAY__ATTACHMENTS__ settings."
   }
 
   assert {
@@ -364,10 +364,12 @@ run "attachments_bucket_for_the_gateway" {
 
   assert {
     condition = (
-      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__ATTACHMENTS__BUCKET", value = "chat-test-attachments-111122223333" }) &&
-      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__ATTACHMENTS__REGION", value = "eu-west-1" })
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__ATTACHMENTS__BUCKET", value = "chat-test-attachments-111122223333" }) &&
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__ATTACHMENTS__REGION", value = "eu-west-1" }) &&
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__ATTACHMENTS__ENDPOINT", value = "https://s3.eu-west-1.amazonaws.com" }) &&
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__ATTACHMENTS__URL_STYLE", value = "virtual_host" })
     )
-    error_message = "The gateway gets the attachments bucket and its region."
+    error_message = "The gateway gets the attachments bucket, its region and the region's S3 endpoint with virtual-host URLs."
   }
 
   assert {
@@ -375,15 +377,15 @@ run "attachments_bucket_for_the_gateway" {
       for d in concat(
         jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment,
         jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].secrets,
-      ) : can(regex("^CHAT__ATTACHMENTS__(ACCESS_KEY_ID|SECRET_ACCESS_KEY|ENDPOINT)$", d.name))
+      ) : can(regex("^CHAT__GATEWAY__ATTACHMENTS__(ACCESS_KEY_ID|SECRET_ACCESS_KEY)$", d.name))
     ])
-    error_message = "No access keys and no endpoint: the gateway signs with its task role, against the region's S3."
+    error_message = "No access keys: the gateway signs with its task role's credentials."
   }
 
   assert {
     condition = alltrue([
       for role, td in aws_ecs_task_definition.projector :
-      !anytrue([for e in jsondecode(td.container_definitions)[0].environment : startswith(e.name, "CHAT__ATTACHMENTS__")])
+      !anytrue([for e in jsondecode(td.container_definitions)[0].environment : startswith(e.name, "CHAT__GATEWAY__ATTACHMENTS__")])
     ])
     error_message = "Only the gateway presigns: the projectors get no attachments settings."
   }

@@ -86,7 +86,11 @@ pub fn on_frame(text: &str, me: &str, pos: &mut Positions, tracker: &Tracker) {
     match f.kind.as_ref() {
         "ack" => {
             if let Some(id) = f.client_msg_id.as_deref() {
-                tracker.ack(id, f.seq, f.message_id.as_deref());
+                if is_reaction(id) {
+                    tracker.reaction_acked();
+                } else {
+                    tracker.ack(id, f.seq, f.message_id.as_deref());
+                }
             }
         }
         "event" => {
@@ -147,6 +151,45 @@ fn spawn_reader(mut rx: SplitStream<Ws>, me: String, tracker: Arc<Tracker>) -> J
     })
 }
 
+/// What a sender's ticks send besides plain messages (`--thread-percent`,
+/// `--react-percent`): thread replies (messages, delivered and checked like any other)
+/// in the thread of the member's first message, and reactions to it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mix {
+    pub thread_percent: u8,
+    pub react_percent: u8,
+}
+
+/// Reactions' client_msg_ids are `<index>-r<n>`, messages' `<index>-<n>`.
+fn is_reaction(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(_, rest)| rest.starts_with('r'))
+}
+
+/// What tick `n` of member `index` sends: spread evenly, the same in every run.
+#[derive(Debug, PartialEq, Eq)]
+enum Tick {
+    Message,
+    ThreadReply,
+    Reaction,
+}
+
+fn tick(mix: Mix, index: usize, n: u64) -> Tick {
+    let slot = ((n as usize).wrapping_mul(37).wrapping_add(index)) % 100;
+    let react = usize::from(mix.react_percent);
+    let thread = usize::from(mix.thread_percent);
+    if n <= 1 {
+        Tick::Message // the first message is the thread root and the reaction target
+    } else if slot < react {
+        Tick::Reaction
+    } else if slot < react + thread {
+        Tick::ThreadReply
+    } else {
+        Tick::Message
+    }
+}
+
+const EMOJI: [&str; 4] = ["👍", "🎉", "❤️", ":ship_it:"];
+
 /// One member of a conversation.
 #[derive(Clone)]
 pub struct Member {
@@ -158,6 +201,7 @@ pub struct Member {
 }
 
 /// Run a member: read until closed; if it sends, send every `every` until `until`.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     ws: Ws,
     m: Member,
@@ -165,6 +209,7 @@ pub fn start(
     every: Duration,
     until: Instant,
     body_bytes: usize,
+    mix: Mix,
     tracker: Arc<Tracker>,
 ) -> JoinHandle<Running> {
     tokio::spawn(async move {
@@ -183,10 +228,26 @@ pub fn start(
                     break;
                 }
                 n += 1;
-                let id = format!("{}-{n}", m.index);
-                let frame = json!({"type": "send", "conversation_id": conversation_id,
-                    "client_msg_id": id, "body": client::body(&id, body_bytes)});
-                tracker.sent(id, m.conversation);
+                let first = tracker.acked_message_id(&format!("{}-1", m.index));
+                let kind = match (tick(mix, m.index, n), &first) {
+                    (Tick::Message, _) | (_, None) => Tick::Message,
+                    (t, Some(_)) => t,
+                };
+                let frame = if kind == Tick::Reaction {
+                    tracker.reaction_sent();
+                    json!({"type": "react", "conversation_id": conversation_id,
+                        "message_id": first, "emoji": EMOJI[n as usize % EMOJI.len()],
+                        "op": "add", "client_msg_id": format!("{}-r{n}", m.index)})
+                } else {
+                    let id = format!("{}-{n}", m.index);
+                    let mut frame = json!({"type": "send", "conversation_id": conversation_id,
+                        "client_msg_id": id, "body": client::body(&id, body_bytes)});
+                    if kind == Tick::ThreadReply {
+                        frame["thread_root"] = json!(first);
+                    }
+                    tracker.sent(id, m.conversation);
+                    frame
+                };
                 if tx.send(Message::text(frame.to_string())).await.is_err() {
                     tracker.error("send_failed");
                     break;
@@ -264,6 +325,10 @@ pub async fn run(
             every,
             until,
             a.body_bytes,
+            Mix {
+                thread_percent: a.thread_percent,
+                react_percent: a.react_percent,
+            },
             tracker.clone(),
         ));
     }
@@ -332,6 +397,12 @@ pub async fn run(
     summary.set("lost_live", lost_live);
     summary.set("lost_history", lost_history);
     summary.set("duplicates", t.duplicates);
+    if a.thread_percent > 0 || a.react_percent > 0 {
+        summary.set("thread_percent", a.thread_percent);
+        summary.set("react_percent", a.react_percent);
+        summary.set("reactions_sent", t.reactions_sent);
+        summary.set("reactions_acked", t.reactions_acked);
+    }
     summary.set("gaps", t.gaps);
     summary.set("drain_s", drained.as_secs_f64());
     summary.set("connect_ms", Latency::from_micros(&connect_hist));
@@ -353,4 +424,31 @@ pub async fn run(
 
 fn senders_count(members: &[Member]) -> usize {
     members.iter().filter(|m| m.sends).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mix_keeps_its_proportions_and_starts_with_a_message() {
+        let mix = Mix {
+            thread_percent: 20,
+            react_percent: 10,
+        };
+        assert_eq!(tick(mix, 7, 1), Tick::Message);
+        let ticks: Vec<Tick> = (2..=1001).map(|n| tick(mix, 7, n)).collect();
+        let count = |t: Tick| ticks.iter().filter(|x| **x == t).count();
+        assert_eq!(count(Tick::Reaction), 100);
+        assert_eq!(count(Tick::ThreadReply), 200);
+        assert_eq!(count(Tick::Message), 700);
+        assert!((1..500).all(|n| tick(Mix::default(), 3, n) == Tick::Message));
+    }
+
+    #[test]
+    fn reactions_are_told_from_messages_by_their_ids() {
+        assert!(is_reaction("12-r5"));
+        assert!(!is_reaction("12-5"));
+        assert!(!is_reaction("r"));
+    }
 }

@@ -79,6 +79,14 @@ pub struct Args {
     /// Messages per second, in total (chat, fanout, reconnect, stuck).
     #[arg(long)]
     rate: Option<u64>,
+    /// chat, fanout (v1.1 mix): percent of each sender's sends that are thread replies
+    /// (in the thread of its first message) instead of plain messages.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    thread_percent: u8,
+    /// chat, fanout (v1.1 mix): percent of sends that are reactions to the sender's first
+    /// message instead of messages (acked, not counted as messages).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    react_percent: u8,
     /// Padding of each message body, in bytes (stuck: default 4000).
     #[arg(long, default_value_t = 64)]
     body_bytes: usize,
@@ -220,6 +228,8 @@ impl Args {
             "members": self.members,
             "rate": self.rate,
             "body_bytes": self.body_bytes,
+            "thread_percent": self.thread_percent,
+            "react_percent": self.react_percent,
             "senders": self.senders,
             "stuck": self.stuck,
             "connections": self.connections,

@@ -331,6 +331,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             every,
             until,
             a.body_bytes,
+            live::Mix::default(),
             tracker.clone(),
         ));
     }

@@ -57,6 +57,10 @@ pub struct Inner {
     pub replayed: u64,
     /// Acks and deliveries seen, to tell when the run has gone quiet.
     pub activity: u64,
+    /// `--react-percent`: reactions sent and acknowledged (not messages: no delivery
+    /// is expected of them).
+    pub reactions_sent: u64,
+    pub reactions_acked: u64,
 }
 
 pub struct Tracker {
@@ -81,6 +85,8 @@ impl Tracker {
                 gaps: 0,
                 replayed: 0,
                 activity: 0,
+                reactions_sent: 0,
+                reactions_acked: 0,
             }),
             open: AtomicUsize::new(0),
         }
@@ -146,6 +152,23 @@ impl Tracker {
 
     pub fn error(&self, code: &str) {
         *self.lock().errors.entry(code.to_string()).or_default() += 1;
+    }
+
+    pub fn reaction_sent(&self) {
+        self.lock().reactions_sent += 1;
+    }
+
+    pub fn reaction_acked(&self) {
+        let mut t = self.lock();
+        t.reactions_acked += 1;
+        t.activity += 1;
+    }
+
+    /// The message_id of acknowledged message `id` (a thread root for `--thread-percent`).
+    pub fn acked_message_id(&self, id: &str) -> Option<String> {
+        let t = self.lock();
+        let m = t.msgs.get(id)?;
+        m.ack.as_ref().map(|a| a.message_id.clone())
     }
 
     pub fn duplicate(&self) {

@@ -162,7 +162,8 @@ pub struct Mix {
 
 /// Reactions' client_msg_ids are `<index>-r<n>`, messages' `<index>-<n>`.
 fn is_reaction(id: &str) -> bool {
-    id.split_once('-').is_some_and(|(_, rest)| rest.starts_with('r'))
+    id.split_once('-')
+        .is_some_and(|(_, rest)| rest.starts_with('r'))
 }
 
 /// What tick `n` of member `index` sends: spread evenly, the same in every run.

@@ -8,13 +8,13 @@
 //! - [`receipts`]: read and delivered pointers;
 //! - [`conversations`]: create (group, direct), add and remove members;
 //! - [`reactions`]: v1.1 reactions;
-//! - [`pins`]: v1.1 pins and renaming;
+//! - [`management`]: v1.1 renaming and pins;
 //! - [`attachments`]: v1.1 uploads, their checks, and download links.
 
 pub mod attachments;
 pub mod conversations;
+pub mod management;
 pub mod messages;
-pub mod pins;
 pub mod reactions;
 pub mod receipts;
 

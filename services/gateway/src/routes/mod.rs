@@ -11,8 +11,8 @@ mod fuzz_rest;
 mod health;
 mod history;
 mod json;
+mod management;
 mod mutes;
-mod pins;
 mod presence;
 mod reactions;
 mod sessions;
@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/conversations",
             post(conversations::create).get(history::list),
         )
-        .route("/api/v1/conversations/{id}", patch(pins::rename))
+        .route("/api/v1/conversations/{id}", patch(management::rename))
         .route(
             "/api/v1/conversations/{id}/members",
             post(conversations::add_member),
@@ -74,7 +74,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/conversations/{id}/threads/{root}/messages",
             get(threads::page),
         )
-        .route("/api/v1/conversations/{id}/pins", get(pins::list))
+        .route(
+            "/api/v1/conversations/{id}/pins",
+            get(management::list_pins),
+        )
         .route("/api/v1/uploads", post(uploads::create))
         .route(
             "/api/v1/conversations/{id}/attachments/{attachment_id}",
@@ -82,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/conversations/{id}/pins/{message_id}",
-            put(pins::pin).delete(pins::unpin),
+            put(management::pin).delete(management::unpin),
         )
         .route("/api/v1/ws", get(ws::upgrade))
         // Every API request counts against its address before anything else is done.

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::json::parse_id;
 use super::reactions::rest_action_id;
 use super::ApiJson;
-use crate::actions::pins;
+use crate::actions::management;
 use crate::auth::AuthUser;
 use crate::domain::ConversationName;
 use crate::error::ApiError;
@@ -30,7 +30,7 @@ pub async fn rename(
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let name = ConversationName::parse(&req.name)?;
-    pins::rename(&state, user, c, name, rest_action_id()?).await?;
+    management::rename(&state, user, c, name, rest_action_id()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -58,11 +58,11 @@ async fn set_pinned(
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let m: MessageId = parse_id(&message, "message id")?;
-    pins::set_pinned(&state, user, c, m, pin, rest_action_id()?).await?;
+    management::set_pinned(&state, user, c, m, pin, rest_action_id()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list(
+pub async fn list_pins(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,

@@ -86,6 +86,17 @@ impl Emoji {
     }
 }
 
+/// Whether adding `emoji` to a message that has reactions with `existing` emoji (each
+/// listed once per reactor, in any order) would go past [`MAX_REACTION_EMOJI`] distinct
+/// ones. The gateway asks before appending and the projection again when applying, so
+/// both count the same way.
+pub fn exceeds_reaction_emoji<'a>(existing: impl Iterator<Item = &'a str>, emoji: &str) -> bool {
+    let mut distinct: Vec<&str> = existing.collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    !distinct.contains(&emoji) && distinct.len() >= MAX_REACTION_EMOJI
+}
+
 /// Any member renames a group; a direct conversation has no name.
 pub fn may_rename(actor_standing: Membership) -> Result<(), Refusal> {
     match actor_standing.kind {
@@ -315,5 +326,15 @@ mod tests {
             is_admin: true,
         };
         assert_eq!(may_rename(direct), Err(Refusal::RenameDirect));
+    }
+
+    #[test]
+    fn the_fifty_first_distinct_emoji_is_one_too_many() {
+        let fifty: Vec<String> = (0..50).map(|i| format!(":e{i}:")).collect();
+        let twice = fifty.iter().chain(fifty.iter()).map(String::as_str);
+        assert!(exceeds_reaction_emoji(twice.clone(), ":new:"));
+        assert!(!exceeds_reaction_emoji(twice, ":e3:"), "one already there");
+        let few = fifty.iter().take(49).map(String::as_str);
+        assert!(!exceeds_reaction_emoji(few, ":new:"));
     }
 }

@@ -67,10 +67,7 @@ async fn refuse_a_new_emoji_beyond_the_limit(
         .history
         .reaction_rows(c.0, place.bucket, place.seq)
         .await?;
-    let mut distinct: Vec<&str> = rows.iter().map(|(e, _, _)| e.as_str()).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if !distinct.contains(&emoji.as_str()) && distinct.len() >= rules::MAX_REACTION_EMOJI {
+    if rules::exceeds_reaction_emoji(rows.iter().map(|(e, _, _)| e.as_str()), emoji.as_str()) {
         return Err(ActionError::TooManyReactions);
     }
     Ok(())

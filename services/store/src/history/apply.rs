@@ -396,10 +396,7 @@ impl<'a> Applier<'a> {
             if present {
                 return Ok(Ok(()));
             }
-            let mut distinct: Vec<&str> = rows.iter().map(|(e, _, _)| e.as_str()).collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            if !distinct.contains(&emoji) && distinct.len() >= rules::MAX_REACTION_EMOJI {
+            if rules::exceeds_reaction_emoji(rows.iter().map(|(e, _, _)| e.as_str()), emoji) {
                 return Ok(Err(format!(
                     "a reaction beyond {} distinct emoji on {id}",
                     rules::MAX_REACTION_EMOJI

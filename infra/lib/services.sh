@@ -33,6 +33,9 @@ services_spec() {
   echo "projector-fanout 9102 chat-projector --role fanout --port 9102"
   echo "projector-presence 9103 chat-projector --role presence --port 9103"
   echo "projector-notifications 9104 chat-projector --role notifications --port 9104"
+  # Search: its index under the state directory (search.dir), queried by the gateways
+  # on 9110 (the gateways' default search_urls).
+  echo "projector-search 9106 chat-projector --role search --port 9106"
   # The webhook sink runs when there is somewhere to send to: CHAT__WEBHOOK__URL (and
   # its signing key, CHAT__WEBHOOK__SECRET) in the environment of `infra/dev up`, which
   # every service inherits (README: Notifications).
@@ -74,7 +77,8 @@ platform_env_args() {
   printf '%s\n' \
     "CQL_NODES=${CQL_NODES:-$(cassandra_contact_points)}" \
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
-    "SCHEMA_REGISTRY_URL=$REGISTRY_URL"
+    "SCHEMA_REGISTRY_URL=$REGISTRY_URL" \
+    "CHAT__SEARCH__DIR=$STATE_DIR/search"
   # The attachments' object store (objects.sh): S3_* for tests and tools, and the
   # gateway's own settings, CHAT__GATEWAY__ATTACHMENTS__* (endpoint, bucket, region and the key
   # it presigns URLs with).

@@ -18,6 +18,7 @@ pub mod live;
 pub mod redis_client;
 pub mod registry;
 pub mod rules;
+pub mod search;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;

@@ -83,6 +83,11 @@ pub struct GatewaySettings {
     pub tls: TlsSettings,
     /// v1.1 attachments in S3-compatible object storage (`crate::attachments`).
     pub attachments: crate::attachments::AttachmentSettings,
+    /// v1.1 search: the search nodes (`chat-projector --role search`), comma-separated
+    /// base URLs, all asked every search. Empty turns search off (`unavailable`).
+    pub search_urls: String,
+    /// How long a search node may take to answer.
+    pub search_timeout_ms: u64,
 }
 
 /// `[gateway.tls]`: the server certificate, PEM files read once at start-up.
@@ -152,6 +157,8 @@ impl Section for GatewaySettings {
             ("ops_host", "127.0.0.1".into()),
             ("ops_port", 9180.into()),
             ("shutdown_spread_secs", 0.into()),
+            ("search_urls", "http://127.0.0.1:9110".into()),
+            ("search_timeout_ms", 3000.into()),
         ]);
         defaults
     }

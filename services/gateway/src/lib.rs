@@ -18,6 +18,7 @@
 //! | [`accounts`] | accounts over `chat_store::accounts` (sign-up, credentials, SSO provisioning) |
 //! | [`live`] | the sockets held here and the subscriptions that feed them, typing, presence records |
 //! | [`attachments`] | v1.1 attachments: presigned object-storage URLs and the upload checks |
+//! | [`search`] | v1.1 search: the search nodes every search is asked of |
 //! | [`append`] | the Kafka producer: the only way the gateway changes conversation state |
 //! | [`history_progress`] | how far the history role has read the log (retries of sends whose outcome is unknown) |
 //! | [`error`] | protocol error codes, and the one place typed errors become them |
@@ -41,6 +42,7 @@ pub mod listener;
 pub mod live;
 pub mod memory;
 pub mod routes;
+pub mod search;
 pub mod startup;
 pub mod state;
 pub mod throttle;

@@ -134,6 +134,11 @@ pub async fn build(
             tracing::info!("attachments are off: gateway.attachments.endpoint is not set");
             None
         },
+        search: crate::search::SearchNodes::from_settings(
+            &gateway.search_urls,
+            Duration::from_millis(gateway.search_timeout_ms),
+        )
+        .context("setting up search")?,
         history_progress: Arc::new(
             HistoryProgress::new(
                 &settings.kafka,

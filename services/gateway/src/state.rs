@@ -42,6 +42,8 @@ pub struct Inner {
     pub uploads: chat_store::uploads::UploadStore,
     /// v1.1: the object store attachments live in (None: attachments are off).
     pub objects: Option<crate::attachments::ObjectStore>,
+    /// v1.1: the search nodes (None: search is off).
+    pub search: Option<crate::search::SearchNodes>,
     /// How far history has read the log (retries of sends whose outcome is unknown).
     pub history_progress: Arc<crate::history_progress::HistoryProgress>,
     /// How much each address and user may do (`crate::throttle`).

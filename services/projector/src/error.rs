@@ -18,6 +18,8 @@ pub enum ProjectionError {
     Kafka(#[from] KafkaError),
     #[error("encoding: {0}")]
     Codec(#[from] CodecError),
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
 }
 
 /// Why the consumer loop stopped before it was told to, or before its targets.

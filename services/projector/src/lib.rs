@@ -5,8 +5,8 @@
 //! the dead-letter topic, and only then commit the offsets. The roles: [`history`] (the
 //! CQL read model), [`fanout`] (live delivery over Redis pub/sub), [`presence`]
 //! (online state in Redis), [`notifications`] (push notifications owed to offline
-//! members, coalesced) and [`webhook`] (those notifications POSTed, signed, to a
-//! receiver). [`role`] names them, with the topic each reads and its default consumer
+//! members, coalesced), [`webhook`] (those notifications POSTed, signed, to a
+//! receiver) and [`search`] (a full-text index per partition, queried by the gateways). [`role`] names them, with the topic each reads and its default consumer
 //! group. [`lag`] publishes how far each partition's committed offset trails the log.
 
 pub mod dead_letter;
@@ -19,4 +19,5 @@ pub mod notifications;
 pub mod presence;
 pub mod role;
 pub mod runner;
+pub mod search;
 pub mod webhook;

@@ -1,7 +1,8 @@
-//! `chat-projector --role history|fanout|presence|notifications|webhook`: one consumer
-//! group per role, so each scales and fails on its own. Serves `/healthz`, `/readyz` and
+//! `chat-projector --role history|fanout|presence|notifications|webhook|search`: one
+//! consumer group per role, so each scales and fails on its own. Serves `/healthz`, `/readyz` and
 //! `/metrics` on `--port`. Everything else a role needs is in the shared settings
-//! (`fanout`, `notifications`, `webhook` sections; `CHAT__FANOUT__*`, ...).
+//! (`fanout`, `notifications`, `webhook` sections; `CHAT__FANOUT__*`, ...), and the
+//! search role's in its own `search` section (`CHAT__SEARCH__*`).
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use chat_projector::notifications::Notifications;
 use chat_projector::presence::{self, Presence};
 use chat_projector::role::Role;
 use chat_projector::runner::{Projection, Runner};
+use chat_projector::search::{self, Search, SearchSettings, Shards};
 use chat_projector::webhook::Webhook;
 use chat_projector::{http, lag};
 use chat_store::accounts::AccountStore;
@@ -98,16 +100,18 @@ enum Plan {
     Presence,
     Notifications,
     Webhook(Webhook),
+    Search(SearchSettings),
 }
 
 impl Plan {
-    fn of(role: Role, settings: &Settings) -> Result<Self> {
+    fn of(role: Role, settings: &Settings, search: Option<SearchSettings>) -> Result<Self> {
         Ok(match role {
             Role::History => Plan::History,
             Role::Fanout => Plan::Fanout,
             Role::Presence => Plan::Presence,
             Role::Notifications => Plan::Notifications,
             Role::Webhook => Plan::Webhook(Webhook::from_settings(&settings.webhook)?),
+            Role::Search => Plan::Search(search.context("the search role's settings")?),
         })
     }
 }
@@ -124,9 +128,14 @@ async fn main() -> Result<()> {
         // clap requires --role without a subcommand; said again rather than unwrapped.
         (None, None) => anyhow::bail!("--role is required"),
     };
-    let settings = Settings::load()?;
-    // The webhook role's own settings are checked before anything is connected.
-    let plan = Plan::of(role, &settings)?;
+    let (settings, search_settings) = if role == Role::Search {
+        let (shared, own) = Settings::load_with::<SearchSettings>()?;
+        (shared, Some(own))
+    } else {
+        (Settings::load()?, None)
+    };
+    // The webhook and search roles' own settings are checked before anything is connected.
+    let plan = Plan::of(role, &settings, search_settings)?;
     chat_core::telemetry::init_tracing(&settings.telemetry);
     let metrics = chat_core::telemetry::install_metrics("projector")?;
     let topics = Topics::from_settings(&settings.kafka);
@@ -143,7 +152,10 @@ async fn main() -> Result<()> {
         &client_id,
         &group,
     )?);
-    consumer.subscribe(&[&topic]).context("subscribing")?;
+    // The search role assigns itself its partitions (its shards are on this disk).
+    if !matches!(plan, Plan::Search(_)) {
+        consumer.subscribe(&[&topic]).context("subscribing")?;
+    }
     let producer = chat_core::kafka::producer(&settings.kafka, &client_id)?;
     let codec = Arc::new(EventCodec::new(&settings.registry)?);
     let shutdown = chat_core::shutdown::on_signal();
@@ -172,8 +184,23 @@ async fn main() -> Result<()> {
         shutdown: shutdown.clone(),
     };
     match plan {
-        // The one role that needs neither the CQL store nor Redis.
+        // The roles that need neither the CQL store nor Redis.
         Plan::Webhook(webhook) => parts.run(webhook).await?,
+        Plan::Search(own) => {
+            let shards = Arc::new(open_search(&parts.consumer, &parts.topic, &own).await?);
+            let listener = tokio::net::TcpListener::bind((own.host.as_str(), own.port))
+                .await
+                .with_context(|| format!("binding the search port {}:{}", own.host, own.port))?;
+            let app = search::http::router(shards.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+            });
+            tracing::info!(host = %own.host, port = own.port, dir = %own.dir, "search served");
+            parts.run(Search { shards }).await?
+        }
         Plan::History => {
             let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
                 .await
@@ -249,6 +276,34 @@ async fn main() -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Open this process's shards and start reading each partition where its shard stops.
+async fn open_search(
+    consumer: &Arc<StreamConsumer>,
+    topic: &str,
+    own: &SearchSettings,
+) -> Result<Shards> {
+    let c = consumer.clone();
+    let t = topic.to_string();
+    let count = tokio::task::spawn_blocking(move || {
+        c.fetch_metadata(Some(&t), Duration::from_secs(30))
+            .map(|m| m.topics().first().map_or(0, |t| t.partitions().len()))
+    })
+    .await?
+    .context("reading the topic's partitions")?;
+    let count = i32::try_from(count).context("partition count")?;
+    if count == 0 {
+        anyhow::bail!("topic {topic} has no partitions (is it created?)");
+    }
+    let partitions =
+        search::parse_partitions(&own.partitions, count).map_err(anyhow::Error::msg)?;
+    let dir = own.dir.clone();
+    let shards = tokio::task::spawn_blocking(move || Shards::open(&dir, &partitions)).await??;
+    consumer
+        .assign(&shards.assignment(topic)?)
+        .context("assigning the partitions")?;
+    Ok(shards)
 }
 
 /// The CQL session, the history store, Redis and the membership record: what the

@@ -18,15 +18,18 @@ pub enum Role {
     Notifications,
     /// Those notifications POSTed, signed, to a receiver.
     Webhook,
+    /// A full-text index of message bodies, one per partition, queried by the gateways.
+    Search,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::History,
         Role::Fanout,
         Role::Presence,
         Role::Notifications,
         Role::Webhook,
+        Role::Search,
     ];
 
     /// The name on the command line, in metric labels and in the default group.
@@ -37,13 +40,16 @@ impl Role {
             Role::Presence => "presence",
             Role::Notifications => "notifications",
             Role::Webhook => "webhook",
+            Role::Search => "search",
         }
     }
 
     /// The topic this role consumes.
     pub fn topic(self, topics: &Topics) -> &str {
         match self {
-            Role::History | Role::Fanout | Role::Notifications => &topics.conversation_events,
+            Role::History | Role::Fanout | Role::Notifications | Role::Search => {
+                &topics.conversation_events
+            }
             Role::Presence => &topics.presence,
             Role::Webhook => &topics.notifications,
         }

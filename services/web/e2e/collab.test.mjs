@@ -4,9 +4,9 @@
 // (stack.mjs), like chat.test.mjs. Two people, Alice and Bob, in two browser contexts
 // share a group: a thread grows on both screens at once, reactions toggle and are put
 // back with the reason when the server refuses them, a pin outside the loaded history
-// is brought into view, an image and a file go through storage, the group is renamed, gains and loses a member, and Bob leaves.
-// Screenshots land in test-output/. (Search has no server side yet: its browser test
-// lands with the search projection.)
+// is brought into view, an image and a file go through storage, a search finds a
+// message (its markup shown as text) and opens it, the group is renamed, gains and loses
+// a member, and Bob leaves. Screenshots land in test-output/.
 //
 // Every step waits for what the page shows, with generous limits; no fixed sleep decides
 // an outcome.
@@ -407,6 +407,30 @@ describe("browser client, protocol v1.1", () => {
     }, href);
     assert.deepEqual(got, { status: 200, body: text });
     await shot(pageB, "16-attachments");
+    assert.deepEqual(incidents, []);
+  });
+
+  test("search: results from Bob's conversations as text, choosing one opens the conversation at the message", async () => {
+    const needle = `needle-${tag} in the <i>haystack</i>`;
+    await send(pageA, needle);
+    await message(pageB, needle).waitFor();
+    // Search trails the log by a few seconds: search again until it is there.
+    const hit = pageB.locator("#search-results button.search-hit", { hasText: `needle-${tag}` });
+    const deadline = Date.now() + WAIT;
+    await pageB.fill("#search-input", `needle-${tag}`);
+    for (;;) {
+      await pageB.press("#search-input", "Enter");
+      await pageB.locator("#search-status", { hasText: /match|message/ }).waitFor();
+      if ((await hit.count()) > 0) break;
+      assert.ok(Date.now() < deadline, "the message became searchable");
+      await pageB.waitForTimeout(500);
+    }
+    assert.equal(await pageB.locator("#search-results i").count(), 0, "highlights are text");
+    await hit.first().click();
+    await message(pageB, needle).and(pageB.locator(".flash")).waitFor();
+    await shot(pageB, "17-search");
+    await pageB.press("#search-input", "Escape").catch(() => {});
+    await pageB.click("#search-clear").catch(() => {});
     assert.deepEqual(incidents, []);
   });
 

@@ -1,7 +1,7 @@
 // @ts-check
 // A private platform for the browser tests, like services/e2e/src/live.rs:
-// its own topic prefix (t<tag>.), created by `chatctl init`, its own history, fanout and
-// presence projectors (fresh consumer groups) and one gateway serving the built client,
+// its own topic prefix (t<tag>.), created by `chatctl init`, its own history, fanout,
+// presence and search projectors (fresh consumer groups) and one gateway serving the built client,
 // all against the servers `infra/dev test` (or `infra/dev deps`) runs. Every process
 // started here is stopped by stop(), and killed on exit whatever happens.
 
@@ -114,8 +114,13 @@ export class Stack {
       CHAT__GATEWAY__WEB_DIR: web,
       RUST_LOG: process.env.E2E_LOG ?? "info",
     };
+    // The search role serves its queries on a port of its own, which the gateway asks.
+    const searchPort = await freePort();
+    this.env.CHAT__SEARCH__PORT = String(searchPort);
+    this.env.CHAT__SEARCH__DIR = path.join(outDir, `search-${this.tag}`);
+    this.env.CHAT__GATEWAY__SEARCH_URLS = `http://127.0.0.1:${searchPort}`;
     execFileSync(binary("chatctl"), ["init"], { env: this.env, stdio: ["ignore", "ignore", "pipe"] });
-    for (const role of ["history", "fanout", "presence"]) {
+    for (const role of ["history", "fanout", "presence", "search"]) {
       const port = await freePort();
       this.spawn(`projector-${role}`, binary("chat-projector"), ["--role", role, "--group", `e2e-${role}-${this.tag}`, "--port", String(port)], port);
     }

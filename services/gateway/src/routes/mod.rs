@@ -15,6 +15,7 @@ mod management;
 mod mutes;
 mod presence;
 mod reactions;
+mod search;
 mod sessions;
 mod threads;
 mod uploads;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
             get(management::list_pins),
         )
         .route("/api/v1/uploads", post(uploads::create))
+        .route("/api/v1/search", get(search::search))
         .route(
             "/api/v1/conversations/{id}/attachments/{attachment_id}",
             get(uploads::download),

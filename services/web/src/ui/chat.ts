@@ -46,8 +46,6 @@ import { PinsDialog } from "./pins_dialog";
 import { ReactionPicker } from "./reaction_picker";
 import { SearchBox } from "./search_box";
 
-/** Whether the server side of search exists (it lands with the search projection). */
-const SEARCH_AVAILABLE = false;
 import { ThreadPanel } from "./thread_panel";
 import { TopBar } from "./top_bar";
 
@@ -211,9 +209,7 @@ export class ChatApp {
       closed: () => document.getElementById("pins-button")?.focus(),
     });
     this.search = new SearchBox(api, this.store, { openAt: (m) => void this.openAt(m) });
-    // The search box is shown once the server has search (GET /api/v1/search, the
-    // search projection); until then it would only answer with an error.
-    if (SEARCH_AVAILABLE) this.list.addAbove(this.search.root);
+    this.list.addAbove(this.search.root);
     this.groupDialog = new GroupDialog(api, this.store, {
       rename: (c, name) => this.rename(c, name),
       // Member changes show when their events arrive (at once, over the socket): applying

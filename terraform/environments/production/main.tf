@@ -2,7 +2,7 @@
 # on the load balancer.
 #
 #   network -> kafka, cql, redis (data subnets, ingress from the service security group)
-#           -> services (ECS cluster, gateway + NLB, projectors, chatctl init)
+#           -> services (ECS cluster, gateway + NLB, projectors and search, chatctl init)
 #           -> schema_registry (in the services' cluster; its URL goes back to services)
 #           -> observability (alarms, topic, dashboard)
 #           -> attachments (S3 bucket; its name goes to the gateways, its grant to their
@@ -44,7 +44,12 @@ locals {
       presence      = { cpu = 512, memory = 1024, desired = 2 }
       notifications = { cpu = 512, memory = 1024, desired = 2 }
       webhook       = { cpu = 512, memory = 1024, desired = 2 }
+      # One task holds the whole index (services module README, "Search").
+      search = { cpu = 1024, memory = 2048, desired = 1 }
     }
+    # Ephemeral storage of the search task, where its index lives (about 130 bytes a
+    # message in a first measurement; terraform/README.md, "Search").
+    search_disk_gib       = 100
     schema_registry_tasks = 2
   }
 
@@ -131,6 +136,13 @@ module "services" {
   gateway          = local.sizing.gateway
   projectors       = local.sizing.projectors
   webhook_url      = var.webhook_url
+
+  # The search role registers search.<name>.internal in the schema registry's namespace.
+  search_ephemeral_storage_gib = local.sizing.search_disk_gib
+  service_discovery_namespace = {
+    id   = module.schema_registry.dns_namespace_id
+    name = module.schema_registry.dns_namespace_name
+  }
 
   kafka_bootstrap_brokers = module.kafka.bootstrap_brokers_sasl_scram
   kafka_scram_secret_arn  = module.kafka.scram_secret_arn

@@ -1,7 +1,7 @@
 # Staging: the whole platform at small sizes, one NAT gateway, no deletion protection.
 #
 #   network -> kafka, cql, redis (data subnets, ingress from the service security group)
-#           -> services (ECS cluster, gateway + NLB, projectors, chatctl init)
+#           -> services (ECS cluster, gateway + NLB, projectors and search, chatctl init)
 #           -> schema_registry (in the services' cluster; its URL goes back to services)
 #           -> observability (alarms, topic, dashboard)
 #           -> attachments (S3 bucket; its name goes to the gateways, its grant to their
@@ -41,7 +41,11 @@ locals {
       presence      = { cpu = 256, memory = 512, desired = 1 }
       notifications = { cpu = 256, memory = 512, desired = 1 }
       webhook       = { cpu = 256, memory = 512, desired = 1 }
+      search        = { cpu = 512, memory = 1024, desired = 1 }
     }
+    # Ephemeral storage of the search task, where its index lives (about 130 bytes a
+    # message in a first measurement; terraform/README.md, "Search").
+    search_disk_gib       = 30
     schema_registry_tasks = 2
   }
 
@@ -128,6 +132,13 @@ module "services" {
   gateway          = local.sizing.gateway
   projectors       = local.sizing.projectors
   webhook_url      = var.webhook_url
+
+  # The search role registers search.<name>.internal in the schema registry's namespace.
+  search_ephemeral_storage_gib = local.sizing.search_disk_gib
+  service_discovery_namespace = {
+    id   = module.schema_registry.dns_namespace_id
+    name = module.schema_registry.dns_namespace_name
+  }
 
   kafka_bootstrap_brokers = module.kafka.bootstrap_brokers_sasl_scram
   kafka_scram_secret_arn  = module.kafka.scram_secret_arn

@@ -28,6 +28,17 @@ locals {
   gateway_ops_port   = 9180
   projector_ops_port = 9181
 
+  # The search role: its query port (POST /search, gateways only), where its index lives
+  # (a bind mount on the task's ephemeral storage), and the name the gateways call it by
+  # (a Cloud Map A record in the namespace the schema registry already uses).
+  search_enabled  = contains(keys(var.projectors), "search")
+  search_port     = 9110
+  search_dir      = "/var/lib/chat-search"
+  search_dns_name = "search"
+  search_dns_fqdn = var.service_discovery_namespace == null ? null : "${local.search_dns_name}.${var.service_discovery_namespace.name}"
+  search_url      = local.search_enabled && local.search_dns_fqdn != null ? "http://${local.search_dns_fqdn}:${local.search_port}" : ""
+  search_volume   = "search-index"
+
   # The webhook role runs only with somewhere to POST to.
   projectors = {
     for role, p in var.projectors : role => p

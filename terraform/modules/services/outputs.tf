@@ -105,3 +105,18 @@ output "gateway_security_group_id" {
   description = "Security group of the gateway tasks (besides the service security group)."
   value       = aws_security_group.gateway.id
 }
+
+output "search_url" {
+  description = "Base URL the gateways reach the search service at (CHAT__GATEWAY__SEARCH_URLS), resolvable only inside the VPC; empty without the search role."
+  value       = local.search_url
+}
+
+output "search_security_group_id" {
+  description = "Security group of the search tasks (the query port 9110 from the gateway tasks only), or null without the search role."
+  value       = one(aws_security_group.search[*].id)
+}
+
+output "search_ephemeral_storage_gib" {
+  description = "Ephemeral storage of the search task (GiB), where its index lives; null without the search role."
+  value       = local.search_enabled ? var.search_ephemeral_storage_gib : null
+}

@@ -2,6 +2,7 @@
 #
 #  clients --443--> NLB security group --8080 (public), 9180 (/readyz)--> gateway group
 #  every task <--9180/9181 (ops ports)--> every task (service security group, self)
+#  gateway group --9110 (POST /search)--> search group
 #
 # The gateway tasks carry two groups: the network module's service group (egress, and
 # the data stores' ingress rules name it) and this module's gateway group (ingress from
@@ -84,5 +85,33 @@ resource "aws_vpc_security_group_ingress_rule" "ops_ports_within_services" {
   from_port                    = local.gateway_ops_port
   to_port                      = local.projector_ops_port
   referenced_security_group_id = var.service_security_group_id
+  tags                         = var.tags
+}
+
+# The search tasks carry the service group and this one. POST /search has no
+# authentication (a request names the conversations to search; the gateway is what
+# checks the caller is in them), so only the gateway tasks may reach the query port.
+resource "aws_security_group" "search" {
+  count = local.search_enabled ? 1 : 0
+
+  name        = "${var.name}-search"
+  description = "Chat search tasks: the query port from the gateway tasks only"
+  vpc_id      = var.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-search" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "search_from_gateway" {
+  count = local.search_enabled ? 1 : 0
+
+  security_group_id            = aws_security_group.search[0].id
+  description                  = "POST /search from the gateways: port ${local.search_port}"
+  ip_protocol                  = "tcp"
+  from_port                    = local.search_port
+  to_port                      = local.search_port
+  referenced_security_group_id = aws_security_group.gateway.id
   tags                         = var.tags
 }

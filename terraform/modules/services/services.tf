@@ -83,8 +83,17 @@ resource "aws_ecs_service" "projector" {
 
   network_configuration {
     subnets          = var.service_subnet_ids
-    security_groups  = [var.service_security_group_id]
+    security_groups  = each.key == "search" ? [var.service_security_group_id, aws_security_group.search[0].id] : [var.service_security_group_id]
     assign_public_ip = false
+  }
+
+  # The search task's address under search.<namespace> (an A record while its container
+  # health check passes), the name in the gateways' CHAT__GATEWAY__SEARCH_URLS.
+  dynamic "service_registries" {
+    for_each = each.key == "search" ? aws_service_discovery_service.search[*].arn : []
+    content {
+      registry_arn = service_registries.value
+    }
   }
 
   tags = var.tags
@@ -98,5 +107,38 @@ resource "aws_ecs_service" "projector" {
       condition     = each.value.desired <= var.kafka_partitions
       error_message = "projectors.${each.key}.desired (${each.value.desired}) is more than kafka_partitions (${var.kafka_partitions}): a consumer group cannot use more members than partitions."
     }
+
+    precondition {
+      condition     = each.key != "search" || var.service_discovery_namespace != null
+      error_message = "The search role needs service_discovery_namespace (the schema_registry module's dns_namespace_id and dns_namespace_name): the gateways find it by that name."
+    }
   }
+}
+
+# The search service's name in the private DNS namespace the schema registry created
+# (search.<name>.internal). Cloud Map rather than Service Connect or an internal load
+# balancer for the schema registry's reasons (its module's main.tf): plain DNS, nothing
+# to pay, and one task needs no balancing.
+resource "aws_service_discovery_service" "search" {
+  count = local.search_enabled && var.service_discovery_namespace != null ? 1 : 0
+
+  name = local.search_dns_name
+
+  dns_config {
+    namespace_id   = var.service_discovery_namespace.id
+    routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
+  }
+
+  # ECS reports the task's container health to Cloud Map, so a task whose projector is
+  # not alive leaves the answers. (failure_threshold is always 1 for ECS.)
+  health_check_custom_config {
+    failure_threshold = 1
+  }
+
+  tags = var.tags
 }

@@ -70,6 +70,10 @@ locals {
       # CHAT__GATEWAY__THROTTLE__TRUSTED_PROXIES stays unset (empty): the load balancer
       # forwards TCP with the client's address preserved, so the TCP peer is the client
       # and no X-Forwarded-For is trusted.
+      # The search service by its Cloud Map name; empty (search answers 503) without the
+      # search role, rather than the binary's default of 127.0.0.1, which is nothing in a
+      # task. Sharded search lists every shard's service here (gateway_environment).
+      CHAT__GATEWAY__SEARCH_URLS = local.search_url
     },
     # Where browsers upload and download attachments with the URLs the gateway presigns:
     # the region's S3 with virtual-host URLs. No keys: the task role's credentials sign.
@@ -83,14 +87,23 @@ locals {
     var.gateway_environment,
   )
 
-  # Which stores a role talks to: the webhook role needs neither CQL nor Redis.
-  projector_uses_stores = { for role in keys(local.projectors) : role => role != "webhook" }
+  # Which stores a role talks to: the webhook and search roles need neither CQL nor Redis.
+  projector_uses_stores = { for role in keys(local.projectors) : role => !contains(["webhook", "search"], role) }
+
+  # The search role listens on the task's address (the gateways call it there; its
+  # security group admits only them) and keeps its index on the task's own disk.
+  search_environment = {
+    CHAT__SEARCH__DIR  = local.search_dir
+    CHAT__SEARCH__HOST = "0.0.0.0"
+    CHAT__SEARCH__PORT = tostring(local.search_port)
+  }
 
   projector_environment = {
     for role in keys(local.projectors) : role => merge(
       local.common_environment,
       local.projector_uses_stores[role] ? merge(local.store_environment, local.redis_environment) : {},
       role == "webhook" ? { CHAT__WEBHOOK__URL = var.webhook_url } : {},
+      role == "search" ? local.search_environment : {},
       var.extra_environment,
     )
   }
@@ -196,6 +209,8 @@ locals {
     "projector_lag",
     "projector_dead_letters_total",
     "projector_events_total",
+    "search_documents",
+    "search_index_bytes",
   ]
 
   prometheus_config = {
@@ -236,6 +251,8 @@ locals {
             metric_unit = {
               gateway_connections = "Count"
               projector_lag       = "Count"
+              search_documents    = "Count"
+              search_index_bytes  = "Bytes"
             }
             metric_declaration = [
               {
@@ -259,6 +276,14 @@ locals {
                 label_matcher    = "^chat-projector$"
                 dimensions       = [["ClusterName", "ServiceName"]]
                 metric_selectors = ["^projector_lag$", "^projector_dead_letters_total$", "^projector_events_total$"]
+              },
+              {
+                # Only the search role serves these: its documents and the index's bytes
+                # on disk, against the task's ephemeral storage.
+                source_labels    = ["job"]
+                label_matcher    = "^chat-projector$"
+                dimensions       = [["ClusterName", "ServiceName"]]
+                metric_selectors = ["^search_documents$", "^search_index_bytes$"]
               },
             ]
           }
@@ -391,43 +416,107 @@ resource "aws_ecs_task_definition" "projector" {
     cpu_architecture        = local.runtime_platform.cpu_architecture
   }
 
+  # The search index lives on the task's ephemeral storage: gone when the task stops, so
+  # a replacement task rebuilds it from the log (README, "Search").
+  dynamic "ephemeral_storage" {
+    for_each = each.key == "search" ? [var.search_ephemeral_storage_gib] : []
+    content {
+      size_in_gib = ephemeral_storage.value
+    }
+  }
+
   volume {
     name = local.tmp_volume
   }
 
-  container_definitions = jsonencode([
-    {
-      name      = "projector"
-      image     = local.image.projector
-      essential = true
-      command   = ["chat-projector", "--role", each.key, "--port", tostring(local.projector_ops_port)]
-      user      = var.container_user
+  dynamic "volume" {
+    for_each = each.key == "search" ? [local.search_volume] : []
+    content {
+      name = volume.value
+    }
+  }
 
-      readonlyRootFilesystem = true
-      privileged             = false
-      mountPoints            = local.tmp_mount
+  # The chat container first, as in every task definition here; the search role's index
+  # owner last.
+  container_definitions = jsonencode(concat(
+    [
+      # merge(list...): the search role's extra keys, as a list of zero or one object (a
+      # conditional between an object and {} would not type-check).
+      merge(concat([
+        {
+          name      = "projector"
+          image     = local.image.projector
+          essential = true
+          command   = ["chat-projector", "--role", each.key, "--port", tostring(local.projector_ops_port)]
+          user      = var.container_user
 
-      environment = local.to_environment["projector-${each.key}"]
-      secrets     = local.to_secrets["projector-${each.key}"]
+          readonlyRootFilesystem = true
+          privileged             = false
+          mountPoints            = each.key == "search" ? concat(local.tmp_mount, local.search_mount) : local.tmp_mount
 
-      # A projector commits only after its writes are durable; on SIGTERM it finishes
-      # its chunk. A minute is plenty.
-      stopTimeout = 60
+          environment = local.to_environment["projector-${each.key}"]
+          secrets     = local.to_secrets["projector-${each.key}"]
 
-      healthCheck = {
-        command     = ["CMD", "chat-projector", "healthcheck", "--port", tostring(local.projector_ops_port)]
-        interval    = 15
-        timeout     = 5
-        retries     = 3
-        startPeriod = 90
-      }
+          # A projector commits only after its writes are durable; on SIGTERM it finishes
+          # its chunk. A minute is plenty.
+          stopTimeout = 60
 
-      logConfiguration = local.log_configuration["projector-${each.key}"]
-    },
-    local.metrics_sidecar["projector-${each.key}"],
-  ])
+          healthCheck = {
+            command     = ["CMD", "chat-projector", "healthcheck", "--port", tostring(local.projector_ops_port)]
+            interval    = 15
+            timeout     = 5
+            retries     = 3
+            startPeriod = 90
+          }
+
+          logConfiguration = local.log_configuration["projector-${each.key}"]
+        },
+        ], each.key == "search" ? [{
+          portMappings = [{ name = "search", containerPort = local.search_port, protocol = "tcp" }]
+          # The index directory is root's until the owner container has given it away.
+          dependsOn = [{ containerName = local.search_index_owner.name, condition = "SUCCESS" }]
+      }] : [])...),
+      local.metrics_sidecar["projector-${each.key}"],
+    ],
+    each.key == "search" ? [local.search_index_owner] : [],
+  ))
 
   tags = var.tags
+}
+
+locals {
+  search_mount = [{ sourceVolume = local.search_volume, containerPath = local.search_dir, readOnly = false }]
+
+  # Fargate creates a bind mount's directory owned by root, and the chat containers run as
+  # container_user with a read-only root filesystem: this short container (the projector
+  # image, as root with every capability dropped but CHOWN) hands the index directory to
+  # container_user and exits 0, and the projector starts only after it has (dependsOn
+  # SUCCESS). It needs `chown` in the image (coreutils of the Debian runtime base).
+  search_index_owner = {
+    name      = "search-index-owner"
+    image     = local.image.projector
+    essential = false
+    command   = ["chown", var.container_user, local.search_dir]
+    user      = "0:0"
+
+    readonlyRootFilesystem = true
+    privileged             = false
+    mountPoints            = local.search_mount
+    linuxParameters = {
+      capabilities = {
+        drop = [
+          "AUDIT_WRITE", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+          "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+        ]
+      }
+    }
+
+    # try(): without the search role there is no projector-search log group, and this
+    # container is then in no task definition.
+    logConfiguration = try(merge(local.log_configuration["projector-search"], {
+      options = merge(local.log_configuration["projector-search"].options, { awslogs-stream-prefix = "search-index-owner" })
+    }), null)
+  }
 }
 
 # --- chatctl init (one-off) ----------------------------------------------------------------

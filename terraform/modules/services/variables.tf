@@ -164,7 +164,7 @@ variable "gateway" {
 }
 
 variable "projectors" {
-  description = "Projector roles to run, each its own ECS service: Fargate cpu units, memory (MiB) and task count. A role's tasks share its consumer group, so more tasks than kafka_partitions sit idle (checked). The webhook role runs only when webhook_url is set."
+  description = "Projector roles to run, each its own ECS service: Fargate cpu units, memory (MiB) and task count. A role's tasks share its consumer group, so more tasks than kafka_partitions sit idle (checked). The webhook role runs only when webhook_url is set. The search role holds its index on its task's disk, so it runs 0 or 1 task (checked); its disk is search_ephemeral_storage_gib."
   type = map(object({
     cpu     = number
     memory  = number
@@ -176,17 +176,48 @@ variable "projectors" {
     presence      = { cpu = 256, memory = 512, desired = 1 }
     notifications = { cpu = 256, memory = 512, desired = 1 }
     webhook       = { cpu = 256, memory = 512, desired = 1 }
+    search        = { cpu = 1024, memory = 2048, desired = 1 }
   }
 
   validation {
-    condition     = alltrue([for role in keys(var.projectors) : contains(["history", "fanout", "presence", "notifications", "webhook"], role)])
-    error_message = "projectors keys must be among history, fanout, presence, notifications, webhook."
+    condition     = alltrue([for role in keys(var.projectors) : contains(["history", "fanout", "presence", "notifications", "webhook", "search"], role)])
+    error_message = "projectors keys must be among history, fanout, presence, notifications, webhook, search."
+  }
+
+  # One search task holds every partition's index on its own disk and resumes from the
+  # offsets recorded in it, not from a consumer group: a second task of the service would
+  # be a second full copy, rebuilt from the log, answering incompletely while it catches up
+  # and mixing its offsets into the role's lag. Shard with several services instead
+  # (README, "Search").
+  validation {
+    condition     = try(var.projectors["search"].desired, 0) <= 1
+    error_message = "projectors.search.desired must be 0 or 1: one task holds the whole index on its own disk."
   }
 
   validation {
     condition     = alltrue([for p in values(var.projectors) : contains([256, 512, 1024, 2048, 4096, 8192, 16384], p.cpu) && p.desired >= 0])
     error_message = "Each projector needs a Fargate cpu size and a desired count of at least 0."
   }
+}
+
+variable "search_ephemeral_storage_gib" {
+  description = "Fargate ephemeral storage (GiB, 21 to 200) of each search task; the index lives there (CHAT__SEARCH__DIR) and is rebuilt from the log when a task is replaced. The image and the other containers use a little of it too."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.search_ephemeral_storage_gib >= 21 && var.search_ephemeral_storage_gib <= 200 && floor(var.search_ephemeral_storage_gib) == var.search_ephemeral_storage_gib
+    error_message = "search_ephemeral_storage_gib must be a whole number from 21 to 200 (Fargate's range)."
+  }
+}
+
+variable "service_discovery_namespace" {
+  description = "Cloud Map private DNS namespace the search service registers in (schema_registry module outputs dns_namespace_id and dns_namespace_name); the gateways reach it as search.<name>. Needed when the search role runs."
+  type = object({
+    id   = string
+    name = string
+  })
+  default = null
 }
 
 variable "webhook_url" {

@@ -177,8 +177,22 @@ run "composition" {
   }
 
   assert {
-    condition     = alltrue([for p in values(output.sizing.projectors) : p.desired >= 2 && p.desired <= var.kafka_partitions])
-    error_message = "Every production role runs at least two tasks and no more than the partitions."
+    condition     = alltrue([for role, p in output.sizing.projectors : p.desired >= 2 && p.desired <= var.kafka_partitions if role != "search"])
+    error_message = "Every production role but search runs at least two tasks and no more than the partitions."
+  }
+
+  assert {
+    condition = (
+      output.sizing.projectors.search.desired == 1 &&
+      module.services.search_ephemeral_storage_gib == 100 &&
+      module.services.search_url == "http://search.chat-production.internal:9110"
+    )
+    error_message = "Production search: one task (it holds the whole index) on 100 GiB, reached at search.chat-production.internal:9110."
+  }
+
+  assert {
+    condition     = contains(module.observability.alarm_names, "chat-production-projector-search-lag")
+    error_message = "The search role's lag is alarmed like every projector role's."
   }
 }
 

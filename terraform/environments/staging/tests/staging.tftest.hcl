@@ -165,8 +165,17 @@ run "composition" {
   }
 
   assert {
-    condition     = toset(keys(module.services.projector_service_names)) == toset(["history", "fanout", "presence", "notifications"])
-    error_message = "Without a webhook_url staging runs four projector roles."
+    condition     = toset(keys(module.services.projector_service_names)) == toset(["history", "fanout", "presence", "notifications", "search"])
+    error_message = "Without a webhook_url staging runs four projector roles and search."
+  }
+
+  assert {
+    condition = (
+      strcontains(output.rollout_service_names, "chat-staging-projector-search") &&
+      module.services.search_url == "http://search.chat-staging.internal:9110" &&
+      module.services.search_ephemeral_storage_gib == 30
+    )
+    error_message = "Staging search: rolled out with the projectors, named in the schema registry's namespace, on 30 GiB."
   }
 
   assert {

@@ -49,6 +49,9 @@ mock_provider "aws" {
       dns_name   = "chat-test-nlb-0123456789abcdef.elb.eu-west-1.amazonaws.com"
     }
   }
+  mock_resource "aws_service_discovery_service" {
+    defaults = { arn = "arn:aws:servicediscovery:eu-west-1:111122223333:service/srv-0123456789abcdef" }
+  }
   mock_resource "aws_lb_target_group" {
     defaults = {
       arn        = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/chat-test-gateway/0123456789abcdef"
@@ -78,6 +81,8 @@ variables {
   redis_auth_token_secret_arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/redis-auth-AbCdEf"
 
   registry_url = "http://schema-registry.chat-test.internal:8080/apis/ccompat/v7"
+
+  service_discovery_namespace = { id = "ns-0123456789abcdef", name = "chat-test.internal" }
 }
 
 run "defaults" {
@@ -280,8 +285,8 @@ run "defaults" {
   # --- projectors and init ---
 
   assert {
-    condition     = toset(keys(aws_ecs_service.projector)) == toset(["history", "fanout", "presence", "notifications"])
-    error_message = "Without a webhook_url the webhook role is left out."
+    condition     = toset(keys(aws_ecs_service.projector)) == toset(["history", "fanout", "presence", "notifications", "search"])
+    error_message = "Without a webhook_url the webhook role is left out; search runs by default."
   }
 
   assert {
@@ -318,6 +323,188 @@ run "defaults" {
     condition     = output.webhook_secret_arn == null
     error_message = "No webhook secret without a webhook."
   }
+
+  # --- search ---
+
+  assert {
+    condition     = aws_ecs_service.projector["search"].desired_count == 1 && aws_ecs_task_definition.projector["search"].cpu == "1024" && aws_ecs_task_definition.projector["search"].memory == "2048"
+    error_message = "One search task by default, 1 vCPU and 2 GiB."
+  }
+
+  assert {
+    condition     = one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.command if c.name == "projector"]) == ["chat-projector", "--role", "search", "--port", "9181"]
+    error_message = "The search service runs the projector image's search role on the ops port 9181."
+  }
+
+  assert {
+    condition     = one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.healthCheck.command if c.name == "projector"]) == ["CMD", "chat-projector", "healthcheck", "--port", "9181"]
+    error_message = "The search role has the projectors' health check."
+  }
+
+  assert {
+    condition = (
+      aws_ecs_task_definition.projector["search"].ephemeral_storage[0].size_in_gib == 50 &&
+      length(aws_ecs_task_definition.projector["history"].ephemeral_storage) == 0
+    )
+    error_message = "The search task gets 50 GiB of ephemeral storage by default; the other roles keep Fargate's default."
+  }
+
+  assert {
+    condition = alltrue([
+      for e in [
+        { name = "CHAT__SEARCH__DIR", value = "/var/lib/chat-search" },
+        { name = "CHAT__SEARCH__HOST", value = "0.0.0.0" },
+        { name = "CHAT__SEARCH__PORT", value = "9110" },
+      ] : contains(one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.environment if c.name == "projector"]), e)
+    ])
+    error_message = "The search role listens on the task's address, port 9110, with its index under /var/lib/chat-search."
+  }
+
+  assert {
+    condition = (
+      contains([for v in aws_ecs_task_definition.projector["search"].volume : v.name], "search-index") &&
+      contains(one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.mountPoints if c.name == "projector"]), { sourceVolume = "search-index", containerPath = "/var/lib/chat-search", readOnly = false }) &&
+      one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.readonlyRootFilesystem if c.name == "projector"]) == true
+    )
+    error_message = "The index directory is a task volume (on the ephemeral storage) mounted writable; the root filesystem stays read-only."
+  }
+
+  assert {
+    condition = (
+      one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.command if c.name == "search-index-owner"]) == ["chown", "10001:10001", "/var/lib/chat-search"] &&
+      one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.essential if c.name == "search-index-owner"]) == false &&
+      one([for c in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions) : c.dependsOn if c.name == "projector"]) == [{ containerName = "search-index-owner", condition = "SUCCESS" }]
+    )
+    error_message = "A short container hands the index directory to container_user, and the projector waits for it to succeed."
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_ecs_task_definition.projector["history"].container_definitions)) == 2
+    error_message = "Only the search role has the index owner container."
+  }
+
+  assert {
+    condition = (
+      !contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__CQL__PASSWORD") &&
+      !contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__REDIS__PASSWORD") &&
+      contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__KAFKA__SASL__PASSWORD")
+    )
+    error_message = "The search role reads the log only: Kafka credentials, no store credentials."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.search_from_gateway[0].security_group_id == aws_security_group.search[0].id &&
+      aws_vpc_security_group_ingress_rule.search_from_gateway[0].referenced_security_group_id == aws_security_group.gateway.id &&
+      aws_vpc_security_group_ingress_rule.search_from_gateway[0].from_port == 9110 &&
+      aws_vpc_security_group_ingress_rule.search_from_gateway[0].to_port == 9110 &&
+      aws_vpc_security_group_ingress_rule.search_from_gateway[0].ip_protocol == "tcp" &&
+      aws_vpc_security_group_ingress_rule.search_from_gateway[0].cidr_ipv4 == null
+    )
+    error_message = "The search group admits TCP 9110 from the gateway group, and from no address range."
+  }
+
+  assert {
+    condition     = toset(aws_ecs_service.projector["search"].network_configuration[0].security_groups) == toset([var.service_security_group_id, aws_security_group.search[0].id]) && !aws_ecs_service.projector["search"].network_configuration[0].assign_public_ip
+    error_message = "Search tasks: the service group and the search group, no public IP."
+  }
+
+  assert {
+    condition     = toset(aws_ecs_service.projector["history"].network_configuration[0].security_groups) == toset([var.service_security_group_id])
+    error_message = "The other roles do not carry the search group."
+  }
+
+  assert {
+    condition = (
+      aws_service_discovery_service.search[0].name == "search" &&
+      aws_service_discovery_service.search[0].dns_config[0].namespace_id == "ns-0123456789abcdef" &&
+      aws_service_discovery_service.search[0].dns_config[0].dns_records[0].type == "A" &&
+      aws_ecs_service.projector["search"].service_registries[0].registry_arn == aws_service_discovery_service.search[0].arn &&
+      length(aws_ecs_service.projector["history"].service_registries) == 0
+    )
+    error_message = "The search service registers A records as search.<namespace> in Cloud Map."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__SEARCH_URLS", value = "http://search.chat-test.internal:9110" })
+    error_message = "The gateways call the search service by its private name on 9110."
+  }
+
+  assert {
+    condition     = output.search_url == "http://search.chat-test.internal:9110" && output.search_ephemeral_storage_gib == 50
+    error_message = "The search URL and disk are outputs."
+  }
+
+  assert {
+    condition = strcontains(one([
+      for e in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[1].environment : e.value if e.name == "PROMETHEUS_CONFIG_CONTENT"
+    ]), "search_index_bytes")
+    error_message = "The search task's sidecar keeps search_index_bytes (the index against its disk)."
+  }
+}
+
+run "search_disk_sized" {
+  command = apply
+
+  variables {
+    search_ephemeral_storage_gib = 120
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.projector["search"].ephemeral_storage[0].size_in_gib == 120
+    error_message = "search_ephemeral_storage_gib sizes the search task's disk."
+  }
+}
+
+run "without_search" {
+  command = apply
+
+  variables {
+    projectors = {
+      history = { cpu = 512, memory = 1024, desired = 2 }
+    }
+    service_discovery_namespace = null
+  }
+
+  assert {
+    condition = (
+      length(aws_security_group.search) == 0 && length(aws_service_discovery_service.search) == 0 &&
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__GATEWAY__SEARCH_URLS", value = "" })
+    )
+    error_message = "Without the search role: no search group or name, and the gateways' search is off (empty URLs, 503) rather than pointed at 127.0.0.1."
+  }
+}
+
+run "search_needs_a_namespace" {
+  command = plan
+
+  variables {
+    service_discovery_namespace = null
+  }
+
+  expect_failures = [aws_ecs_service.projector["search"]]
+}
+
+run "search_runs_one_task" {
+  command = plan
+
+  variables {
+    projectors = {
+      search = { cpu = 1024, memory = 2048, desired = 2 }
+    }
+  }
+
+  expect_failures = [var.projectors]
+}
+
+run "search_disk_within_fargate_range" {
+  command = plan
+
+  variables {
+    search_ephemeral_storage_gib = 20
+  }
+
+  expect_failures = [var.search_ephemeral_storage_gib]
 }
 
 run "webhook_and_x86" {

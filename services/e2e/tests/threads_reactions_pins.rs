@@ -370,6 +370,40 @@ async fn at_most_fifty_distinct_emoji_on_a_message() {
         .call("PUT", &format!("{base}/:e0:"), Some(&alice.token), None)
         .await;
     assert_eq!(r.status, 204);
+
+    // The gateway counts in Redis; a tally Redis lost is seeded again from history,
+    // so the limit holds.
+    let redis = chat_core::redis_client::connect(&settings().redis)
+        .await
+        .expect("Redis reachable");
+    let message: chat_core::ids::MessageId = mid
+        .as_str()
+        .and_then(|m| m.parse().ok())
+        .expect("message id");
+    let tally = chat_store::reaction_tally::ReactionTally::new(redis);
+    tally.forget(message).await.expect("forget the tally");
+    let r = api
+        .call("PUT", &format!("{base}/:e50:"), Some(&alice.token), None)
+        .await;
+    assert_eq!((r.status, r.code()), (409, "too_many_reactions"));
+    // Taking one back frees its place at once.
+    let r = api
+        .call("DELETE", &format!("{base}/:e0:"), Some(&alice.token), None)
+        .await;
+    assert_eq!(r.status, 204);
+    let r = api
+        .call("PUT", &format!("{base}/:e50:"), Some(&alice.token), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    page_when(&api, &alice, &c, "", "the swap projected", |p| {
+        by_body(p, "react to me").is_some_and(|m| {
+            let r = m["reactions"].as_array().cloned().unwrap_or_default();
+            r.len() == 50
+                && r.iter().any(|x| x["emoji"] == ":e50:")
+                && !r.iter().any(|x| x["emoji"] == ":e0:")
+        })
+    })
+    .await;
 }
 
 #[tokio::test]

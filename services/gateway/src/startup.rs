@@ -125,6 +125,7 @@ pub async fn build(
         ),
         pointers: PointerStore::new(redis.clone()),
         uploads: chat_store::uploads::UploadStore::new(redis.clone()),
+        reaction_tally: chat_store::reaction_tally::ReactionTally::new(redis.clone()),
         objects: if gateway.attachments.enabled() {
             Some(
                 crate::attachments::ObjectStore::new(&gateway.attachments)

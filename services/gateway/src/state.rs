@@ -38,6 +38,8 @@ pub struct Inner {
     pub mutes: MuteStore,
     pub dedup: DedupStore,
     pub pointers: PointerStore,
+    /// v1.1: reactions as appended, for the distinct-emoji limit.
+    pub reaction_tally: chat_store::reaction_tally::ReactionTally,
     /// v1.1: uploads promised to their uploader.
     pub uploads: chat_store::uploads::UploadStore,
     /// v1.1: the object store attachments live in (None: attachments are off).

@@ -24,6 +24,7 @@
 //! | `auth:ticket:{t}` | string | a WebSocket upgrade ticket: the token's identity, redeemed once | 30 s | [`crate::sign_ins`] |
 //! | `throttle:{kind}:{hash}` | string | a GCRA bucket shared by every gateway (e.g. sign-ins per account) | until the bucket is full again | [`crate::rate_limits`] |
 //! | `upload:{id}` | string | JSON of a promised attachment upload: uploader, conversation, name, type, size, object key | 24 h | [`crate::uploads`] |
+//! | `rx:{m}:users`, `rx:{m}:emoji` | hashes | a message's reactions as appended (`emoji` US `user` -> 1; `emoji` -> users, and `seeded`), for the distinct-emoji limit | 7 days after the last reaction | [`crate::reaction_tally`] |
 //! | channel `auth:revocations` | pub/sub | revocations, so gateways close the sockets concerned | - | [`crate::sign_ins`] |
 //!
 //! The `conv:` keys are the write-through record: written once Kafka acknowledged the
@@ -31,6 +32,12 @@
 //! own latest writes on any gateway, with the CQL projection as the fallback.
 
 use chat_core::ids::{ConversationId, MessageId, SignInId, UserId};
+
+/// The two hashes of a message's reaction tally; `{m}` is a hash tag, so a cluster
+/// keeps both on one node for the scripts that touch them together.
+pub(crate) fn reaction_tally(m: MessageId) -> (String, String) {
+    (format!("rx:{{{m}}}:users"), format!("rx:{{{m}}}:emoji"))
+}
 
 pub(crate) fn upload(upload_id: &str) -> String {
     format!("upload:{upload_id}")

@@ -17,6 +17,7 @@
 //! | [`sessions`] | which gateway holds which WebSocket session | Redis |
 //! | [`rate_limits`] | limits shared by every gateway (sign-ins per account) | Redis |
 //! | [`sign_ins`] | sign-ins (refresh token rotation), revoked tokens, WebSocket tickets | Redis |
+//! | [`reaction_tally`] | who reacted with which emoji, for the distinct-emoji limit on the ack path (v1.1) | Redis |
 //! | [`uploads`] | attachment uploads promised to their uploader (v1.1) | Redis |
 //! | [`presence`] | who is online, with expiring sessions | Redis |
 //! | [`live`] | the pub/sub channels of live delivery and the fanout's `prev_seq` chain | Redis |
@@ -41,6 +42,7 @@ pub mod notify_window;
 pub mod pointers;
 pub mod presence;
 pub mod rate_limits;
+pub mod reaction_tally;
 pub mod sessions;
 pub mod sign_ins;
 pub mod uploads;

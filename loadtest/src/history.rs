@@ -18,8 +18,15 @@ use crate::sample::{self, Sampler};
 use crate::tracker::{self, Tracker};
 use crate::{setup, Ctx};
 
-/// Send `n` messages over one socket, keeping up to 200 unacknowledged; the seqs acked.
-async fn fill(
+/// The body of history message `i`.
+pub fn history_body(i: usize) -> String {
+    format!("history message {i} with some text to make it a realistic length")
+}
+
+/// Send `n` messages (bodies `body(from..from + n)`) over one socket, keeping up to 200
+/// unacknowledged; the seqs acked.
+#[allow(clippy::too_many_arguments)]
+pub async fn fill(
     connector: &Connector,
     gateway: &str,
     token: &str,
@@ -27,6 +34,7 @@ async fn fill(
     from: usize,
     n: usize,
     tracker: &Tracker,
+    body: &(dyn Fn(usize) -> String + Sync),
 ) -> Result<Vec<i64>> {
     let ws = connector
         .open(gateway, token)
@@ -40,7 +48,7 @@ async fn fill(
         while sent < n && sent - seqs.len() < 200 {
             let i = from + sent;
             let id = format!("h-{i}");
-            let frame = json!({"type": "send", "conversation_id": conversation, "client_msg_id": id, "body": format!("history message {i} with some text to make it a realistic length")});
+            let frame = json!({"type": "send", "conversation_id": conversation, "client_msg_id": id, "body": body(i)});
             tracker.sent(id, 0);
             tx.send(Message::text(frame.to_string())).await?;
             sent += 1;
@@ -105,6 +113,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             k * per,
             n,
             &tracker,
+            &history_body,
         )
     });
     let mut seqs: Vec<i64> = futures::future::try_join_all(fills)

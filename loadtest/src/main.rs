@@ -2,7 +2,7 @@
 //! (services/gateway/PROTOCOL.md) to running gateways. Bounded in connections and time, it
 //! stops by itself and writes `summary.json`, `report.md` and SVG charts to `--out`.
 //!
-//! Scenarios, one module each: [`idle`], [`chat`], [`fanout`], [`history`],
+//! Scenarios, one module each: [`idle`], [`chat`], [`fanout`], [`history`], [`search`],
 //! [`reconnect`], [`faults`], [`stuck`]. Shared pieces: accounts and groups ([`setup`]), sockets and frames
 //! ([`client`]), the client's ordering rule ([`gap_rule`]), connected members sending and receiving
 //! ([`live`]), a client that follows every rule across drops ([`resilient`]), what is recorded ([`tracker`]), the history check ([`verify`]), process
@@ -21,6 +21,7 @@ mod reconnect;
 mod report;
 mod resilient;
 mod sample;
+mod search;
 mod setup;
 mod stuck;
 mod tracker;
@@ -46,7 +47,7 @@ use crate::client::Connector;
     args_override_self = true
 )]
 pub struct Args {
-    /// Scenario: idle, chat, fanout, history, reconnect, faults or stuck.
+    /// Scenario: idle, chat, fanout, history, search, reconnect, faults or stuck.
     #[arg(long, default_value = "chat")]
     scenario: String,
     /// A TOML file of flags (`rate = 1000`, `gateways = ["http://..."]`,
@@ -122,15 +123,18 @@ pub struct Args {
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     outage: Duration,
 
-    /// history: messages to fill the conversation with.
+    /// history: messages to fill the conversation with; search: in all the groups.
     #[arg(long, default_value_t = 100_000)]
     messages: usize,
-    /// history: page requests to time.
+    /// history: page requests to time; search: searches to time.
     #[arg(long, default_value_t = 2000)]
     pages: usize,
-    /// history: concurrent page readers.
+    /// history: concurrent page readers; search: concurrent searchers.
     #[arg(long, default_value_t = 8)]
     readers: usize,
+    /// search: the search role's /metrics (how many documents its index holds).
+    #[arg(long, default_value = "http://127.0.0.1:9106/metrics")]
+    search_metrics: String,
 
     /// Source addresses for sockets to loopback gateways: auto (127.0.0.1-127.0.0.250),
     /// none, a range A-B, or a comma-separated list.
@@ -241,6 +245,7 @@ impl Args {
             "messages": self.messages,
             "pages": self.pages,
             "readers": self.readers,
+            "search_metrics": self.search_metrics,
             "source_addrs": self.source_addrs,
             "history_check": !self.no_history_check,
             "fault_name": self.fault_name,
@@ -406,11 +411,12 @@ async fn main() -> Result<()> {
         "chat" => chat::run(&ctx).await,
         "fanout" => fanout::run(&ctx).await,
         "history" => history::run(&ctx).await,
+        "search" => search::run(&ctx).await,
         "reconnect" => reconnect::run(&ctx).await,
         "faults" => faults::run(&ctx).await,
         "stuck" => stuck::run(&ctx).await,
         other => bail!(
-            "unknown scenario {other} (idle, chat, fanout, history, reconnect, faults, stuck)"
+            "unknown scenario {other} (idle, chat, fanout, history, search, reconnect, faults, stuck)"
         ),
     }
 }

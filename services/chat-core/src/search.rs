@@ -65,11 +65,13 @@ impl SortKey {
     }
 }
 
-/// The hits of several nodes as one page: newest first, at most `limit`, and the
-/// cursor of the next page when there may be one.
+/// The hits of several nodes as one page: newest first, each message once (two nodes
+/// configured with one partition both answer for it), at most `limit`, and the cursor of
+/// the next page when there may be one.
 pub fn merge(nodes: Vec<SearchHits>, limit: usize) -> (Vec<SearchHit>, Option<SortKey>) {
     let mut hits: Vec<SearchHit> = nodes.into_iter().flat_map(|n| n.hits).collect();
     hits.sort_by_key(|h| std::cmp::Reverse(h.sort_key));
+    hits.dedup_by_key(|h| (h.sort_key, h.message_id));
     let more = hits.len() > limit;
     hits.truncate(limit);
     let next = if more {
@@ -128,8 +130,10 @@ mod tests {
         let keys: Vec<i64> = page.iter().map(|h| h.sort_key.0).collect();
         assert_eq!(keys, [9, 8, 7]);
         assert_eq!(next, Some(SortKey(7)));
-        let (page, next) = merge(vec![a, b], 10);
+        let (page, next) = merge(vec![a.clone(), b], 10);
         assert_eq!(page.len(), 5);
         assert_eq!(next, None);
+        let (page, _) = merge(vec![a.clone(), a], 10);
+        assert_eq!(page.len(), 3, "a partition answered twice counts once");
     }
 }

@@ -15,8 +15,8 @@ use super::Shards;
 
 /// The most hits one request may ask for (a page of 50, and one to tell if more follow).
 pub const MAX_LIMIT: usize = 51;
-/// The most conversations one request may name (a member of more is searched in its
-/// most recent ones by the gateway).
+/// The most conversations one request may name (for a member of more, the gateway
+/// names the first 10,000 of its list, which is ordered by conversation id).
 pub const MAX_CONVERSATIONS: usize = 10_000;
 
 pub fn router(shards: Arc<Shards>) -> Router {

@@ -44,8 +44,6 @@ pub enum SearchError {
     Directory(PathBuf, #[source] std::io::Error),
     #[error("the search index in {0} records an unreadable position: {1}")]
     Payload(PathBuf, String),
-    #[error("search.partitions: {0}")]
-    Partitions(String),
     #[error("a search task failed: {0}")]
     Task(String),
 }

@@ -64,7 +64,7 @@ fault_ctl() {
         redis-* | sentinel-*) component=redis ;;
       esac
       case "$component" in
-        kafka | cassandra | redis | registry | objects | haproxy)
+        kafka | cassandra | redis | registry | objects | kms | haproxy)
           "${component}_start" && "${component}_wait" || die "$name did not come back (infra/dev logs $name)"
           ;;
         *)
@@ -90,7 +90,7 @@ fault_service_wait() { # NAME
 # that is down is started as `infra/dev up` starts it.
 faults_heal() {
   local c pid
-  for c in $(redis_node_names) $(cassandra_node_names) $(kafka_node_names) registry objects haproxy; do
+  for c in $(redis_node_names) $(cassandra_node_names) $(kafka_node_names) registry objects kms haproxy; do
     if pid=$(pid_of "$c") && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = "T" ]; then
       warn "$c was left stopped; SIGCONT"
       kill -CONT "$pid" || true

@@ -78,11 +78,15 @@ platform_env_args() {
     "CQL_NODES=${CQL_NODES:-$(cassandra_contact_points)}" \
     "REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}" \
     "SCHEMA_REGISTRY_URL=$REGISTRY_URL" \
-    "CHAT__SEARCH__DIR=$STATE_DIR/search"
+    "CHAT__SEARCH__DIR=$STATE_DIR/search" \
+    "CHAT_ANALYTICS_PYTHON=$ANALYTICS_PYTHON"
   # The attachments' object store (objects.sh): S3_* for tests and tools, and the
   # gateway's own settings, CHAT__GATEWAY__ATTACHMENTS__* (endpoint, bucket, region and the key
   # it presigns URLs with).
   objects_env
+  # The KMS that wraps the per-user data keys (kms.sh): KMS_ENDPOINT, KMS_KEY_ID and
+  # KMS_REGION, for chat_core::sealing::kms::AwsKmsKek and its tests.
+  kms_env
   # The same servers with TLS and credentials (tls.sh), under names of their own so the
   # plaintext users above are unchanged: what tests and manual runs with TLS use.
   if ! kafka_external && ! redis_external && ! cassandra_external; then

@@ -65,6 +65,42 @@ pub struct Settings {
     pub webhook: WebhookSettings,
     pub telemetry: TelemetrySettings,
     pub groups: GroupSettings,
+    pub compliance: ComplianceSettings,
+}
+
+/// Crypto-shredding and retention (`chat_store::keyring`), shared by every process
+/// that seals or opens content.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ComplianceSettings {
+    /// Which key-encryption key wraps the data keys: `local` (the key below) or
+    /// `aws-kms` (the KMS key `kms_key_id`).
+    pub kek: KekKind,
+    /// `local`: the KEK itself, 32 bytes in base64. The built-in default is a
+    /// development key, logged as such at start-up; set your own anywhere else.
+    pub local_kek: Secret,
+    pub kms_key_id: String,
+    pub kms_region: String,
+    /// Another KMS endpoint than AWS's regional one (tests use a local KMS server).
+    pub kms_endpoint: Option<String>,
+    /// How many days one data key seals: erasure destroys all of a user's keys,
+    /// retention destroys whole periods once they are older than `retention_days`.
+    pub key_period_days: u32,
+    /// Content older than this becomes unreadable (`chatctl retention apply`); 0 keeps
+    /// everything.
+    pub retention_days: u32,
+    /// How long a process uses a data key before it reads the key's row again: an
+    /// erasure reaches processes that do not read the log's `ContentErased` within this.
+    pub key_cache_secs: u64,
+}
+
+/// The built-in development KEK (`chat-dev-only-key-encryption-key`).
+pub const DEVELOPMENT_KEK: &str = "Y2hhdC1kZXYtb25seS1rZXktZW5jcnlwdGlvbi1rZXk=";
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KekKind {
+    Local,
+    AwsKms,
 }
 
 /// Group rules every service that authorizes or re-checks an action must agree on: the
@@ -502,6 +538,18 @@ impl Settings {
                 )));
             }
         }
+        if self.compliance.key_period_days < 1 || self.compliance.key_cache_secs < 1 {
+            return invalid(
+                "compliance.key_period_days and compliance.key_cache_secs must be at least 1",
+            );
+        }
+        if self.compliance.kek == KekKind::AwsKms
+            && (self.compliance.kms_key_id.is_empty() || self.compliance.kms_region.is_empty())
+        {
+            return invalid(
+                "compliance.kek = aws-kms needs compliance.kms_key_id and compliance.kms_region",
+            );
+        }
         if self.cql.nodes.is_empty() {
             return invalid("cql.nodes is empty");
         }
@@ -582,7 +630,14 @@ fn layers(
         .set_default("webhook.timeout_ms", 10_000)?
         .set_default("telemetry.log_format", "text")?
         .set_default("telemetry.log_filter", "info")?
-        .set_default("groups.who_may_add", "members")?;
+        .set_default("groups.who_may_add", "members")?
+        .set_default("compliance.kek", "local")?
+        .set_default("compliance.local_kek", DEVELOPMENT_KEK)?
+        .set_default("compliance.kms_key_id", "")?
+        .set_default("compliance.kms_region", "")?
+        .set_default("compliance.key_period_days", 30)?
+        .set_default("compliance.retention_days", 0)?
+        .set_default("compliance.key_cache_secs", 60)?;
     for (key, value) in extra_defaults {
         builder = builder.set_default(key, value)?;
     }

@@ -5,8 +5,11 @@
 //! store and Redis are built from it by the functions in [`kafka`], [`cql`] and
 //! [`redis_client`], and events cross process boundaries only through
 //! [`codec::EventCodec`] (Avro, Confluent wire format, schemas from the registry). Every
-//! binary stops on the same signals through [`shutdown`].
+//! binary stops on the same signals through [`shutdown`]. Security and administrative
+//! events go to the audit trail through [`audit::AuditLog`].
 
+pub mod audit;
+pub mod aws_credentials;
 pub mod codec;
 pub mod config;
 pub mod cql;
@@ -18,6 +21,7 @@ pub mod live;
 pub mod redis_client;
 pub mod registry;
 pub mod rules;
+pub mod sealing;
 pub mod search;
 pub mod shutdown;
 pub mod telemetry;

@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::RegistrySettings;
-use crate::events::{AvroRecord, ConversationEvent, NotificationRequested, PresenceEvent};
+use crate::events::{
+    AuditEvent, AvroRecord, ConversationEvent, NotificationRequested, PresenceEvent,
+};
 use crate::topics::Topics;
 
 /// Compatibility enforced on every subject: a consumer using any registered version can
@@ -42,6 +44,10 @@ pub fn subjects(topics: &Topics) -> Vec<(String, &'static str)> {
         (
             Topics::value_subject(&topics.notifications),
             NotificationRequested::schema_source(),
+        ),
+        (
+            Topics::value_subject(&topics.audit),
+            AuditEvent::schema_source(),
         ),
     ]
 }

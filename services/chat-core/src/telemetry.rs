@@ -13,6 +13,28 @@ use crate::config::{LogFormat, TelemetrySettings};
 
 /// Install the global tracing subscriber. `RUST_LOG` overrides the configured filter.
 pub fn init_tracing(settings: &TelemetrySettings) {
+    init_tracing_to(settings, Output::Stdout)
+}
+
+/// Where log lines go: services log to stdout; a command-line tool whose stdout is its
+/// data (`chatctl tail`, `chatctl export`) logs to stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    Stderr,
+}
+
+pub fn init_tracing_to(settings: &TelemetrySettings, output: Output) {
+    let writer = move || -> Box<dyn std::io::Write> {
+        match output {
+            Output::Stdout => Box::new(std::io::stdout()),
+            Output::Stderr => Box::new(std::io::stderr()),
+        }
+    };
+    let terminal = match output {
+        Output::Stdout => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        Output::Stderr => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
     let registry = tracing_subscriber::registry().with(filter);
@@ -21,7 +43,8 @@ pub fn init_tracing(settings: &TelemetrySettings) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
-                    .with_current_span(false),
+                    .with_current_span(false)
+                    .with_writer(writer),
             )
             .try_init(),
         // Colours only on a terminal: files and journald get plain text.
@@ -29,7 +52,8 @@ pub fn init_tracing(settings: &TelemetrySettings) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+                    .with_ansi(terminal)
+                    .with_writer(writer),
             )
             .try_init(),
     };

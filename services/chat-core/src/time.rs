@@ -23,6 +23,12 @@ impl UnixMillis {
             .and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_else(|| self.0.to_string())
     }
+
+    /// An RFC 3339 time (any offset), as milliseconds since the epoch.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, time::error::Parse> {
+        let t = OffsetDateTime::parse(s.trim(), &Rfc3339)?;
+        Ok(Self((t.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
 }
 
 #[cfg(test)]
@@ -36,5 +42,10 @@ mod tests {
             UnixMillis(1_700_000_000_123).to_rfc3339(),
             "2023-11-14T22:13:20.123Z"
         );
+        assert_eq!(
+            UnixMillis::parse_rfc3339("2023-11-14T23:13:20.123+01:00").unwrap(),
+            UnixMillis(1_700_000_000_123)
+        );
+        assert!(UnixMillis::parse_rfc3339("yesterday").is_err());
     }
 }

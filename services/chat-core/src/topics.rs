@@ -16,6 +16,9 @@ pub struct Topics {
     pub notifications: String,
     /// Records a consumer could not decode or apply, with the reason in headers.
     pub dead_letter: String,
+    /// AuditEvent records: security and administrative events; key = actor. Kept
+    /// forever, like the conversation events: an audit trail that ages out is none.
+    pub audit: String,
 }
 
 /// What `chatctl topics create` makes of one topic.
@@ -36,6 +39,7 @@ impl Topics {
             presence: format!("{prefix}presence"),
             notifications: format!("{prefix}notifications"),
             dead_letter: format!("{prefix}dead-letter"),
+            audit: format!("{prefix}audit"),
         }
     }
 
@@ -69,6 +73,7 @@ impl Topics {
             spec(&self.presence, DAY_MS),
             spec(&self.notifications, 7 * DAY_MS),
             spec(&self.dead_letter, 30 * DAY_MS),
+            spec(&self.audit, -1),
         ]
     }
 }
@@ -82,5 +87,28 @@ mod tests {
         let t = Topics::new("chat.");
         assert_eq!(t.conversation_events, "chat.conversation-events");
         assert_eq!(Topics::value_subject(&t.presence), "chat.presence-value");
+        assert_eq!(t.audit, "chat.audit");
+    }
+
+    #[test]
+    fn the_audit_trail_is_kept_forever() {
+        let t = Topics::new("chat.");
+        let k = crate::config::Settings::load_from(&std::collections::BTreeMap::new())
+            .expect("default settings")
+            .kafka;
+        let specs = t.specs(&k);
+        let audit = specs
+            .iter()
+            .find(|s| s.name == "chat.audit")
+            .expect("the audit topic is created");
+        let setting = |key: &str| {
+            audit
+                .configs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(setting("retention.ms"), Some("-1"));
+        assert_eq!(setting("cleanup.policy"), Some("delete"));
     }
 }

@@ -383,6 +383,7 @@ fn conversation_event() -> impl Strategy<Value = ConversationEvent> {
             occurred_at: UnixMillis(at),
             gateway_id,
             payload,
+            sealed: None,
         },
     )
 }
@@ -433,6 +434,7 @@ fn notification() -> impl Strategy<Value = NotificationRequested> {
                 reason,
                 coalesced_count,
                 occurred_at: UnixMillis(at),
+                sealed_preview: None,
             },
         )
 }

@@ -73,6 +73,7 @@ fn sample_events(conversation: ConversationId) -> Vec<ConversationEvent> {
             occurred_at: UnixMillis::now(),
             gateway_id: "test-gw".into(),
             payload,
+            sealed: None,
         })
         .collect()
 }
@@ -184,19 +185,41 @@ async fn the_registry_refuses_an_incompatible_schema() {
     // A new required field without a default cannot read v1 data.
     let v2 = r#"{"type":"record","name":"T","fields":[{"name":"a","type":"string"},{"name":"b","type":"long"}]}"#;
     let v2_ok = r#"{"type":"record","name":"T","fields":[{"name":"a","type":"string"},{"name":"b","type":"long","default":0}]}"#;
-    let id1 = registry.register(&subject, v1).await.unwrap();
+    let id1 = registry
+        .register(&subject, v1)
+        .await
+        .unwrap_or_else(|e| panic!("registering v1 under {subject}: {e}"));
     assert_eq!(
         registry.register(&subject, v1).await.unwrap(),
         id1,
         "re-registering is a no-op"
     );
-    assert!(!registry.is_compatible(&subject, v2).await.unwrap());
+    assert!(
+        !registry
+            .is_compatible(&subject, v2)
+            .await
+            .unwrap_or_else(|e| panic!("checking v2 against {subject}: {e}")),
+        "the registry calls a new field without a default compatible under \
+         BACKWARD_TRANSITIVE: the gate would let breaking changes through"
+    );
     match registry.register(&subject, v2).await {
         Err(RegistryError::Refused { status: 409, .. }) => {}
-        other => panic!("expected 409, got {other:?}"),
+        other => panic!(
+            "registering a new field without a default: expected the registry to refuse it \
+             with 409, got {other:?}"
+        ),
     }
-    assert!(registry.is_compatible(&subject, v2_ok).await.unwrap());
-    registry.register(&subject, v2_ok).await.unwrap();
+    assert!(
+        registry
+            .is_compatible(&subject, v2_ok)
+            .await
+            .unwrap_or_else(|e| panic!("checking v2_ok against {subject}: {e}")),
+        "the registry refuses a new field that has a default"
+    );
+    registry
+        .register(&subject, v2_ok)
+        .await
+        .unwrap_or_else(|e| panic!("registering a new field with a default: {e}"));
 }
 
 /// Every released conversation-event schema (`schemas/avro/history/`, oldest first) and
@@ -224,14 +247,55 @@ async fn the_released_schemas_evolve_under_backward_transitive() {
     released.sort();
     assert!(!released.is_empty(), "no released schema in {history}");
     let mut ids = Vec::new();
+    let mut before: Vec<String> = Vec::new();
     for path in &released {
-        let schema = std::fs::read_to_string(path).unwrap();
-        ids.push(registry.register(&subject, &schema).await.unwrap());
+        let file = format!(
+            "schemas/avro/history/{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+        );
+        let schema =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+        // The registry's refusal (RegistryError::Refused) carries its reason.
+        let id = registry
+            .register(&subject, &schema)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{file} does not register after {before:?} under BACKWARD_TRANSITIVE: {e}\n\
+                 (a released schema never changes: restore it from git)"
+                )
+            });
+        ids.push(id);
+        before.push(file);
     }
     let current = ConversationEvent::schema_source();
-    assert!(registry.is_compatible(&subject, current).await.unwrap());
-    let id = registry.register(&subject, current).await.unwrap();
-    assert!(!ids.contains(&id), "the current schema is a new version");
+    let file = "schemas/avro/conversation_event.avsc";
+    let compatible = registry
+        .is_compatible(&subject, current)
+        .await
+        .unwrap_or_else(|e| panic!("checking {file} against the released versions: {e}"));
+    if !compatible {
+        // The check only answers yes or no; registering is refused with the reason.
+        let reason = match registry.register(&subject, current).await {
+            Err(e) => e.to_string(),
+            Ok(id) => format!("the check said no, yet it registered as id {id}"),
+        };
+        panic!(
+            "{file} breaks consumers of the released versions {before:?}: the registry \
+             refuses it under BACKWARD_TRANSITIVE.\nThe registry's reason: {reason}\n\
+             (a new field needs a default, nothing is removed or renamed, and the payload \
+             union only grows at its end: schemas/README.md, \"Evolution rules\")"
+        );
+    }
+    let id = registry
+        .register(&subject, current)
+        .await
+        .unwrap_or_else(|e| panic!("{file}: the registry refused it: {e}"));
+    assert!(
+        !ids.contains(&id),
+        "{file} is registered as a new version (it is identical to a released one: was the \
+         current schema copied to history/ without a change?)"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,11 @@
 mod commands;
 
 use anyhow::Result;
+use chat_core::audit::AuditLog;
 use chat_core::config::Settings;
+use chat_core::events::{Actor, AuditAction, Outcome, Subject};
+use chat_core::ids::{ConversationId, UserId};
+use chat_store::legal_holds::HoldSubject;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -45,11 +49,29 @@ enum Command {
         #[command(subcommand)]
         action: commands::users::Action,
     },
+    /// Legal holds: suspend erasure and retention for a user or a conversation.
+    Holds {
+        #[command(subcommand)]
+        action: commands::holds::Action,
+    },
+    /// Retention: make content older than the retention period unreadable.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
+    /// E-discovery: messages, edits and deletions as JSON Lines, read from the log.
+    Export(commands::export::ExportArgs),
     /// Rebuild a projection by replaying the log into a fresh keyspace.
     Rebuild {
         #[command(subcommand)]
         projection: RebuildWhat,
     },
+}
+
+#[derive(Subcommand)]
+enum RetentionAction {
+    /// Destroy the data keys of every period older than the retention (run daily).
+    Apply(commands::retention::ApplyArgs),
 }
 
 #[derive(Subcommand)]
@@ -62,7 +84,11 @@ enum RebuildWhat {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load()?;
-    chat_core::telemetry::init_tracing(&settings.telemetry);
+    // Logs to stderr: stdout is the data of `tail` and `export`.
+    chat_core::telemetry::init_tracing_to(
+        &settings.telemetry,
+        chat_core::telemetry::Output::Stderr,
+    );
     match cli.command {
         Command::Init => {
             commands::topics::create(&settings).await?;
@@ -77,6 +103,78 @@ async fn main() -> Result<()> {
         Command::Tail(args) => commands::tail::run(&settings, args).await,
         Command::Lag(args) => commands::lag::run(&settings, args).await,
         Command::Users { action } => commands::users::run(&settings, action).await,
+        Command::Holds { action } => {
+            let audit = AuditLog::from_settings(&settings, "chatctl")?;
+            let Some((what, kind, id, reason)) = commands::holds::run(&settings, &action).await?
+            else {
+                return Ok(());
+            };
+            let (action, subject) = (
+                if what == "legal_hold_placed" {
+                    AuditAction::LegalHoldPlaced
+                } else {
+                    AuditAction::LegalHoldReleased
+                },
+                match kind {
+                    HoldSubject::User => Subject::user(UserId(id)),
+                    HoldSubject::Conversation => Subject::conversation(ConversationId(id)),
+                },
+            );
+            let mut record = audit.event(Actor::operator_from_env(), action, subject, Outcome::Ok);
+            if !reason.is_empty() {
+                record = record.detail("reason", reason);
+            }
+            commands::audited::record(&audit, record, what).await
+        }
+        Command::Retention {
+            action: RetentionAction::Apply(args),
+        } => {
+            let audit = AuditLog::from_settings(&settings, "chatctl")?;
+            let done = commands::retention::apply(&settings, &args).await?;
+            let summary = format!(
+                "retention applied before {}: {} data keys destroyed, {} users kept under legal hold",
+                done.before.to_rfc3339(),
+                done.keys_destroyed,
+                done.kept_users
+            );
+            let record = audit
+                .event(
+                    Actor::operator_from_env(),
+                    AuditAction::RetentionApplied,
+                    Subject::config("retention"),
+                    Outcome::Ok,
+                )
+                .detail("before", done.before.to_rfc3339())
+                .detail("keys_destroyed", done.keys_destroyed)
+                .detail("kept_users", done.kept_users);
+            commands::audited::record(&audit, record, &summary).await?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Export(args) => {
+            let audit = AuditLog::from_settings(&settings, "chatctl")?;
+            let done = commands::export::run(&settings, &args).await?;
+            let summary = format!("exported {} records ({} erased)", done.records, done.erased);
+            let scope = match (args.conversation, args.user) {
+                (Some(c), _) => format!("conversation:{c}"),
+                (None, Some(u)) => format!("user:{u}"),
+                (None, None) => "none".into(),
+            };
+            let record = audit
+                .event(
+                    Actor::operator_from_env(),
+                    AuditAction::ExportWritten,
+                    Subject::export(scope),
+                    Outcome::Ok,
+                )
+                .detail("records", done.records)
+                .detail("erased", done.erased)
+                .detail("from", args.from.clone().unwrap_or_default())
+                .detail("to", args.to.clone().unwrap_or_default());
+            commands::audited::record(&audit, record, &summary).await?;
+            eprintln!("{summary}");
+            Ok(())
+        }
         Command::Rebuild {
             projection: RebuildWhat::History(args),
         } => commands::rebuild::history(&settings, args).await,

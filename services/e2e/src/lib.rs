@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chat_core::codec::EventCodec;
 use chat_core::config::Settings;
-use chat_core::events::ConversationEvent;
+use chat_core::events::{AuditEvent, ConversationEvent};
 use chat_core::topics::Topics;
 use futures::{SinkExt, StreamExt};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
@@ -619,6 +619,111 @@ impl EventTap {
     }
 }
 
+/// One record of `chat.audit`: its key and its decoded value.
+#[derive(Clone, Debug)]
+pub struct AuditRecord {
+    pub key: String,
+    pub event: AuditEvent,
+}
+
+/// Reads the audit topic from where it ended when the tap was made, decoding through
+/// the registry: what was audited since. Other tests audit on the same topic at the same
+/// time, so a test picks its own records out by its users and conversations.
+pub struct AuditTap {
+    consumer: StreamConsumer,
+    codec: EventCodec,
+    pub seen: Vec<AuditRecord>,
+}
+
+impl Default for AuditTap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AuditTap {
+    /// The platform's audit topic under the environment's prefix (`chat.audit`).
+    pub fn new() -> AuditTap {
+        let s = settings();
+        Self::on_topic(&Topics::from_settings(&s.kafka).audit)
+    }
+
+    pub fn on_topic(topic: &str) -> AuditTap {
+        let s = settings();
+        let probe: BaseConsumer = chat_core::kafka::client_config(&s.kafka)
+            .create()
+            .expect("consumer");
+        let md = probe
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        let partitions = md.topics()[0].partitions();
+        assert!(
+            !partitions.is_empty(),
+            "no topic {topic}: run `chatctl init` (infra/dev test does)"
+        );
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions {
+            let (_, high) = probe
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            tpl.add_partition_offset(topic, p.id(), Offset::Offset(high))
+                .expect("offset");
+        }
+        let consumer = chat_core::kafka::consumer(&s.kafka, "test-audit-tap", &unique("audit-tap"))
+            .expect("consumer");
+        consumer.assign(&tpl).expect("assign");
+        AuditTap {
+            consumer,
+            codec: EventCodec::new(&s.registry).expect("codec"),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Read until `done` holds over everything read so far (panics after `within`,
+    /// showing what was read).
+    pub async fn until(
+        &mut self,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&[AuditRecord]) -> bool,
+    ) {
+        let deadline = Instant::now() + within;
+        while !done(&self.seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; audit records read: {:#?}",
+                self.seen
+            );
+            if let Ok(msg) =
+                tokio::time::timeout(left.min(Duration::from_millis(500)), self.consumer.recv())
+                    .await
+            {
+                self.push(msg.expect("consume").detach()).await;
+            }
+        }
+    }
+
+    /// Everything that arrives until nothing has for `quiet`.
+    pub async fn drain(&mut self, quiet: Duration) {
+        while let Ok(msg) = tokio::time::timeout(quiet, self.consumer.recv()).await {
+            self.push(msg.expect("consume").detach()).await;
+        }
+    }
+
+    async fn push(&mut self, msg: rdkafka::message::OwnedMessage) {
+        let event: AuditEvent = self
+            .codec
+            .decode(msg.payload().expect("value"))
+            .await
+            .expect("audit records decode through the registry");
+        let key = std::str::from_utf8(msg.key().expect("audit records have a key"))
+            .expect("utf-8 key")
+            .to_string();
+        self.seen.push(AuditRecord { key, event });
+    }
+}
+
 /// The build directory of this workspace's binaries (`target/<profile>`): the test
 /// executable runs from its `deps/` folder.
 fn build_dir() -> std::path::PathBuf {
@@ -845,4 +950,50 @@ fn terminate(child: Option<Child>) -> Option<std::process::ExitStatus> {
     let _ = child.kill();
     let _ = child.wait();
     None
+}
+
+/// The platform's data keys, as a test process reads them (the same settings as the
+/// services): to open what the log and the notifications topic hold sealed.
+pub async fn keyring() -> chat_store::keyring::Keyring {
+    let s = settings();
+    let session = std::sync::Arc::new(
+        chat_core::cql::connect(&s.cql)
+            .await
+            .expect("CQL store reachable"),
+    );
+    chat_store::keyring::Keyring::new(session, &s.cql.keyspace, &s.compliance)
+        .await
+        .expect("keyring")
+}
+
+/// `event` with its sealed content opened (panics when it does not open).
+pub async fn opened(
+    keyring: &chat_store::keyring::Keyring,
+    event: &ConversationEvent,
+) -> ConversationEvent {
+    let mut e = event.clone();
+    let outcome = keyring.open_event(&mut e).await.expect("opens");
+    assert_ne!(
+        outcome,
+        chat_store::keyring::Opened::Erased,
+        "the content of {} is erased",
+        e.event_id
+    );
+    e
+}
+
+/// A notification's preview in the clear (opened when sealed).
+pub async fn preview_of(
+    keyring: &chat_store::keyring::Keyring,
+    n: &chat_core::events::NotificationRequested,
+) -> String {
+    match &n.sealed_preview {
+        None => n.preview.clone(),
+        Some(sealed) => keyring
+            .open_content(sealed, n.message_id.0)
+            .await
+            .expect("opens")
+            .map(|c| c.body)
+            .unwrap_or_default(),
+    }
 }

@@ -457,6 +457,7 @@ async fn who_may_add_end_to_end(policy: &str) {
                 user_id: UserId(dan.id.parse().expect("id")),
                 as_admin: false,
             },
+            sealed: None,
         },
     )
     .await;

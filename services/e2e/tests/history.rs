@@ -317,12 +317,24 @@ async fn a_thousand_messages_page_exactly_once_with_edits_deletes_and_unread_cou
 }
 
 /// Everything the history tables say about `conversations` and `users`, read through the
-/// same library the gateway uses.
-async fn snapshot(keyspace: &str, conversations: &[String], users: &[&User]) -> String {
+/// same library the gateway uses, bodies opened with the data keys of `keys_in` (the
+/// live keyspace: a rebuild replays the log, and data keys are not in the log).
+async fn snapshot(
+    keyspace: &str,
+    keys_in: &str,
+    conversations: &[String],
+    users: &[&User],
+) -> String {
     let mut s = settings();
     s.cql.keyspace = keyspace.to_string();
     let session = Arc::new(chat_core::cql::connect(&s.cql).await.unwrap());
-    let store = HistoryStore::new(session, keyspace).await.unwrap();
+    let keyring = chat_store::keyring::Keyring::new(session.clone(), keys_in, &s.compliance)
+        .await
+        .unwrap();
+    let store = HistoryStore::new(session, keyspace)
+        .await
+        .unwrap()
+        .with_keyring(Arc::new(keyring));
     let mut out = String::new();
     for c in conversations {
         let c: uuid::Uuid = c.parse().unwrap();
@@ -482,7 +494,7 @@ async fn replays_change_nothing_and_a_rebuild_equals_the_live_projection() {
 
     let conversations = vec![group.clone(), direct.clone()];
     let users = [&alice, &bob, &carol];
-    let live = snapshot(&s.keyspace, &conversations, &users).await;
+    let live = snapshot(&s.keyspace, &s.keyspace, &conversations, &users).await;
     assert!(
         live.contains("changed") && live.contains("deleted_at: Some"),
         "sanity: {live}"
@@ -514,7 +526,7 @@ async fn replays_change_nothing_and_a_rebuild_equals_the_live_projection() {
         .await;
         replay.stop();
         assert_eq!(
-            snapshot(&s.keyspace, &conversations, &users).await,
+            snapshot(&s.keyspace, &s.keyspace, &conversations, &users).await,
             live,
             "replay {round} changed the projection"
         );
@@ -527,7 +539,10 @@ async fn replays_change_nothing_and_a_rebuild_equals_the_live_projection() {
     );
     let out = chatctl_with(&s.env(), &["rebuild", "history", "--keyspace", &rebuilt]);
     assert!(out.contains("rebuilt"), "{out}");
-    assert_eq!(snapshot(&rebuilt, &conversations, &users).await, live);
+    assert_eq!(
+        snapshot(&rebuilt, &s.keyspace, &conversations, &users).await,
+        live
+    );
 }
 
 #[tokio::test]
@@ -599,6 +614,7 @@ async fn poison_and_forged_records_go_to_the_dead_letter_topic_and_projection_go
             attachments: vec![],
             thread_root: None,
         }),
+        sealed: None,
     };
     let bytes = codec
         .encode(&topics.conversation_events, &forged)
@@ -842,6 +858,7 @@ async fn a_send_retried_after_its_gateway_died_is_appended_once() {
             attachments: vec![],
             thread_root: None,
         }),
+        sealed: None,
     };
     let offset = append_directly(&s, &appended).await;
     wait_for_last_body(&s.api, &alice, &group, "appended once").await;

@@ -299,14 +299,20 @@ async fn offline_members_are_notified_by_the_rules_and_online_ones_are_not() {
     assert_eq!(cat_direct.len(), 1, "{all:#?}");
     let dm = cat_direct[0];
     assert_eq!(dm.reason, NotificationReason::Dm);
-    assert_eq!(dm.preview, "just you");
+    // Previews are sealed under the sender's key (v1.2): empty in the clear.
+    assert!(
+        dm.preview.is_empty() && dm.sealed_preview.is_some(),
+        "{dm:?}"
+    );
+    let keyring = chat_e2e::keyring().await;
+    assert_eq!(chat_e2e::preview_of(&keyring, dm).await, "just you");
     assert_eq!(dm.sender_id.to_string(), ana.id);
     assert_eq!(Some(dm.seq), ack4["seq"].as_i64());
     assert_eq!(
         dm.message_id.to_string(),
         ack4["message_id"].as_str().unwrap_or_default()
     );
-    assert_eq!(dan_group[0].preview, body2);
+    assert_eq!(chat_e2e::preview_of(&keyring, dan_group[0]).await, body2);
 }
 
 /// v1.1: a reaction notifies the offline author in a direct conversation only, and a
@@ -441,7 +447,10 @@ async fn a_burst_of_fifty_coalesces_into_one_notification_per_window() {
         last.message_id.to_string(),
         last_ack["message_id"].as_str().unwrap_or_default()
     );
-    assert_eq!(last.preview, "message 49");
+    assert_eq!(
+        chat_e2e::preview_of(&chat_e2e::keyring().await, last).await,
+        "message 49"
+    );
 }
 
 /// What the local receiver saw: each request's headers and body.

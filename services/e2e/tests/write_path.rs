@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chat_core::events::{ConversationKind, MessageKind, Payload};
+use chat_core::events::{ConversationEvent, ConversationKind, MessageKind, Payload};
 use chat_e2e::*;
 use serde_json::json;
 
@@ -122,6 +122,22 @@ async fn conversations_and_sends_are_appended_to_kafka() {
         vec![alice.id.clone()]
     );
 
+    // Bodies are sealed in the log (v1.2): what the log holds is empty in the clear,
+    // and opens to what was sent.
+    let keyring = keyring().await;
+    for (_, e) in &events[1..3] {
+        let Payload::MessageSent(m) = &e.payload else {
+            panic!("{e:?}")
+        };
+        assert!(m.body.is_empty() && e.sealed.is_some(), "{e:?}");
+    }
+    let events: Vec<(i64, ConversationEvent)> = {
+        let mut out = Vec::new();
+        for (o, e) in &events {
+            out.push((*o, opened(&keyring, e).await));
+        }
+        out
+    };
     let (offset, sent) = &events[1];
     assert_eq!(
         *offset,

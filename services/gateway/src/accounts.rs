@@ -175,20 +175,22 @@ impl Accounts {
     }
 
     /// Make sure an SSO user has an account, with a username derived from their claims
-    /// (suffixed when a local account already holds it).
+    /// (suffixed when a local account already holds it). The username of the account
+    /// when this call created it (to audit), `None` when it existed.
     pub async fn ensure_external(
         &self,
         user_id: UserId,
         identity: &ExternalIdentity,
-    ) -> Result<(), AccountError> {
+    ) -> Result<Option<String>, AccountError> {
         if self
             .provisioned
             .lock()
             .map(|p| p.contains(&user_id))
             .unwrap_or(false)
         {
-            return Ok(());
+            return Ok(None);
         }
+        let mut created = None;
         if !self.exists(user_id).await? {
             let base = Username::from_claim(&identity.preferred_username);
             let mut username = base.clone();
@@ -220,10 +222,11 @@ impl Accounts {
                 )
                 .await?;
             tracing::info!(%user_id, username = username.as_str(), "provisioned SSO account");
+            created = Some(username.as_str().to_string());
         }
         if let Ok(mut p) = self.provisioned.lock() {
             p.insert(user_id);
         }
-        Ok(())
+        Ok(created)
     }
 }

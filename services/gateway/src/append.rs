@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use chat_core::codec::EventCodec;
 use chat_core::events::ConversationEvent;
+use chat_store::keyring::{Keyring, SealError};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
@@ -25,25 +26,53 @@ pub enum AppendError {
     /// Kafka did not acknowledge the record in time (retryable).
     #[error("the event log is unreachable")]
     LogUnreachable,
+    /// The sender's data key could not be had (the CQL store or the KMS did not answer;
+    /// retryable).
+    #[error("the content could not be sealed; retry later")]
+    SealingUnavailable,
+    /// The sender was erased: nothing more is written under their name.
+    #[error("this account was erased")]
+    Erased,
 }
 
 pub struct Appender {
     producer: FutureProducer,
     codec: Arc<EventCodec>,
     topic: String,
+    keyring: Arc<Keyring>,
 }
 
 impl Appender {
-    pub fn new(producer: FutureProducer, codec: Arc<EventCodec>, topic: String) -> Self {
+    pub fn new(
+        producer: FutureProducer,
+        codec: Arc<EventCodec>,
+        topic: String,
+        keyring: Arc<Keyring>,
+    ) -> Self {
         Self {
             producer,
             codec,
             topic,
+            keyring,
         }
     }
 
     /// Append `event` keyed by its conversation; returns its seq (the record offset).
+    /// Its personal content is sealed under the actor's data key first: nothing written
+    /// to the log carries a body in the clear.
     pub async fn append(&self, event: &ConversationEvent) -> Result<i64, AppendError> {
+        let mut sealed = event.clone();
+        self.keyring
+            .seal_event(&mut sealed)
+            .await
+            .map_err(|e| match e {
+                SealError::Erased(_) => AppendError::Erased,
+                other => {
+                    tracing::warn!(error = %other, "sealing an event failed");
+                    AppendError::SealingUnavailable
+                }
+            })?;
+        let event = &sealed;
         let bytes = self.codec.encode(&self.topic, event).await.map_err(|e| {
             tracing::error!(error = %e, "encoding an event failed");
             if e.is_transient() {

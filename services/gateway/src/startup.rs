@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chat_core::audit::AuditLog;
 use chat_core::codec::EventCodec;
 use chat_core::config::Settings;
 use chat_core::topics::Topics;
@@ -69,13 +70,27 @@ pub async fn build(
     let membership = MembershipStore::new(redis.clone(), cql.clone(), keyspace)
         .await
         .context("preparing membership statements")?;
+    let keyring = Arc::new(
+        chat_store::keyring::Keyring::new(cql.clone(), keyspace, &settings.compliance)
+            .await
+            .context("setting up the data keys (compliance.*)")?,
+    );
     let history = HistoryStore::new(cql.clone(), keyspace)
         .await
-        .context("preparing history statements")?;
+        .context("preparing history statements")?
+        .with_keyring(keyring.clone());
     let mutes = MuteStore::new(cql.clone(), keyspace)
         .await
         .context("preparing mute statements")?;
     let shutdown = CancellationToken::new();
+    // Audit records share the appender's producer (one connection pool to Kafka per
+    // process) and name this gateway as their origin.
+    let audit_log = Arc::new(AuditLog::new(
+        producer.clone(),
+        codec.clone(),
+        &topics,
+        gateway.gateway_id.clone(),
+    ));
     let presence_log = PresenceLog::new(
         producer.clone(),
         codec.clone(),
@@ -154,7 +169,8 @@ pub async fn build(
             gateway.throttle.trusted().map_err(anyhow::Error::msg)?,
         )
         .shared_with(RateLimitStore::new(redis.clone()), &gateway.throttle),
-        appender: Appender::new(producer, codec, topics.conversation_events.clone()),
+        appender: Appender::new(producer, codec, topics.conversation_events.clone(), keyring),
+        audit_log,
         who_may_add: settings.groups.who_may_add,
         hub,
         redis,
@@ -234,6 +250,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> Result<()> {
     forget.abort();
     let mut redis = state.redis.clone();
     sessions::gateway_stopped(&mut redis, &state.settings.gateway_id).await;
+    // One producer carries appends and audit records: this flush delivers both.
     let flushing = state.clone();
     tokio::task::spawn_blocking(move || flushing.appender.flush(Duration::from_secs(10))).await?;
     tracing::info!("stopped");

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chat_core::audit::{AuditEvent, AuditLog};
 use chat_store::dedup::DedupStore;
 use chat_store::membership::MembershipStore;
 use chat_store::mutes::MuteStore;
@@ -51,6 +52,9 @@ pub struct Inner {
     /// How much each address and user may do (`crate::throttle`).
     pub throttles: crate::throttle::Throttles,
     pub appender: Appender,
+    /// The audit trail (`chat.audit`), on the appender's producer. Written through
+    /// [`AppState::audit`], never waited for.
+    pub audit_log: Arc<AuditLog>,
     /// `[groups] who_may_add` (shared with the history projection, which re-checks).
     pub who_may_add: chat_core::rules::WhoMayAdd,
     /// The sockets held here and the live frames that feed them.
@@ -73,5 +77,13 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(inner: Inner) -> Self {
         Self(Arc::new(inner))
+    }
+
+    /// Record `event` in the audit trail without holding up the request. Fail open: a
+    /// record that cannot be written is logged (`error`) and counted
+    /// (`audit_failures_total`), and the request it belongs to succeeds all the same, so
+    /// chat stays available when Kafka or the registry cannot take audit records.
+    pub fn audit(&self, event: AuditEvent) {
+        self.audit_log.record_detached(event);
     }
 }

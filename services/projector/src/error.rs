@@ -20,6 +20,8 @@ pub enum ProjectionError {
     Codec(#[from] CodecError),
     #[error(transparent)]
     Search(#[from] crate::search::SearchError),
+    #[error("sealed content: {0}")]
+    Sealing(#[from] chat_store::keyring::SealError),
 }
 
 /// Why the consumer loop stopped before it was told to, or before its targets.

@@ -41,6 +41,9 @@ pub struct Fanout {
     pub chain: FanoutChain,
     pub members: std::sync::Arc<MembershipStore>,
     pub stale_after: std::time::Duration,
+    /// Opens sealed bodies for the frames (frames cross Redis pub/sub only in flight;
+    /// nothing is stored there).
+    pub keyring: std::sync::Arc<chat_store::keyring::Keyring>,
 }
 
 /// One conversation's share of a chunk.
@@ -199,8 +202,15 @@ impl Projection for Fanout {
 
     async fn apply(
         &self,
-        records: Vec<Logged<ConversationEvent>>,
+        mut records: Vec<Logged<ConversationEvent>>,
     ) -> Result<Vec<Rejection>, ProjectionError> {
+        // Compliance events concern no conversation: nothing to deliver.
+        records.retain(|r| !r.event.payload.is_platform_wide());
+        for r in records.iter_mut() {
+            // Erased content goes out with an empty body (the client's history shows
+            // it erased).
+            crate::opening::open(&self.keyring, &mut r.event).await?;
+        }
         let mut index: HashMap<ConversationId, usize> = HashMap::new();
         let mut batches: Vec<Batch<'_>> = Vec::new();
         for r in &records {
@@ -268,6 +278,7 @@ mod tests {
                 occurred_at: UnixMillis(0),
                 gateway_id: "gw".into(),
                 payload,
+                sealed: None,
             },
         }
     }

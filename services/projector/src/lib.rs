@@ -16,6 +16,7 @@ pub mod history;
 pub mod http;
 pub mod lag;
 pub mod notifications;
+pub mod opening;
 pub mod presence;
 pub mod role;
 pub mod runner;

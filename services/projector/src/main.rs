@@ -22,6 +22,7 @@ use chat_projector::search::{self, Search, SearchSettings, Shards};
 use chat_projector::webhook::Webhook;
 use chat_projector::{http, lag};
 use chat_store::accounts::AccountStore;
+use chat_store::keyring::Keyring;
 use chat_store::live::FanoutChain;
 use chat_store::membership::MembershipStore;
 use chat_store::mutes::MuteStore;
@@ -185,7 +186,10 @@ async fn main() -> Result<()> {
     };
     match plan {
         // The roles that need neither the CQL store nor Redis.
-        Plan::Webhook(webhook) => parts.run(webhook).await?,
+        Plan::Webhook(webhook) => {
+            let keyring = keyring_only(&settings).await?;
+            parts.run(webhook.with_keyring(keyring)).await?
+        }
         Plan::Search(own) => {
             let shards = Arc::new(open_search(&parts.consumer, &parts.topic, &own).await?);
             let listener = tokio::net::TcpListener::bind((own.host.as_str(), own.port))
@@ -199,7 +203,8 @@ async fn main() -> Result<()> {
                     .await;
             });
             tracing::info!(host = %own.host, port = own.port, dir = %own.dir, "search served");
-            parts.run(Search { shards }).await?
+            let keyring = keyring_only(&settings).await?;
+            parts.run(Search { shards, keyring }).await?
         }
         Plan::History => {
             let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
@@ -219,6 +224,7 @@ async fn main() -> Result<()> {
                 .run(Fanout {
                     chain: FanoutChain::new(stores.redis),
                     members: stores.membership,
+                    keyring: stores.keyring,
                     stale_after: settings.fanout.stale_after(),
                 })
                 .await?
@@ -269,6 +275,7 @@ async fn main() -> Result<()> {
                     wake,
                     direct: Default::default(),
                     usernames: Default::default(),
+                    keyring: stores.keyring,
                 })
                 .await?;
             let _ = sending.await;
@@ -306,10 +313,24 @@ async fn open_search(
     Ok(shards)
 }
 
+/// The data keys alone: what the webhook and search roles need of the CQL store (to
+/// open sealed previews and bodies).
+async fn keyring_only(settings: &Settings) -> Result<Arc<Keyring>> {
+    let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
+        .await
+        .context("connecting to the CQL store")?;
+    Ok(Arc::new(
+        Keyring::new(session, &settings.cql.keyspace, &settings.compliance)
+            .await
+            .context("setting up the data keys (compliance.*)")?,
+    ))
+}
+
 /// The CQL session, the history store, Redis and the membership record: what the
 /// fanout, presence and notifications roles build on.
 struct Stores {
     session: Arc<scylla::client::session::Session>,
+    keyring: Arc<Keyring>,
     history: HistoryStore,
     redis: redis::aio::ConnectionManager,
     membership: Arc<MembershipStore>,
@@ -322,6 +343,8 @@ impl Stores {
             .context("connecting to the CQL store")?;
         let keyspace = &settings.cql.keyspace;
         let history = HistoryStore::new(session.clone(), keyspace).await?;
+        let keyring =
+            Arc::new(Keyring::new(session.clone(), keyspace, &settings.compliance).await?);
         let redis =
             chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10))
                 .await
@@ -333,6 +356,7 @@ impl Stores {
         );
         Ok(Self {
             session,
+            keyring,
             history,
             redis,
             membership,

@@ -44,6 +44,9 @@ pub struct Webhook {
     pub attempts: usize,
     pub first_backoff: Duration,
     pub max_backoff: Duration,
+    /// Opens sealed previews, at each attempt: a notification retried after its sender
+    /// was erased goes out with an empty preview.
+    pub keyring: Option<std::sync::Arc<chat_store::keyring::Keyring>>,
 }
 
 impl Webhook {
@@ -74,7 +77,31 @@ impl Webhook {
             attempts: settings.attempts,
             first_backoff: settings.backoff(),
             max_backoff: MAX_BACKOFF,
+            keyring: None,
         })
+    }
+
+    pub fn with_keyring(mut self, keyring: std::sync::Arc<chat_store::keyring::Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// The notification with its preview in the clear, if it can be opened now. An
+    /// erased sender's (or an unreadable) preview is left empty.
+    async fn opened(&self, n: &NotificationRequested) -> Result<NotificationRequested, Failure> {
+        let mut n = n.clone();
+        let (Some(sealed), Some(keyring)) = (n.sealed_preview.take(), self.keyring.as_ref()) else {
+            return Ok(n);
+        };
+        match keyring.open_content(&sealed, n.message_id.0).await {
+            Ok(Some(content)) => n.preview = content.body,
+            Ok(None) => {}
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(notification_id = %n.notification_id, error = %e, "sealed preview does not open");
+            }
+            Err(e) => return Err(Failure::Sealing(e.to_string())),
+        }
+        Ok(n)
     }
 }
 
@@ -89,6 +116,9 @@ enum Failure {
     /// An answer other than 2xx.
     #[error("receiver answered {0}")]
     Answered(reqwest::StatusCode),
+    /// The preview's key could not be had (the CQL store or the KMS did not answer).
+    #[error("opening the preview: {0}")]
+    Sealing(String),
 }
 
 impl Failure {
@@ -96,7 +126,7 @@ impl Failure {
     /// request as it is, and would refuse it again.
     fn is_transient(&self) -> bool {
         match self {
-            Failure::Request(_) => true,
+            Failure::Request(_) | Failure::Sealing(_) => true,
             Failure::Answered(status) => {
                 status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error()
             }
@@ -164,9 +194,15 @@ impl Webhook {
         }
     }
 
+    /// One attempt with the preview opened at the time of the attempt.
+    async fn open_and_attempt(&self, n: &NotificationRequested) -> Result<(), Failure> {
+        let opened = self.opened(n).await?;
+        let body = body_of(&opened).to_string().into_bytes();
+        self.attempt(&opened, &body).await
+    }
+
     /// Deliver one record; a rejection (for the dead-letter topic) when it cannot be.
     async fn deliver(&self, r: &Logged<NotificationRequested>) -> Option<Rejection> {
-        let body = body_of(&r.event).to_string().into_bytes();
         let policy = ExponentialBuilder::default()
             .with_min_delay(self.first_backoff)
             .with_max_delay(self.max_backoff)
@@ -175,7 +211,7 @@ impl Webhook {
         let mut tries = 0usize;
         let result = (|| {
             tries += 1;
-            self.attempt(&r.event, &body)
+            self.open_and_attempt(&r.event)
         })
         .retry(policy)
         .when(Failure::is_transient)
@@ -302,6 +338,7 @@ mod tests {
             reason: NotificationReason::Dm,
             coalesced_count: 1,
             occurred_at: chat_core::time::UnixMillis::now(),
+            sealed_preview: None,
         }
     }
 

@@ -22,6 +22,8 @@
 //! | [`presence`] | who is online, with expiring sessions | Redis |
 //! | [`live`] | the pub/sub channels of live delivery and the fanout's `prev_seq` chain | Redis |
 //! | [`notify_window`] | notification coalescing windows | Redis |
+//! | [`keyring`] | data keys: made, wrapped, cached, destroyed by erasure and retention (v1.2) | CQL |
+//! | [`legal_holds`] | users and conversations under legal hold (v1.2) | CQL |
 //! | [`migrations`] | the CQL schema (`schemas/cql/`) | CQL |
 //!
 //! [`keys`] lists every Redis key with its type and lifetime. Every operation returns
@@ -34,6 +36,8 @@ pub mod keys;
 pub mod accounts;
 pub mod dedup;
 pub mod history;
+pub mod keyring;
+pub mod legal_holds;
 pub mod live;
 pub mod membership;
 pub mod migrations;

@@ -44,6 +44,14 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
             "/../../schemas/cql/0004_threads_reactions_pins.cql"
         )),
     ),
+    (
+        5,
+        "0005_compliance",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/cql/0005_compliance.cql"
+        )),
+    ),
 ];
 
 /// Whether `error` says an `ALTER TABLE ... ADD` found its column already there

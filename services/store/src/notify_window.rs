@@ -48,6 +48,10 @@ pub struct Pending {
     /// `DM`, `GROUP` or `MENTION`, as the schema's enum symbols.
     pub reason: String,
     pub occurred_at: i64,
+    /// v1.2: the preview sealed under the sender's key (`chat_core::sealing::Sealed`'s
+    /// bytes); `preview` is then empty, so Redis never holds a body in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_preview: Option<Vec<u8>>,
 }
 
 impl Pending {

@@ -19,6 +19,8 @@ export interface Message {
   reactions?: WireReaction[];
   /** v1.1 */
   attachments?: Attachment[];
+  /** v1.2: the sender was erased, or retention passed: no body, no attachments. */
+  erased?: boolean;
 }
 
 export interface ThreadSummary {
@@ -75,6 +77,8 @@ export interface LastMessage {
   sender_id: string;
   body: string | null;
   created_at: string | null;
+  /** v1.2 */
+  erased?: boolean;
 }
 
 export interface ConversationSummary {
@@ -133,6 +137,8 @@ export interface EventBody {
   deleted_at?: string | null;
   thread_root?: string | null;
   attachments?: Attachment[];
+  /** v1.2: a replayed message whose content can no longer be opened. */
+  erased?: boolean;
   // A replayed message_sent may carry the message's current state.
   thread?: ThreadSummary | null;
   reactions?: WireReaction[];

@@ -334,7 +334,11 @@ export class Store {
       had.body = m.body;
       had.edited_at = m.edited_at ?? had.edited_at;
       had.deleted_at = m.deleted_at ?? had.deleted_at;
-      if (had.deleted_at) had.body = null;
+      if (m.erased) had.erased = true;
+      if (had.deleted_at || had.erased) {
+        had.body = null;
+        had.attachments = [];
+      }
       return;
     }
     this.reapplyOwnReactions(c, m);
@@ -557,6 +561,11 @@ export class Store {
           reactions: reactionsFromWire(ev.reactions),
           thread: threadState(ev.thread),
         };
+        if (ev.erased) {
+          m.erased = true;
+          m.body = null;
+          m.attachments = [];
+        }
         const fresh = !c.messages.has(m.message_id);
         if (fresh && ev.sender_id === this.me) {
           m.unclaimed = [...c.pending.values()].some((p) => p.local === "pending" && p.body === m.body && p.thread_root === m.thread_root);

@@ -183,3 +183,24 @@ test("removed by someone else: gone like leaving", () => {
   assert.equal(s.convs.has(C), false);
   assert.equal(s.left.has(C), true);
 });
+
+test("v1.2: a page that says a message is erased empties it, whatever was known before", () => {
+  const s = store();
+  const c = s.convs.get(C);
+  s.apply(sent("e", { attachments: [{ attachment_id: "a", filename: "f.pdf", content_type: "application/pdf", size_bytes: 3, url: "u" }] }));
+  assert.equal(c.messages.get("e").body, "body e");
+  s.mergePage(c, { messages: [msg("e", seq, { body: null, attachments: [], erased: true })], next_before: null });
+  const m = c.messages.get("e");
+  assert.equal(m.erased, true);
+  assert.equal(m.body, null);
+  assert.deepEqual(m.attachments, []);
+});
+
+test("v1.2: a replayed message_sent that is erased arrives empty", () => {
+  const s = store();
+  const c = s.convs.get(C);
+  s.apply(sent("r", { body: null, erased: true, attachments: [] }));
+  const m = c.messages.get("r");
+  assert.equal(m.erased, true);
+  assert.equal(m.body, null);
+});

@@ -1,7 +1,8 @@
 # Staging: the whole platform at small sizes, one NAT gateway, no deletion protection.
 #
 #   network -> kafka, cql, redis (data subnets, ingress from the service security group)
-#           -> services (ECS cluster, gateway + NLB, projectors and search, chatctl init)
+#           -> services (ECS cluster, gateway + NLB, projectors and search, chatctl init,
+#              the data-key KMS key of crypto-shredding, the daily retention task)
 #           -> schema_registry (in the services' cluster; its URL goes back to services)
 #           -> observability (alarms, topic, dashboard)
 #           -> attachments (S3 bucket; its name goes to the gateways, its grant to their
@@ -158,6 +159,14 @@ module "services" {
   }
 
   registry_url = module.schema_registry.url
+
+  # Crypto-shredding: the data-key KMS key is the services module's; these are the
+  # periods and the retention (a daily `chatctl retention apply` when above 0).
+  compliance = {
+    key_period_days = var.compliance_key_period_days
+    retention_days  = var.compliance_retention_days
+    key_cache_secs  = var.compliance_key_cache_secs
+  }
 
   extra_environment   = var.extra_environment
   gateway_environment = var.gateway_environment

@@ -43,6 +43,21 @@ output "init_network_configuration" {
   value       = module.services.init_network_configuration
 }
 
+output "data_key_kms_key_arn" {
+  description = "The KMS key that wraps the per-user data keys (crypto-shredding). Deleting it makes every sealed message unreadable."
+  value       = module.services.data_key_kms_key_arn
+}
+
+output "data_key_kms_alias" {
+  description = "Alias of the data-key KMS key."
+  value       = module.services.data_key_kms_alias
+}
+
+output "retention_rule_name" {
+  description = "EventBridge rule of the daily `chatctl retention apply`, or null when content is kept forever."
+  value       = module.services.retention_rule_name
+}
+
 output "rollout_service_names" {
   description = "The ECS services rollout.sh moves to their newest task definitions, space-separated."
   value       = join(" ", concat(values(module.services.projector_service_names), [module.services.gateway_service_name]))

@@ -112,6 +112,24 @@ variable "webhook_url" {
   default     = null
 }
 
+variable "compliance_retention_days" {
+  description = "Days after which message content becomes unreadable (crypto-shredding: the data keys of older key periods are destroyed). 0 keeps it forever; otherwise at least compliance_key_period_days. Above 0, a daily scheduled task runs `chatctl retention apply`."
+  type        = number
+  default     = 0
+}
+
+variable "compliance_key_period_days" {
+  description = "Days one per-user data key seals (1 to 366); retention and erasure destroy whole periods. Choose it before the first message and keep it: the services number the periods by it."
+  type        = number
+  default     = 30
+}
+
+variable "compliance_key_cache_secs" {
+  description = "How long each process keeps an unwrapped data key. An erasure reaches a process that cached the key within this; a longer cache makes far fewer KMS Decrypt requests (terraform/README.md, \"Monthly cost\")."
+  type        = number
+  default     = 60
+}
+
 variable "log_retention_days" {
   description = "Retention of the deployment's log groups."
   type        = number

@@ -180,6 +180,30 @@ resource "aws_cloudwatch_metric_alarm" "gateway_5xx" {
   tags          = var.tags
 }
 
+# The gateways keep serving when they cannot write audit records (fail open), so the
+# gaps in the audit trail must be seen by someone.
+resource "aws_cloudwatch_metric_alarm" "gateway_audit_failures" {
+  alarm_name        = "${var.name}-gateway-audit-failures"
+  alarm_description = "A gateway could not write audit records to chat.audit in the last 5 minutes (audit_failures_total increased): the audit trail has a gap. The gateway logs each one with its action and actor."
+
+  namespace   = var.metrics_namespace
+  metric_name = "audit_failures_total"
+  dimensions = {
+    ClusterName = var.ecs_cluster_name
+    ServiceName = var.gateway_service_name
+  }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+  tags          = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "nlb_unhealthy_hosts" {
   alarm_name        = "${var.name}-nlb-unhealthy-gateways"
   alarm_description = "At least one gateway has failed the load balancer's /readyz check for 3 minutes."

@@ -14,6 +14,7 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.projector_lag : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.projector_dead_letters : a.alarm_name],
     [aws_cloudwatch_metric_alarm.gateway_5xx.alarm_name],
+    [aws_cloudwatch_metric_alarm.gateway_audit_failures.alarm_name],
     [aws_cloudwatch_metric_alarm.nlb_unhealthy_hosts.alarm_name],
     [aws_cloudwatch_metric_alarm.nlb_resets.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.ecs_running_below_desired : a.alarm_name],

@@ -5,10 +5,12 @@
 # definitions inject (and decrypt them only through Secrets Manager).
 #
 # Task role (used by the containers): the metrics sidecar ships embedded-metric-format
-# events to the metrics log group, which is all the projectors' task roles hold. The
-# gateway's also signs the attachment URLs it hands to browsers; the attachments module
-# attaches that grant (the bucket's objects and key) to it. The init task has no task
-# role at all, and so no credentials.
+# events to the metrics log group, which is all the projectors' task roles hold in IAM.
+# The gateway's also signs the attachment URLs it hands to browsers; the attachments module
+# attaches that grant (the bucket's objects and key) to it. The chatctl task's role holds
+# no IAM policy at all. Use of the data-key KMS key is granted by that key's own policy to
+# the task roles that seal or open content (compliance.tf), not here: the key policy is
+# the one place that says who can read messages.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -113,10 +115,10 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution[each.key].json
 }
 
-# --- Task roles: the metrics sidecar's permissions only ------------------------------------
+# --- Task roles: the metrics sidecar's permissions --------------------------------------------
 
 locals {
-  # Workloads with a metrics sidecar (all but the one-off init task).
+  # Workloads with a metrics sidecar (all but the one-off chatctl task).
   scraped_workloads = { for k, v in local.workloads : k => v if k != "init" }
 }
 
@@ -146,11 +148,14 @@ data "aws_iam_policy_document" "metrics_sidecar" {
   }
 }
 
+# Every task definition has one: the AWS credentials the chat binaries sign KMS calls
+# with come from it (CredentialSource, services/README.md), and the data-key KMS key's
+# policy names the roles it lets in.
 resource "aws_iam_role" "task" {
-  for_each = local.scraped_workloads
+  for_each = local.workloads
 
   name               = "${var.name}-${each.key}-task"
-  description        = "ECS task role of ${each.value.family}: only the metrics sidecar uses it"
+  description        = "ECS task role of ${each.value.family}: the metrics sidecar, and the data-key KMS key where its policy names this role"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
   tags               = var.tags
 }

@@ -53,6 +53,34 @@ output "init_task_definition_family" {
   value       = aws_ecs_task_definition.init.family
 }
 
+output "init_task_role_arn" {
+  description = "ARN of the chatctl task's role (the data-key KMS key lets it unwrap keys, for `chatctl export`)."
+  value       = aws_iam_role.task["init"].arn
+}
+
+output "data_key_kms_key_arn" {
+  description = "The KMS key that wraps the per-user data keys of crypto-shredding (CHAT__COMPLIANCE__KMS_KEY_ID). Deleting it makes every sealed message unreadable."
+  value       = aws_kms_key.data_keys.arn
+}
+
+output "data_key_kms_alias" {
+  description = "Alias of the data-key KMS key (alias/<name>-chat-data-keys)."
+  value       = aws_kms_alias.data_keys.name
+}
+
+output "data_key_kms_users" {
+  description = "Task roles the data-key KMS key's policy admits, by what they may do: encrypt_decrypt (wrap new data keys and unwrap them) and decrypt (unwrap only)."
+  value = {
+    encrypt_decrypt = [for w in local.kek_sealers : aws_iam_role.task[w].name]
+    decrypt         = [for w in local.kek_openers : aws_iam_role.task[w].name]
+  }
+}
+
+output "retention_rule_name" {
+  description = "EventBridge rule that runs `chatctl retention apply` on compliance.retention_schedule, or null when compliance.retention_days is 0 (content kept forever)."
+  value       = one(aws_cloudwatch_event_rule.retention[*].name)
+}
+
 output "init_network_configuration" {
   description = "The --network-configuration argument of `aws ecs run-task` for the init task (service subnets, service security group, no public IP)."
   value       = "awsvpcConfiguration={subnets=[${join(",", var.service_subnet_ids)}],securityGroups=[${var.service_security_group_id}],assignPublicIp=DISABLED}"

@@ -55,6 +55,7 @@ locals {
     local.common_environment,
     local.store_environment,
     local.redis_environment,
+    local.compliance_environment,
     {
       # Listen on the task's address: the load balancer reaches 8080 and health-checks
       # /readyz on 9180. The public port serves no /readyz or /metrics.
@@ -87,8 +88,10 @@ locals {
     var.gateway_environment,
   )
 
-  # Which stores a role talks to: the webhook and search roles need neither CQL nor Redis.
-  projector_uses_stores = { for role in keys(local.projectors) : role => !contains(["webhook", "search"], role) }
+  # Which stores a role talks to. Every role reaches the CQL store: the webhook and search
+  # roles only for the data keys (table data_keys) that open sealed content, the others
+  # for their projections too. The webhook and search roles do not use Redis.
+  projector_uses_redis = { for role in keys(local.projectors) : role => !contains(["webhook", "search"], role) }
 
   # The search role listens on the task's address (the gateways call it there; its
   # security group admits only them) and keeps its index on the task's own disk.
@@ -101,14 +104,18 @@ locals {
   projector_environment = {
     for role in keys(local.projectors) : role => merge(
       local.common_environment,
-      local.projector_uses_stores[role] ? merge(local.store_environment, local.redis_environment) : {},
+      local.store_environment,
+      local.projector_uses_redis[role] ? local.redis_environment : {},
+      local.compliance_environment,
       role == "webhook" ? { CHAT__WEBHOOK__URL = var.webhook_url } : {},
       role == "search" ? local.search_environment : {},
       var.extra_environment,
     )
   }
 
-  init_environment = merge(local.common_environment, local.store_environment, var.extra_environment)
+  # The chatctl task: `init` on every rollout, and the operator's commands (erase,
+  # retention, export, holds) with its command overridden.
+  init_environment = merge(local.common_environment, local.store_environment, local.compliance_environment, var.extra_environment)
 
   workload_secret_sources = merge(
     {
@@ -120,7 +127,8 @@ locals {
     {
       for role in keys(local.projectors) : "projector-${role}" => merge(
         local.kafka_secrets,
-        local.projector_uses_stores[role] ? merge(local.store_secrets, local.redis_secrets) : {},
+        local.store_secrets,
+        local.projector_uses_redis[role] ? local.redis_secrets : {},
         role == "webhook" ? { CHAT__WEBHOOK__SECRET = { arn = aws_secretsmanager_secret.webhook[0].arn, key = null } } : {},
       )
     },
@@ -205,6 +213,7 @@ locals {
     "gateway_connections",
     "gateway_errors_total",
     "gateway_produce_failures_total",
+    "audit_failures_total",
     "gateway_live_interruptions_total",
     "projector_lag",
     "projector_dead_letters_total",
@@ -256,11 +265,12 @@ locals {
             }
             metric_declaration = [
               {
-                # Connections per task (autoscaling, dashboard) and the failures to append.
+                # Connections per task (autoscaling, dashboard), the failures to append,
+                # and audit records the gateway could not write (it serves on without them).
                 source_labels    = ["job"]
                 label_matcher    = "^chat-gateway$"
                 dimensions       = [["ClusterName", "ServiceName"]]
-                metric_selectors = ["^gateway_connections$", "^gateway_produce_failures_total$", "^gateway_live_interruptions_total$"]
+                metric_selectors = ["^gateway_connections$", "^gateway_produce_failures_total$", "^gateway_live_interruptions_total$", "^audit_failures_total$"]
               },
               {
                 # The error codes answered with a 5xx status (unavailable 503, internal 500).
@@ -524,7 +534,10 @@ locals {
 # Creates the topics, migrates the CQL keyspace and registers the schemas; safe to run on
 # every deploy. Not a service: terraform/scripts/rollout.sh runs it with
 # `aws ecs run-task` before it moves the services to new task definitions, and stops if it
-# does not exit 0.
+# does not exit 0. The same task definition, with its command overridden, runs the
+# operator's commands (`chatctl users erase`, `holds`, `export`: terraform/README.md,
+# "Compliance operations") and the daily `chatctl retention apply` (compliance.tf). Its
+# task role may only unwrap data keys (the data-key KMS key's policy), for `export`.
 
 resource "aws_ecs_task_definition" "init" {
   family                   = local.workloads.init.family
@@ -536,6 +549,7 @@ resource "aws_ecs_task_definition" "init" {
   cpu                = 256
   memory             = 512
   execution_role_arn = aws_iam_role.execution["init"].arn
+  task_role_arn      = aws_iam_role.task["init"].arn
 
   runtime_platform {
     operating_system_family = local.runtime_platform.operating_system_family

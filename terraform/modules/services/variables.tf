@@ -252,6 +252,54 @@ variable "attachments" {
   default = null
 }
 
+# --- Compliance: the key-encryption key of crypto-shredding, retention -------------------
+
+variable "compliance" {
+  description = <<-EOT
+    Crypto-shredding (services/README.md, "Compliance"), as CHAT__COMPLIANCE__* of the gateway, every projector role and the chatctl task:
+    key_period_days: days one per-user data key seals (1 to 366). Retention destroys whole periods. Choose it once: the services number the periods by it, so changing it after content exists misplaces keys.
+    retention_days: content older than this becomes unreadable (0: kept forever). 0, or at least key_period_days. Above 0, a daily scheduled task runs `chatctl retention apply`.
+    retention_schedule: when that task runs (an EventBridge schedule expression, UTC).
+    key_cache_secs: how long a process keeps an unwrapped data key; an erasure reaches a process within this.
+    kek_deletion_window_days: waiting period (7 to 30) of the data-key KMS key's deletion. Deleting that key makes every message unreadable for good.
+  EOT
+  type = object({
+    key_period_days          = optional(number, 30)
+    retention_days           = optional(number, 0)
+    retention_schedule       = optional(string, "cron(15 3 * * ? *)")
+    key_cache_secs           = optional(number, 60)
+    kek_deletion_window_days = optional(number, 30)
+  })
+  default = {}
+
+  validation {
+    condition     = var.compliance.key_period_days >= 1 && var.compliance.key_period_days <= 366 && floor(var.compliance.key_period_days) == var.compliance.key_period_days
+    error_message = "compliance.key_period_days must be a whole number of days from 1 to 366."
+  }
+
+  validation {
+    condition = floor(var.compliance.retention_days) == var.compliance.retention_days && (
+      var.compliance.retention_days == 0 || var.compliance.retention_days >= var.compliance.key_period_days
+    )
+    error_message = "compliance.retention_days must be 0 (keep forever) or a whole number of days of at least compliance.key_period_days (retention destroys whole key periods)."
+  }
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.compliance.retention_schedule))
+    error_message = "compliance.retention_schedule must be an EventBridge schedule expression, cron(...) or rate(...)."
+  }
+
+  validation {
+    condition     = var.compliance.key_cache_secs >= 1 && floor(var.compliance.key_cache_secs) == var.compliance.key_cache_secs
+    error_message = "compliance.key_cache_secs must be a whole number of seconds, at least 1."
+  }
+
+  validation {
+    condition     = var.compliance.kek_deletion_window_days >= 7 && var.compliance.kek_deletion_window_days <= 30 && floor(var.compliance.kek_deletion_window_days) == var.compliance.kek_deletion_window_days
+    error_message = "compliance.kek_deletion_window_days must be a whole number from 7 to 30 (KMS's range)."
+  }
+}
+
 # --- Data stores (outputs of the kafka, cql, redis and schema_registry modules) --------
 
 variable "kafka_bootstrap_brokers" {

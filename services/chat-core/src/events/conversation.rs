@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use crate::ids::{ConversationId, MessageId, UserId};
+use crate::sealing::Sealed;
 use crate::time::UnixMillis;
 
 /// One state change of one conversation.
@@ -15,6 +16,10 @@ pub struct ConversationEvent {
     pub occurred_at: UnixMillis,
     pub gateway_id: String,
     pub payload: Payload,
+    /// v1.2: the payload's personal content, sealed (`crate::sealing`). When set, the
+    /// payload's body and attachment names, urls and object keys are empty until a
+    /// keyring opens the event (`chat_store::keyring::Keyring::open`).
+    pub sealed: Option<Sealed>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +66,17 @@ pub enum Payload {
         message_id: MessageId,
         client_msg_id: String,
     },
+    /// v1.2: a user was erased (their data keys are destroyed). Appended once to every
+    /// partition, with nil conversation and actor ids.
+    ContentErased {
+        user_id: UserId,
+    },
+    /// v1.2: retention destroyed the data keys of every period that ended before
+    /// `before`, except those of `kept_users` (legal holds). Once per partition.
+    ContentExpired {
+        before: UnixMillis,
+        kept_users: Vec<UserId>,
+    },
 }
 
 /// The payload of `ReactionAdded` and `ReactionRemoved`.
@@ -89,7 +105,18 @@ impl Payload {
             Payload::ConversationRenamed { .. } => "conversation_renamed",
             Payload::MessagePinned { .. } => "message_pinned",
             Payload::MessageUnpinned { .. } => "message_unpinned",
+            Payload::ContentErased { .. } => "content_erased",
+            Payload::ContentExpired { .. } => "content_expired",
         }
+    }
+
+    /// Events about the whole platform rather than one conversation (compliance
+    /// actions, with a nil conversation id): projections of conversations skip them.
+    pub fn is_platform_wide(&self) -> bool {
+        matches!(
+            self,
+            Payload::ContentErased { .. } | Payload::ContentExpired { .. }
+        )
     }
 }
 

@@ -18,6 +18,8 @@ pub struct NotificationRequested {
     pub reason: NotificationReason,
     pub coalesced_count: i32,
     pub occurred_at: UnixMillis,
+    /// v1.2: the preview sealed under the sender's data key; `preview` is then empty.
+    pub sealed_preview: Option<crate::sealing::Sealed>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

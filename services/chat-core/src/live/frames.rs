@@ -43,10 +43,12 @@ pub struct MessageView<'a> {
     pub attachments: Value,
     pub thread: Value,
     pub reactions: Value,
+    /// v1.2: its content can no longer be opened (`erased: true` on the wire).
+    pub erased: bool,
 }
 
 fn message_sent_body(m: &MessageView<'_>) -> Value {
-    json!({
+    let mut body = json!({
         "kind": "message_sent",
         "actor_id": m.sender_id,
         "occurred_at": m.created_at,
@@ -64,7 +66,14 @@ fn message_sent_body(m: &MessageView<'_>) -> Value {
         "attachments": m.attachments,
         "thread": m.thread,
         "reactions": m.reactions,
-    })
+    });
+    // Only when true, as on history's `message`: every other frame stays as it was.
+    if m.erased {
+        if let Some(o) = body.as_object_mut() {
+            o.insert("erased".into(), Value::Bool(true));
+        }
+    }
+    body
 }
 
 /// The protocol's attachment object as far as the log knows it. `url` is the gateway
@@ -133,6 +142,7 @@ pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
                 ),
                 thread: Value::Null,
                 reactions: Value::Array(vec![]),
+                erased: false,
             })
         }
         Payload::MessageEdited {
@@ -172,6 +182,10 @@ pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
         Payload::MessagePinned { message_id, .. } | Payload::MessageUnpinned { message_id, .. } => {
             json!({ "message_id": message_id.to_string() })
         }
+        // Never sent to clients (the fanout routes conversations' events only); the
+        // frame would name the user, nothing more.
+        Payload::ContentErased { user_id } => json!({ "user_id": user_id.to_string() }),
+        Payload::ContentExpired { before, .. } => json!({ "before": before.to_rfc3339() }),
     };
     if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
         b.extend(f);
@@ -220,6 +234,7 @@ mod tests {
             occurred_at: UnixMillis(1_700_000_000_000),
             gateway_id: "gw".into(),
             payload,
+            sealed: None,
         }
     }
 
@@ -299,12 +314,24 @@ mod tests {
             attachments: json!([]),
             thread: Value::Null,
             reactions: json!([]),
+            erased: false,
         };
         let mut replayed: Value =
             serde_json::from_str(&replayed_message_frame(&replayed_view, Some(5))).unwrap();
         assert_eq!(replayed["replayed"], true);
         replayed.as_object_mut().unwrap().remove("replayed");
         assert_eq!(replayed, live);
+        assert!(live["event"].get("erased").is_none());
+        // v1.2: an erased message says so, with no body.
+        let erased_view = MessageView {
+            body: None,
+            erased: true,
+            ..replayed_view
+        };
+        let erased: Value =
+            serde_json::from_str(&replayed_message_frame(&erased_view, Some(5))).unwrap();
+        assert_eq!(erased["event"]["erased"], true);
+        assert_eq!(erased["event"]["body"], Value::Null);
     }
 
     #[test]

@@ -57,6 +57,7 @@ fn table(settings: &Settings, args: LagArgs) -> Result<()> {
         topics.presence.clone(),
         topics.notifications.clone(),
         topics.dead_letter.clone(),
+        topics.audit.clone(),
     ];
     println!(
         "{:<36} {:<32} {:>9} {:>12} {:>12} {:>10}",

@@ -1,7 +1,13 @@
+pub mod audited;
+pub mod erase;
+pub mod export;
 pub mod health;
+pub mod holds;
 pub mod lag;
 pub mod migrate;
+pub mod platform_events;
 pub mod rebuild;
+pub mod retention;
 pub mod schemas;
 pub mod tail;
 pub mod topics;

@@ -1,6 +1,15 @@
 //! Creating conversations and changing who is in them.
+//!
+//! Group creation and every change of a group's members or admins is audited
+//! (`chat.audit`) once its event is in the log: actor = the acting user, subject = the
+//! conversation, `user_id` in the details. An addition or removal the rules refuse is
+//! audited too, with outcome `denied`. A direct conversation's creation is not an
+//! administrative act and is not audited.
 
-use chat_core::events::{ConversationCreated, ConversationKind, Payload};
+use std::net::IpAddr;
+
+use chat_core::audit::{Actor, AuditAction, Outcome, Subject};
+use chat_core::events::{AuditEvent, ConversationCreated, ConversationKind, Payload};
 use chat_core::ids::{ConversationId, UserId};
 use chat_core::rules;
 use chat_store::membership::CREATION_POLL;
@@ -17,6 +26,7 @@ pub async fn create_group(
     creator: UserId,
     name: Option<ConversationName>,
     invited: Vec<UserId>,
+    from: IpAddr,
 ) -> Result<ConversationId, ActionError> {
     let mut members = vec![creator];
     for u in invited {
@@ -50,6 +60,22 @@ pub async fn create_group(
         }),
     );
     state.appender.append(&ev).await?;
+    // In the log: audited whether or not the write-through below succeeds.
+    let member_list: Vec<String> = members.iter().map(UserId::to_string).collect();
+    state.audit(
+        audited(
+            state,
+            creator,
+            c,
+            AuditAction::ConversationCreated,
+            Outcome::Ok,
+            from,
+        )
+        .detail("kind", "group")
+        .detail("member_count", members.len())
+        .detail("members", member_list.join(","))
+        .detail("admins", creator),
+    );
     // Not best effort: "a send right after the create call returned must succeed", so the
     // create fails (and the client retries) if the record cannot be written.
     state
@@ -126,29 +152,53 @@ async fn append_direct(
 
 /// Add `user` to a group (as an admin when `as_admin`, which only admins may ask). Adding
 /// a member again is a no-op, except that an admin may promote an existing member.
+///
+/// Audited: a new member is `member_added` (details `user_id`, `as_admin`); whoever
+/// becomes an admin by it, new member or promoted one, is also `admin_granted`. A no-op
+/// is not audited.
 pub async fn add_member(
     state: &AppState,
     caller: UserId,
     c: ConversationId,
     user: UserId,
     as_admin: bool,
+    from: IpAddr,
 ) -> Result<(), ActionError> {
     let standing = require_member(state, c, caller).await?;
-    rules::may_add_member(standing, as_admin, state.who_may_add)?;
-    if let Some(existing) = state.membership.membership(c, user).await? {
-        if existing.is_admin || !as_admin {
-            return Ok(());
-        }
-    } else if !state.accounts.exists(user).await? {
-        return Err(ActionError::NotFound("user"));
-    } else {
-        // Checked before appending, so concurrent additions to a nearly full group may
-        // overshoot by as many as race; each later addition is refused.
-        let most = state.settings.max_group_members;
-        if state.membership.member_count(c).await? >= most {
-            return Err(ActionError::GroupFull(most));
-        }
+    if let Err(refusal) = rules::may_add_member(standing, as_admin, state.who_may_add) {
+        let action = if refusal == rules::Refusal::PromotionByNonAdmin {
+            AuditAction::AdminGranted
+        } else {
+            AuditAction::MemberAdded
+        };
+        state.audit(
+            audited(state, caller, c, action, Outcome::Denied, from)
+                .detail("user_id", user)
+                .detail("as_admin", as_admin)
+                .detail("reason", refusal),
+        );
+        return Err(refusal.into());
     }
+    let already_member = match state.membership.membership(c, user).await? {
+        Some(existing) => {
+            if existing.is_admin || !as_admin {
+                return Ok(());
+            }
+            true
+        }
+        None => {
+            if !state.accounts.exists(user).await? {
+                return Err(ActionError::NotFound("user"));
+            }
+            // Checked before appending, so concurrent additions to a nearly full group
+            // may overshoot by as many as race; each later addition is refused.
+            let most = state.settings.max_group_members;
+            if state.membership.member_count(c).await? >= most {
+                return Err(ActionError::GroupFull(most));
+            }
+            false
+        }
+    };
     let added = Payload::MemberAdded {
         user_id: user,
         as_admin,
@@ -157,17 +207,63 @@ pub async fn add_member(
         .appender
         .append(&event(state, c, caller, added))
         .await?;
+    // In the log: audited whether or not the write-through below succeeds.
+    if !already_member {
+        state.audit(
+            audited(
+                state,
+                caller,
+                c,
+                AuditAction::MemberAdded,
+                Outcome::Ok,
+                from,
+            )
+            .detail("user_id", user)
+            .detail("as_admin", as_admin),
+        );
+    }
+    if as_admin {
+        state.audit(
+            audited(
+                state,
+                caller,
+                c,
+                AuditAction::AdminGranted,
+                Outcome::Ok,
+                from,
+            )
+            .detail("user_id", user)
+            .detail("new_member", !already_member),
+        );
+    }
     Ok(state.membership.member_added(c, user, as_admin).await?)
 }
 
+/// Remove `user` from a group (a member leaving is `user` = `caller`). Audited as
+/// `member_removed` (details `user_id`), or `denied` when the rules refuse it.
 pub async fn remove_member(
     state: &AppState,
     caller: UserId,
     c: ConversationId,
     user: UserId,
+    from: IpAddr,
 ) -> Result<(), ActionError> {
     let standing = require_member(state, c, caller).await?;
-    rules::may_remove_member(caller, user, standing)?;
+    if let Err(refusal) = rules::may_remove_member(caller, user, standing) {
+        state.audit(
+            audited(
+                state,
+                caller,
+                c,
+                AuditAction::MemberRemoved,
+                Outcome::Denied,
+                from,
+            )
+            .detail("user_id", user)
+            .detail("reason", refusal),
+        );
+        return Err(refusal.into());
+    }
     if state.membership.membership(c, user).await?.is_none() {
         return Err(ActionError::NotFound("member"));
     }
@@ -180,5 +276,36 @@ pub async fn remove_member(
             Payload::MemberRemoved { user_id: user },
         ))
         .await?;
+    state.audit(
+        audited(
+            state,
+            caller,
+            c,
+            AuditAction::MemberRemoved,
+            Outcome::Ok,
+            from,
+        )
+        .detail("user_id", user),
+    );
     Ok(state.membership.member_removed(c, user).await?)
+}
+
+/// The audit record of `actor` doing `action` to conversation `c` from `from`.
+fn audited(
+    state: &AppState,
+    actor: UserId,
+    c: ConversationId,
+    action: AuditAction,
+    outcome: Outcome,
+    from: IpAddr,
+) -> AuditEvent {
+    state
+        .audit_log
+        .event(
+            Actor::User(actor),
+            action,
+            Subject::conversation(c),
+            outcome,
+        )
+        .with_source_ip(Some(from))
 }

@@ -142,6 +142,9 @@ impl From<ActionError> for ApiError {
             ActionError::InFlight(what) => ApiError::unavailable(what),
             ActionError::Store(e) => e.into(),
             ActionError::Append(AppendError::Unencodable) => ApiError::internal(),
+            ActionError::Append(AppendError::Erased) => {
+                ApiError::new(ErrorCode::Forbidden, e.to_string())
+            }
             ActionError::Append(e) => ApiError::unavailable(e),
         }
     }
@@ -160,6 +163,7 @@ fn event(
         occurred_at: UnixMillis::now(),
         gateway_id: state.settings.gateway_id.clone(),
         payload,
+        sealed: None,
     }
 }
 

@@ -3,7 +3,8 @@
 //! records.
 //!
 //! - [`settings`]: `[gateway.attachments]` (endpoint, bucket, limits, allowed types);
-//! - [`credentials`]: static keys, or the task role's (ECS container credentials);
+//! - `chat_core::aws_credentials`: static keys, or the task role's (ECS container
+//!   credentials), shared with the KMS key-encryption key;
 //! - [`storage`]: presigned PUT and GET, and the HEAD that checks an upload before a
 //!   message may carry it.
 //!
@@ -17,7 +18,6 @@
 //! working URL and frames rendered anywhere (the fanout role has no storage
 //! credentials) carry a URL that stays valid.
 
-pub mod credentials;
 pub mod settings;
 pub mod storage;
 

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use chat_core::aws_credentials::{AwsCredentials, CredentialSource, CredentialsError};
 use rusty_s3::actions::{GetObject, HeadObject, PutObject, S3Action};
-use rusty_s3::{Bucket, Method, UrlStyle};
+use rusty_s3::{Bucket, Credentials, Method, UrlStyle};
 
-use super::credentials::CredentialSource;
 use super::AttachmentSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,23 @@ pub enum StorageError {
     Setup(String),
     #[error("object storage unreachable: {0}")]
     Unreachable(String),
+}
+
+impl From<CredentialsError> for StorageError {
+    fn from(e: CredentialsError) -> Self {
+        match e {
+            CredentialsError::Setup(m) => Self::Setup(format!("gateway.attachments: {m}")),
+            CredentialsError::Unreachable(m) => Self::Unreachable(m),
+        }
+    }
+}
+
+/// The shared credentials in the form rusty-s3 signs with.
+fn s3_credentials(c: AwsCredentials) -> Credentials {
+    match c.session_token {
+        Some(token) => Credentials::new_with_token(c.access_key_id, c.secret_access_key, token),
+        None => Credentials::new(c.access_key_id, c.secret_access_key),
+    }
 }
 
 /// What a HEAD found.
@@ -85,7 +102,10 @@ impl ObjectStore {
         Ok(Self {
             internal: bucket(&s.endpoint, s)?,
             public: bucket(public_endpoint, s)?,
-            credentials: CredentialSource::new(&s.access_key_id, s.secret_access_key.expose())?,
+            credentials: CredentialSource::configured_or_task_role(
+                &s.access_key_id,
+                s.secret_access_key.expose(),
+            )?,
             http,
             ttl: Duration::from_secs(s.url_ttl_secs),
         })
@@ -104,7 +124,7 @@ impl ObjectStore {
         content_type: &str,
         filename: &str,
     ) -> Result<PresignedPut, StorageError> {
-        let credentials = self.credentials.current(&self.http).await?;
+        let credentials = s3_credentials(self.credentials.current(&self.http).await?);
         let mut put = PutObject::new(&self.public, Some(&credentials), key);
         let encoded = percent_encode(filename);
         put.headers_mut()
@@ -123,7 +143,7 @@ impl ObjectStore {
 
     /// Retag an upload `attached`, so the lifecycle rule no longer expires it.
     pub async fn mark_attached(&self, key: &str) -> Result<(), StorageError> {
-        let credentials = self.credentials.current(&self.http).await?;
+        let credentials = s3_credentials(self.credentials.current(&self.http).await?);
         let url = rusty_s3::signing::sign(
             &jiff::Timestamp::now(),
             Method::Put,
@@ -168,7 +188,7 @@ impl ObjectStore {
         encoded_filename: Option<&str>,
         content_type: &str,
     ) -> Result<String, StorageError> {
-        let credentials = self.credentials.current(&self.http).await?;
+        let credentials = s3_credentials(self.credentials.current(&self.http).await?);
         let mut get = GetObject::new(&self.public, Some(&credentials), key);
         let inline = content_type.starts_with("image/");
         let disposition = match encoded_filename {
@@ -190,7 +210,7 @@ impl ObjectStore {
 
     /// The object at `key`, or None when there is none.
     pub async fn head(&self, key: &str) -> Result<Option<StoredObject>, StorageError> {
-        let credentials = self.credentials.current(&self.http).await?;
+        let credentials = s3_credentials(self.credentials.current(&self.http).await?);
         let url = HeadObject::new(&self.internal, Some(&credentials), key).sign(self.ttl);
         let answer = self
             .http

@@ -7,6 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use chat_core::audit::{Actor, AuditAction, Outcome, Subject};
 use chat_core::ids::UserId;
 
 use super::tokens::Principal;
@@ -43,10 +44,28 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     })?;
     match &principal.external {
         Some(external) => {
-            state
+            let provisioned = state
                 .accounts
                 .ensure_external(principal.user_id, external)
-                .await?
+                .await?;
+            if let Some(username) = provisioned {
+                // No address here: the extractor does not see the connection. The
+                // request that provisioned the account is audited with it if it is one
+                // that is audited.
+                let user = principal.user_id;
+                state.audit(
+                    state
+                        .audit_log
+                        .event(
+                            Actor::User(user),
+                            AuditAction::UserCreated,
+                            Subject::user(user),
+                            Outcome::Ok,
+                        )
+                        .detail("username", username)
+                        .detail("method", "sso"),
+                );
+            }
         }
         // Our own tokens are issued at sign-in, but a token for an id with no account
         // (a forged secret's, or one issued by another deployment sharing it) must not

@@ -18,6 +18,8 @@ use crate::error::{ApiError, ErrorCode};
 /// What a sign-in or a refresh hands the client.
 pub struct Issued {
     pub user_id: UserId,
+    /// The sign-in the tokens belong to (named in audit records; not a secret).
+    pub sign_in: SignInId,
     pub access_token: String,
     pub expires_at: UnixMillis,
     /// The next refresh token and when the sign-in ends if unused; none when a tab
@@ -30,6 +32,10 @@ pub enum SignInError {
     /// Unknown, expired, signed out, reused or revoked: the client must sign in.
     #[error("the session is not valid; sign in again")]
     Refused,
+    /// A refresh token was presented a second time: its sign-in is now revoked. The
+    /// client is told what `Refused` tells it; the gateway audits the revocation.
+    #[error("the session is not valid; sign in again")]
+    Reused { user: UserId, sign_in: SignInId },
     #[error("this account is deactivated")]
     Deactivated,
     #[error(transparent)]
@@ -41,7 +47,9 @@ pub enum SignInError {
 impl From<SignInError> for ApiError {
     fn from(e: SignInError) -> Self {
         match e {
-            SignInError::Refused => ApiError::new(ErrorCode::Unauthenticated, e.to_string()),
+            SignInError::Refused | SignInError::Reused { .. } => {
+                ApiError::new(ErrorCode::Unauthenticated, e.to_string())
+            }
             SignInError::Deactivated => ApiError::new(ErrorCode::Forbidden, e.to_string()),
             SignInError::Store(e) => e.into(),
             SignInError::Token(e) => {
@@ -87,6 +95,7 @@ impl SignIns {
         let (access_token, expires_at) = tokens.issue(user, sign_in, created)?;
         Ok(Issued {
             user_id: user,
+            sign_in,
             access_token,
             expires_at,
             refresh: Some((refresh, self.refresh_expiry())),
@@ -118,13 +127,14 @@ impl SignIns {
             Rotation::Reused { user } => {
                 metrics::counter!("gateway_refresh_reuse_total").increment(1);
                 tracing::warn!(%user, %sign_in, "a refresh token was used twice; the sign-in is revoked");
-                return Err(SignInError::Refused);
+                return Err(SignInError::Reused { user, sign_in });
             }
             Rotation::Revoked | Rotation::Unknown => return Err(SignInError::Refused),
         };
         let (access_token, expires_at) = tokens.issue(user, sign_in, created)?;
         Ok(Issued {
             user_id: user,
+            sign_in,
             access_token,
             expires_at,
             refresh,

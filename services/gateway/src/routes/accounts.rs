@@ -3,6 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use chat_core::audit::{Actor, AuditAction, Outcome, Subject};
 use chat_core::ids::UserId;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,6 +40,19 @@ pub async fn register(
         .create(&username, &display_name, &hash)
         .await?;
     tracing::info!(%user_id, username = username.as_str(), "account created");
+    state.audit(
+        state
+            .audit_log
+            .event(
+                Actor::User(user_id),
+                AuditAction::UserCreated,
+                Subject::user(user_id),
+                Outcome::Ok,
+            )
+            .with_source_ip(Some(from))
+            .detail("username", username.as_str())
+            .detail("method", "password"),
+    );
     Ok((StatusCode::CREATED, ApiJson(json!({ "user_id": user_id }))))
 }
 

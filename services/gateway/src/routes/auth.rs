@@ -5,15 +5,19 @@
 //! `"session": "cookie"`: the refresh token then travels only in the `HttpOnly` cookie
 //! (`auth::cookie`), and using it needs the anti-forgery header.
 
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chat_core::audit::{Actor, AuditAction, Outcome, Subject, SubjectKind};
+use chat_core::ids::UserId;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::ApiJson;
-use crate::auth::sign_ins::Issued;
+use crate::auth::sign_ins::{Issued, SignInError};
 use crate::auth::{cookie, Authenticated};
 use crate::domain::{Password, Username};
 use crate::error::{ApiError, ErrorCode};
@@ -44,6 +48,8 @@ pub async fn sign_in(
     ApiJson(l): ApiJson<SignIn>,
 ) -> Result<Response, ApiError> {
     // Before the password is checked: guesses are counted per account and per address.
+    // A throttled attempt is not audited (a flood of them would flood the trail too);
+    // `gateway_throttled_total` counts them.
     state.throttles.sign_in(from, &l.username).await?;
     let bad = || {
         ApiError::new(
@@ -63,17 +69,83 @@ pub async fn sign_in(
     let ok = state.passwords.verify(l.password, stored).await?;
     let user_id = match (ok, user_id) {
         (true, Some(u)) => u,
-        _ => return Err(bad()),
+        _ => {
+            audit_sign_in_failed(&state, from, &l.username, user_id, "bad_credentials");
+            return Err(bad());
+        }
     };
     if deactivated {
+        audit_sign_in_failed(&state, from, &l.username, Some(user_id), "deactivated");
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "this account is deactivated",
         ));
     }
-    let issued = state.sign_ins.start(&state.tokens, user_id).await?;
+    let issued = match state.sign_ins.start(&state.tokens, user_id).await {
+        Ok(issued) => issued,
+        Err(e) => {
+            if matches!(e, SignInError::Deactivated) {
+                audit_sign_in_failed(&state, from, &l.username, Some(user_id), "deactivated");
+            }
+            return Err(e.into());
+        }
+    };
+    // The sign-in and its first access and refresh tokens: one record (`sign_in`).
+    state.audit(
+        state
+            .audit_log
+            .event(
+                Actor::User(user_id),
+                AuditAction::SignIn,
+                Subject::user(user_id),
+                Outcome::Ok,
+            )
+            .with_source_ip(Some(from))
+            .detail("username", l.username.trim())
+            .detail("sign_in_id", issued.sign_in)
+            .detail("method", "password"),
+    );
     Ok(answer(&state, issued, l.session))
 }
+
+/// A refused sign-in. The actor is the account the username names (when it names one
+/// that signs in with a password), else `anonymous`; the username as typed is kept in
+/// the details, at most [`AUDITED_USERNAME_CHARS`] characters of it.
+fn audit_sign_in_failed(
+    state: &AppState,
+    from: IpAddr,
+    attempted: &str,
+    user: Option<UserId>,
+    reason: &str,
+) {
+    let (actor, subject) = match user {
+        Some(u) => (Actor::User(u), Subject::user(u)),
+        None => (
+            Actor::Anonymous,
+            Subject {
+                kind: SubjectKind::User,
+                id: String::new(),
+            },
+        ),
+    };
+    let attempted: String = attempted
+        .trim()
+        .chars()
+        .take(AUDITED_USERNAME_CHARS)
+        .collect();
+    state.audit(
+        state
+            .audit_log
+            .event(actor, AuditAction::SignInFailed, subject, Outcome::Denied)
+            .with_source_ip(Some(from))
+            .detail("username", attempted)
+            .detail("reason", reason),
+    );
+}
+
+/// Anything typed as a username is kept in a failed sign-in's record up to this length:
+/// enough for every valid username, not a way to write arbitrary text into the trail.
+const AUDITED_USERNAME_CHARS: usize = 64;
 
 #[derive(Deserialize, Default)]
 pub struct RefreshRequest {
@@ -84,6 +156,7 @@ pub struct RefreshRequest {
 
 pub async fn refresh(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     headers: HeaderMap,
     ApiJson(r): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
@@ -108,6 +181,24 @@ pub async fn refresh(
     let issued = match state.sign_ins.refresh(&state.tokens, &presented).await {
         Ok(i) => i,
         Err(e) => {
+            // A copied refresh token: the sign-in it belongs to is revoked (a refresh
+            // token that is merely unknown or expired names nobody and is not audited).
+            if let SignInError::Reused { user, sign_in } = &e {
+                state.audit(
+                    state
+                        .audit_log
+                        .event(
+                            Actor::User(*user),
+                            AuditAction::TokenRevoked,
+                            Subject::user(*user),
+                            Outcome::Ok,
+                        )
+                        .with_source_ip(Some(from))
+                        .detail("reason", "refresh_token_reused")
+                        .detail("scope", "sign_in")
+                        .detail("sign_in_id", sign_in),
+                );
+            }
             // A dead cookie is removed, so the browser stops presenting it.
             let mut response = ApiError::from(e).into_response();
             if mode == SessionMode::Cookie {
@@ -119,13 +210,29 @@ pub async fn refresh(
             return Ok(response);
         }
     };
+    let token_issued = |outcome: Outcome| {
+        state
+            .audit_log
+            .event(
+                Actor::User(issued.user_id),
+                AuditAction::TokenIssued,
+                Subject::user(issued.user_id),
+                outcome,
+            )
+            .with_source_ip(Some(from))
+            .detail("via", "refresh")
+            .detail("sign_in_id", issued.sign_in)
+            .detail("refresh_rotated", issued.refresh.is_some())
+    };
     // A deactivated account stops refreshing even if Redis forgot its revocation.
     if state.accounts.is_deactivated(issued.user_id).await? {
+        state.audit(token_issued(Outcome::Denied).detail("reason", "deactivated"));
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "this account is deactivated",
         ));
     }
+    state.audit(token_issued(Outcome::Ok));
     Ok(answer(&state, issued, mode))
 }
 
@@ -137,11 +244,32 @@ pub struct SignOut {
 
 pub async fn sign_out(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     Authenticated(caller): Authenticated,
     ApiJson(s): ApiJson<SignOut>,
 ) -> Result<Response, ApiError> {
     state.sign_ins.sign_out(&caller, s.everywhere).await?;
     tracing::info!(user = %caller.user_id, everywhere = s.everywhere, "signed out");
+    // SSO tokens have no sign-in of ours: signing out ends every token of the user.
+    let scope = match (caller.sign_in, s.everywhere) {
+        (Some(_), false) => "sign_in",
+        _ => "everywhere",
+    };
+    let mut revoked = state
+        .audit_log
+        .event(
+            Actor::User(caller.user_id),
+            AuditAction::TokenRevoked,
+            Subject::user(caller.user_id),
+            Outcome::Ok,
+        )
+        .with_source_ip(Some(from))
+        .detail("reason", "sign_out")
+        .detail("scope", scope);
+    if let Some(sign_in) = caller.sign_in {
+        revoked = revoked.detail("sign_in_id", sign_in);
+    }
+    state.audit(revoked);
     let secure = state.settings.auth.cookie_secure;
     Ok((
         StatusCode::NO_CONTENT,
@@ -164,10 +292,22 @@ pub async fn change_password(
     ApiJson(c): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let user = caller.user_id;
+    let password_changed = |outcome: Outcome| {
+        state
+            .audit_log
+            .event(
+                Actor::User(user),
+                AuditAction::PasswordChanged,
+                Subject::user(user),
+                outcome,
+            )
+            .with_source_ip(Some(from))
+    };
     // A stolen access token must not become a fast password oracle: the same buckets
     // as sign-in.
     state.throttles.sign_in(from, &user.to_string()).await?;
     let Some(stored) = state.accounts.password_hash(user).await? else {
+        state.audit(password_changed(Outcome::Denied).detail("reason", "no_password"));
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "this account signs in through single sign-on and has no password",
@@ -179,6 +319,7 @@ pub async fn change_password(
         .verify(c.current_password, Some(stored))
         .await?
     {
+        state.audit(password_changed(Outcome::Denied).detail("reason", "wrong_password"));
         return Err(ApiError::new(
             ErrorCode::WrongPassword,
             "the current password is wrong",
@@ -191,6 +332,8 @@ pub async fn change_password(
     state.accounts.set_password_hash(user, &hash).await?;
     state.sign_ins.revoke_all(user).await?;
     tracing::info!(%user, "password changed; every sign-in revoked");
+    // One record: a password change always revokes every sign-in of the user.
+    state.audit(password_changed(Outcome::Ok).detail("revoked", "every_sign_in"));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -16,6 +16,7 @@ use crate::auth::AuthUser;
 use crate::domain::{message_content, ConversationName};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+use crate::throttle::ClientAddress;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +36,7 @@ pub struct NewConversation {
 
 pub async fn create(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     AuthUser(user): AuthUser,
     ApiJson(req): ApiJson<NewConversation>,
 ) -> Result<(StatusCode, ApiJson<Value>), ApiError> {
@@ -45,7 +47,8 @@ pub async fn create(
                 .as_deref()
                 .map(ConversationName::parse)
                 .transpose()?;
-            let c = actions::conversations::create_group(&state, user, name, req.members).await?;
+            let c =
+                actions::conversations::create_group(&state, user, name, req.members, from).await?;
             Ok((
                 StatusCode::CREATED,
                 ApiJson(json!({ "conversation_id": c })),
@@ -80,23 +83,25 @@ pub struct NewMember {
 
 pub async fn add_member(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<NewMember>,
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
-    actions::conversations::add_member(&state, user, c, req.user_id, req.admin).await?;
+    actions::conversations::add_member(&state, user, c, req.user_id, req.admin, from).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn remove_member(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     AuthUser(user): AuthUser,
     Path((id, member)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let member: UserId = parse_id(&member, "user id")?;
-    actions::conversations::remove_member(&state, user, c, member).await?;
+    actions::conversations::remove_member(&state, user, c, member, from).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,6 +6,7 @@
 //! Only members may mute; others get `not_member` as everywhere else.
 
 use axum::extract::{Path, State};
+use chat_core::audit::{Actor, AuditAction, Outcome, Subject};
 use chat_core::ids::{ConversationId, UserId};
 use serde_json::{json, Value};
 
@@ -14,21 +15,24 @@ use super::ApiJson;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::throttle::ClientAddress;
 
 pub async fn mute(
     state: State<AppState>,
+    from: ClientAddress,
     user: AuthUser,
     id: Path<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    set(state, user, id, true).await
+    set(state, from, user, id, true).await
 }
 
 pub async fn unmute(
     state: State<AppState>,
+    from: ClientAddress,
     user: AuthUser,
     id: Path<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    set(state, user, id, false).await
+    set(state, from, user, id, false).await
 }
 
 pub async fn show(
@@ -41,14 +45,33 @@ pub async fn show(
     Ok(body(c, muted))
 }
 
+/// Mute or unmute, audited as `conversation_muted` / `conversation_unmuted` (every
+/// request that succeeds, also one that changed nothing).
 async fn set(
     State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     muted: bool,
 ) -> Result<ApiJson<Value>, ApiError> {
     let c = member_conversation(&state, user, &id).await?;
     state.mutes.set_muted(c.0, user.0, muted).await?;
+    let action = if muted {
+        AuditAction::ConversationMuted
+    } else {
+        AuditAction::ConversationUnmuted
+    };
+    state.audit(
+        state
+            .audit_log
+            .event(
+                Actor::User(user),
+                action,
+                Subject::conversation(c),
+                Outcome::Ok,
+            )
+            .with_source_ip(Some(from)),
+    );
     Ok(body(c, muted))
 }
 

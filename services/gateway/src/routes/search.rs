@@ -4,7 +4,7 @@
 //! The gateway names the conversations (the caller's, or the one asked for once its
 //! membership is checked) and asks every search node (`crate::search`); the messages
 //! themselves come from history, so a result shows the message as it is now, and one
-//! deleted since it was indexed is left out.
+//! deleted or erased since it was indexed is left out.
 
 use axum::extract::{Query, State};
 use chat_core::ids::ConversationId;
@@ -124,7 +124,8 @@ pub async fn search(
         .zip(messages)
         // Deleted since it was indexed, or not yet in history: not shown.
         .filter_map(|(hit, message)| {
-            let message = message.filter(|m| m.deleted_at.is_none())?;
+            // Deleted, or erased since it was indexed (the index drops it soon after).
+            let message = message.filter(|m| m.deleted_at.is_none() && !m.erased)?;
             Some(json!({ "message": message, "highlights": hit.highlights }))
         })
         .collect();

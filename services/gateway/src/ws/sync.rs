@@ -132,6 +132,7 @@ fn view(m: &StoredMessage) -> MessageView<'_> {
         attachments: serde_json::Value::Array(m.attachments.clone()),
         thread: json(serde_json::to_value(&m.thread)),
         reactions: json(serde_json::to_value(&m.reactions)),
+        erased: m.erased,
     }
 }
 

@@ -66,6 +66,12 @@ pub fn record_of(c: &Claimed) -> NotificationRequested {
         },
         coalesced_count: c.count.clamp(1, i32::MAX as i64) as i32,
         occurred_at: UnixMillis(p.occurred_at),
+        // Bytes this projector wrote; bytes that do not parse are dropped (the preview is
+        // then empty) rather than holding up every notification behind them.
+        sealed_preview: p
+            .sealed_preview
+            .as_deref()
+            .and_then(|b| chat_core::sealing::Sealed::from_bytes(b).ok()),
     }
 }
 

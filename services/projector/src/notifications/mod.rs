@@ -59,6 +59,9 @@ pub struct Notifications {
     /// Conversation id -> is it direct (kinds never change).
     pub direct: Mutex<HashMap<ConversationId, bool>>,
     pub usernames: Mutex<HashMap<UserId, String>>,
+    /// Opens bodies (mentions are found in the clear) and seals previews again: the
+    /// coalescing state in Redis and the notifications topic hold them sealed.
+    pub keyring: Arc<chat_store::keyring::Keyring>,
 }
 
 /// What one conversation's messages need.
@@ -151,15 +154,27 @@ impl Projection for Notifications {
 
     async fn apply(
         &self,
-        records: Vec<Logged<ConversationEvent>>,
+        mut records: Vec<Logged<ConversationEvent>>,
     ) -> Result<Vec<Rejection>, ProjectionError> {
         let now = UnixMillis::now();
         let oldest = now.0 - self.max_age.as_millis() as i64;
+        // Open the messages that may be notified; an erased one is not.
+        let mut erased: HashSet<uuid::Uuid> = HashSet::new();
+        for r in records.iter_mut() {
+            if r.event.occurred_at.0 >= oldest
+                && matches!(r.event.payload, Payload::MessageSent(_))
+                && crate::opening::open(&self.keyring, &mut r.event).await?
+                    == chat_store::keyring::Opened::Erased
+            {
+                erased.insert(r.event.event_id);
+            }
+        }
         let mut messages: Vec<(&Logged<ConversationEvent>, &MessageSent)> = Vec::new();
         let mut reactions: Vec<(&Logged<ConversationEvent>, &Reaction)> = Vec::new();
         for r in &records {
             let fresh = r.event.occurred_at.0 >= oldest;
             match &r.event.payload {
+                Payload::MessageSent(_) if erased.contains(&r.event.event_id) => {}
                 Payload::MessageSent(m) if m.kind != MessageKind::System => {
                     if fresh {
                         messages.push((r, m));
@@ -212,6 +227,31 @@ impl Projection for Notifications {
         let mut items: Vec<(Pending, bool)> = Vec::new();
         for (r, m) in &messages {
             let f = by_conversation[&r.event.conversation_id];
+            // The preview, sealed under the sender's key again if the message was.
+            let (preview, sealed_preview) = match r.event.sealed {
+                None => (rules::preview(&m.body), None),
+                Some(_) => {
+                    let content = chat_core::sealing::Content {
+                        body: rules::preview(&m.body),
+                        attachments: Vec::new(),
+                    };
+                    match self
+                        .keyring
+                        .seal_content(
+                            r.event.actor_id.0,
+                            r.event.occurred_at,
+                            m.message_id.0,
+                            &content,
+                        )
+                        .await
+                    {
+                        Ok(sealed) => (String::new(), Some(sealed.to_bytes())),
+                        // Erased since it was read: nothing to notify.
+                        Err(chat_store::keyring::SealError::Erased(_)) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            };
             let decided = rules::recipients(&rules::Facts {
                 sender: r.event.actor_id,
                 body: &m.body,
@@ -229,9 +269,10 @@ impl Projection for Notifications {
                         message_id: m.message_id.0,
                         seq: r.offset,
                         sender_id: r.event.actor_id.0,
-                        preview: rules::preview(&m.body),
+                        preview: preview.clone(),
                         reason: reason.symbol().to_string(),
                         occurred_at: r.event.occurred_at.0,
+                        sealed_preview: sealed_preview.clone(),
                     },
                     reason == NotificationReason::Mention,
                 ));
@@ -265,6 +306,7 @@ impl Projection for Notifications {
                     preview: rules::preview(&format!("reacted {}", reaction.emoji)),
                     reason: NotificationReason::Reaction.symbol().to_string(),
                     occurred_at: r.event.occurred_at.0,
+                    sealed_preview: None,
                 },
                 false,
             ));

@@ -25,6 +25,8 @@ pub struct Fields {
     pub sort_key: Field,
     pub body: Field,
     pub filenames: Field,
+    /// v1.2: who wrote it, so an erasure deletes their documents.
+    pub sender_id: Field,
 }
 
 pub fn schema() -> (Schema, Fields) {
@@ -43,6 +45,7 @@ pub fn schema() -> (Schema, Fields) {
         sort_key: b.add_i64_field(SORT_KEY, INDEXED | FAST | STORED),
         body: b.add_text_field("body", words.clone()),
         filenames: b.add_text_field("filenames", words),
+        sender_id: b.add_text_field("sender_id", STRING | STORED),
     };
     (b.build(), fields)
 }

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chat_core::config::{ConfigError, Section};
-use chat_core::events::{ConversationEvent, Logged, Rejection};
+use chat_core::events::{ConversationEvent, Logged, Payload, Rejection};
 use chat_core::search::{SearchHits, SearchRequest};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
@@ -179,6 +179,8 @@ impl Shards {
 /// The projection: each chunk's records, by partition, into their shards.
 pub struct Search {
     pub shards: Arc<Shards>,
+    /// Opens bodies to index them. Erased content opens to nothing and is not indexed.
+    pub keyring: Arc<chat_store::keyring::Keyring>,
 }
 
 impl Projection for Search {
@@ -191,8 +193,19 @@ impl Projection for Search {
 
     async fn apply(
         &self,
-        records: Vec<Logged<ConversationEvent>>,
+        mut records: Vec<Logged<ConversationEvent>>,
     ) -> Result<Vec<Rejection>, ProjectionError> {
+        // In log order, so a `ContentErased` drops the user's cached keys before any
+        // later record of theirs is opened.
+        for r in records.iter_mut() {
+            match &r.event.payload {
+                Payload::ContentErased { user_id } => self.keyring.forget_owner(user_id.0),
+                Payload::ContentExpired { .. } => self.keyring.forget_all(),
+                _ => {
+                    crate::opening::open(&self.keyring, &mut r.event).await?;
+                }
+            }
+        }
         let shards = self.shards.clone();
         tokio::task::spawn_blocking(move || {
             let mut by_partition: BTreeMap<i32, Vec<Logged<ConversationEvent>>> = BTreeMap::new();

@@ -44,6 +44,7 @@ struct Position {
 #[derive(Clone)]
 struct Indexed {
     conversation_id: Uuid,
+    sender_id: Uuid,
     seq: i64,
     sort_key: SortKey,
     body: String,
@@ -69,7 +70,19 @@ impl Shard {
         std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(dir.into(), e))?;
         let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
         let (schema, fields) = fields::schema();
-        let index = Index::open_or_create(directory, schema)?;
+        let index = match Index::open_or_create(directory, schema.clone()) {
+            Ok(index) => index,
+            // An index of an older layout (before `sender_id`): it is derived data, so
+            // it is dropped and rebuilt from the log rather than migrated.
+            Err(tantivy::TantivyError::SchemaError(why)) => {
+                tracing::warn!(dir = %dir.display(), %why, "search index of an older layout: rebuilding it from the log");
+                std::fs::remove_dir_all(dir).map_err(|e| SearchError::Directory(dir.into(), e))?;
+                std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(dir.into(), e))?;
+                let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+                Index::create(directory, schema, tantivy::IndexSettings::default())?
+            }
+            Err(e) => return Err(e.into()),
+        };
         fields::register_tokenizer(&index);
         let next_offset = match index.load_metas()?.payload {
             None => 0,
@@ -123,6 +136,7 @@ impl Shard {
                 Payload::MessageSent(m) if m.kind != MessageKind::System => {
                     let doc = Indexed {
                         conversation_id: e.conversation_id.0,
+                        sender_id: e.actor_id.0,
                         seq: r.offset,
                         sort_key: SortKey::new(e.occurred_at.0, r.partition, r.offset),
                         body: m.body.clone(),
@@ -155,6 +169,40 @@ impl Shard {
                 Payload::MessageDeleted { message_id, .. } => {
                     writer.inner.delete_term(self.id_term(message_id.0));
                     added.remove(&message_id.0);
+                }
+                // Erasure: every document the user wrote goes (the delete also covers
+                // what this batch added before it).
+                Payload::ContentErased { user_id } => {
+                    writer.inner.delete_term(self.sender_term(user_id.0));
+                    added.retain(|_, doc| doc.sender_id != user_id.0);
+                }
+                // Retention: everything older than `before`, but what held users wrote.
+                Payload::ContentExpired { before, kept_users } => {
+                    let cutoff = SortKey::new(before.0, 0, 0).0;
+                    let older: Box<dyn Query> = Box::new(RangeQuery::new(
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Excluded(Term::from_field_i64(
+                            self.fields.sort_key,
+                            cutoff,
+                        )),
+                    ));
+                    let mut clauses = vec![(Occur::Must, older)];
+                    for u in kept_users {
+                        clauses.push((
+                            Occur::MustNot,
+                            Box::new(TermQuery::new(
+                                self.sender_term(u.0),
+                                IndexRecordOption::Basic,
+                            )) as Box<dyn Query>,
+                        ));
+                    }
+                    writer
+                        .inner
+                        .delete_query(Box::new(BooleanQuery::new(clauses)))?;
+                    let kept: std::collections::HashSet<Uuid> =
+                        kept_users.iter().map(|u| u.0).collect();
+                    added
+                        .retain(|_, doc| doc.sort_key.0 >= cutoff || kept.contains(&doc.sender_id));
                 }
                 _ => {}
             }
@@ -266,6 +314,10 @@ impl Shard {
         Term::from_field_text(self.fields.message_id, &id.to_string())
     }
 
+    fn sender_term(&self, user: Uuid) -> Term {
+        Term::from_field_text(self.fields.sender_id, &user.to_string())
+    }
+
     /// Delete any earlier version of message `id` and add `doc` in its place.
     fn replace(&self, writer: &IndexWriter, id: Uuid, doc: &Indexed) -> Result<(), SearchError> {
         let f = &self.fields;
@@ -277,6 +329,7 @@ impl Shard {
         d.add_i64(f.sort_key, doc.sort_key.0);
         d.add_text(f.body, &doc.body);
         d.add_text(f.filenames, &doc.filenames);
+        d.add_text(f.sender_id, doc.sender_id.to_string());
         writer.add_document(d)?;
         Ok(())
     }
@@ -305,11 +358,121 @@ impl Shard {
             text(f.message_id)?.parse().ok()?,
             Indexed {
                 conversation_id: text(f.conversation_id)?.parse().ok()?,
+                sender_id: text(f.sender_id)
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_default(),
                 seq: number(f.seq)?,
                 sort_key: SortKey(number(f.sort_key)?),
                 body: text(f.body).unwrap_or_default().to_string(),
                 filenames: text(f.filenames).unwrap_or_default().to_string(),
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_core::events::{MessageSent, Payload};
+    use chat_core::ids::{ConversationId, MessageId, UserId};
+    use chat_core::time::UnixMillis;
+    use tantivy::query::QueryParser;
+
+    fn logged(offset: i64, actor: Uuid, at: i64, payload: Payload) -> Logged<ConversationEvent> {
+        Logged {
+            partition: 0,
+            offset,
+            event: ConversationEvent {
+                event_id: Uuid::new_v4(),
+                conversation_id: ConversationId(Uuid::from_u128(1)),
+                actor_id: UserId(actor),
+                occurred_at: UnixMillis(at),
+                gateway_id: "t".into(),
+                payload,
+                sealed: None,
+            },
+        }
+    }
+
+    fn sent(offset: i64, actor: Uuid, at: i64, body: &str) -> Logged<ConversationEvent> {
+        logged(
+            offset,
+            actor,
+            at,
+            Payload::MessageSent(MessageSent {
+                message_id: MessageId(Uuid::new_v4()),
+                client_msg_id: format!("c{offset}"),
+                kind: MessageKind::Text,
+                body: body.into(),
+                reply_to: None,
+                attachments: vec![],
+                thread_root: None,
+            }),
+        )
+    }
+
+    fn found(shard: &Shard, q: &str) -> usize {
+        let parser = QueryParser::for_index(shard.index(), vec![shard.fields().body]);
+        let query = parser.parse_query(q).unwrap();
+        shard
+            .search(query.as_ref(), &[Uuid::from_u128(1)], None, 50)
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn erasure_and_expiry_delete_what_they_name_and_keep_what_a_hold_keeps() {
+        let dir = std::env::temp_dir().join(format!("shard-{}", Uuid::new_v4().simple()));
+        let shard = Shard::open(&dir, 0).unwrap();
+        let (alice, bob, carol) = (Uuid::from_u128(7), Uuid::from_u128(8), Uuid::from_u128(9));
+        let (old, new) = (1_000_000_000_000, 1_700_000_000_000);
+        shard
+            .apply(&[
+                sent(0, alice, old, "apple old"),
+                sent(1, bob, old, "apple old"),
+                sent(2, carol, old, "apple old"),
+                sent(3, bob, new, "apple new"),
+                sent(4, alice, new, "pear new"),
+            ])
+            .unwrap();
+        assert_eq!(found(&shard, "apple"), 4);
+        shard
+            .apply(&[
+                logged(
+                    5,
+                    Uuid::nil(),
+                    new,
+                    Payload::ContentErased {
+                        user_id: UserId(alice),
+                    },
+                ),
+                // In the same batch as the erasure, and after it: kept.
+                sent(6, bob, new, "pear later"),
+            ])
+            .unwrap();
+        assert_eq!(found(&shard, "apple"), 3);
+        assert_eq!(
+            found(&shard, "pear"),
+            1,
+            "alice's pear is gone, bob's later one stays"
+        );
+        shard
+            .apply(&[logged(
+                7,
+                Uuid::nil(),
+                new,
+                Payload::ContentExpired {
+                    before: UnixMillis(old + 1),
+                    kept_users: vec![UserId(carol)],
+                },
+            )])
+            .unwrap();
+        assert_eq!(
+            found(&shard, "apple"),
+            2,
+            "bob's old one expired; carol's is held"
+        );
+        assert_eq!(found(&shard, "old"), 1);
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -94,7 +94,12 @@ impl<'a> Applier<'a> {
     /// the events refused. An error means nothing may be committed: apply again.
     pub async fn apply(&self, records: Vec<Record>) -> Result<Vec<Rejection>, StoreError> {
         let mut by_conversation: BTreeMap<Uuid, Vec<Record>> = BTreeMap::new();
-        for r in records {
+        // Compliance events (erasure, retention) change nothing here: history stores
+        // content sealed, so destroying its keys was all it took.
+        for r in records
+            .into_iter()
+            .filter(|r| !r.event.payload.is_platform_wide())
+        {
             by_conversation
                 .entry(r.event.conversation_id.0)
                 .or_default()
@@ -194,6 +199,7 @@ impl<'a> Applier<'a> {
                         row.last_sender_id,
                         row.last_body.clone(),
                         row.last_at.map(CqlTimestamp),
+                        row.last_sealed.clone(),
                         c,
                     ),
                 )
@@ -278,6 +284,7 @@ impl<'a> Applier<'a> {
         let seq = r.offset;
         match &e.payload {
             Payload::ConversationCreated(_) => Ok(Ok(())), // handled above
+            Payload::ContentErased { .. } | Payload::ContentExpired { .. } => Ok(Ok(())),
             Payload::MessageSent(m) => self.message_sent(c, r, m, &row, state).await,
             Payload::MessageEdited {
                 message_id, body, ..
@@ -605,6 +612,9 @@ impl<'a> Applier<'a> {
         if index % BUCKET_SIZE == 0 {
             self.write(state, &s.insert_bucket, (c, seq, bucket, ts));
         }
+        // Stored as the log has it: sealed content stays sealed (the gateway opens it
+        // when it serves a page), so erasing its key erases it here too.
+        let sealed = r.event.sealed.as_ref().map(|s| s.to_bytes());
         let attachments = if m.attachments.is_empty() {
             None
         } else {
@@ -623,6 +633,7 @@ impl<'a> Applier<'a> {
             attachments,
             CqlTimestamp(r.event.occurred_at.0),
             m.thread_root.map(|t| t.0),
+            sealed.clone(),
             ts,
         );
         self.write(state, &s.insert_message, values);
@@ -648,6 +659,7 @@ impl<'a> Applier<'a> {
             row.last_message_id = Some(id);
             row.last_sender_id = Some(actor);
             row.last_body = Some(m.body.clone());
+            row.last_sealed = sealed;
             row.last_at = Some(r.event.occurred_at.0);
         }
         // Sending is reading: the sender has read up to their own message.
@@ -677,9 +689,11 @@ impl<'a> Applier<'a> {
                 "edit of message {message_id} by {actor}: {refusal}"
             )));
         }
+        let sealed = r.event.sealed.as_ref().map(|s| s.to_bytes());
         let values = (
             write_timestamp(r.offset),
             body.to_string(),
+            sealed.clone(),
             CqlTimestamp(r.event.occurred_at.0),
             c,
             found.bucket,
@@ -689,6 +703,7 @@ impl<'a> Applier<'a> {
         if let Some(row) = state.row.as_mut() {
             if row.last_message_id == Some(message_id) {
                 row.last_body = Some(body.to_string());
+                row.last_sealed = sealed;
             }
         }
         Ok(Ok(()))
@@ -743,6 +758,7 @@ impl<'a> Applier<'a> {
         if let Some(row) = state.row.as_mut() {
             if row.last_message_id == Some(message_id) {
                 row.last_body = None;
+                row.last_sealed = None;
             }
         }
         Ok(Ok(()))

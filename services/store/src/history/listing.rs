@@ -149,7 +149,11 @@ impl HistoryStore {
                     self.members_listed(k.conversation, MEMBERS_LISTED),
                     self.member_count(k.conversation),
                 )?;
-                Ok::<_, StoreError>(summary(k.conversation, e, members, count))
+                let mut summary = summary(k.conversation, e, members, count);
+                if let Some(last) = summary.last_message.as_mut() {
+                    crate::keyring::open_last_message(self.keyring.as_deref(), last).await?;
+                }
+                Ok::<_, StoreError>(summary)
             })
             .buffered(READS_AT_ONCE)
             .try_collect()
@@ -199,6 +203,8 @@ fn summary(c: Uuid, e: Entry, members: Vec<Uuid>, member_count: i64) -> Conversa
                 .unwrap_or_default(),
             body: conv.last_body.clone(),
             created_at: conv.last_at.map(|t| UnixMillis(t).to_rfc3339()),
+            erased: false,
+            sealed: conv.last_sealed.clone(),
         }),
         last_seq: conv.last_seq,
         read_seq: e.read_seq.filter(|s| *s >= 0),

@@ -52,6 +52,8 @@ pub struct ConversationRow {
     pub last_sender_id: Option<Uuid>,
     pub last_body: Option<String>,
     pub last_at: Option<i64>,
+    /// v1.2: the last message's body, sealed (`last_body` is then empty).
+    pub last_sealed: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +87,7 @@ type ConversationTuple = (
     Option<Uuid>,
     Option<String>,
     Option<CqlTimestamp>,
+    Option<Vec<u8>>,
 );
 
 type MessageTuple = (
@@ -103,6 +106,8 @@ type MessageTuple = (
     Option<i64>,
     Option<CqlTimestamp>,
     Option<String>,
+    // v1.2: sealed.
+    Option<Vec<u8>>,
 );
 
 pub(crate) struct Statements {
@@ -136,7 +141,7 @@ pub(crate) struct Statements {
 
 const MESSAGE_COLUMNS: &str =
     "seq, message_id, sender_id, kind, body, reply_to, created_at, edited_at, deleted_at, \
-     thread_root, reply_count, last_reply_seq, last_reply_at, attachments";
+     thread_root, reply_count, last_reply_seq, last_reply_at, attachments, sealed";
 
 /// The write timestamp of everything an event at `seq` writes. Writes carry the log
 /// position instead of the clock, so the log order decides every conflict: writes may be
@@ -153,6 +158,9 @@ pub struct HistoryStore {
     pub(crate) reactions: reactions::Statements,
     pub(crate) threads: threads::Statements,
     pub(crate) pins: pins::Statements,
+    /// Opens sealed bodies before a message leaves the store. Without one (the history
+    /// projection, which never reads bodies), sealed messages come out with a null body.
+    pub(crate) keyring: Option<Arc<crate::keyring::Keyring>>,
 }
 
 pub(crate) fn ts(t: Option<CqlTimestamp>) -> Option<String> {
@@ -176,11 +184,13 @@ fn message_of(c: Uuid, row: MessageTuple) -> Message {
         last_reply_seq,
         last_reply_at,
         attachments,
+        sealed,
     ) = row;
     let conversation_id = c.to_string();
-    let attachments = attachments
+    let stored_attachments = attachments
         .and_then(|json| serde_json::from_str::<Vec<chat_core::events::Attachment>>(&json).ok())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let attachments = stored_attachments
         .iter()
         .map(|a| chat_core::live::frames::attachment_view(&conversation_id, a))
         .collect();
@@ -206,6 +216,9 @@ fn message_of(c: Uuid, row: MessageTuple) -> Message {
         },
         reactions: Vec::new(),
         attachments,
+        erased: false,
+        sealed,
+        stored_attachments,
     }
 }
 
@@ -219,7 +232,7 @@ impl HistoryStore {
         let st = Statements {
             conversation: q(format!(
                 "SELECT kind, name, created_seq, applied_seq, message_count, last_seq, last_message_id, \
-                 last_sender_id, last_body, last_at FROM {ks}.conversations WHERE conversation_id = ?"
+                 last_sender_id, last_body, last_at, last_sealed FROM {ks}.conversations WHERE conversation_id = ?"
             ))
             .await?,
             members: q(format!(
@@ -266,7 +279,7 @@ impl HistoryStore {
             .await?,
             update_conversation: q(format!(
                 "UPDATE {ks}.conversations USING TIMESTAMP ? SET applied_seq = ?, message_count = ?, last_seq = ?, last_message_id = ?, \
-                 last_sender_id = ?, last_body = ?, last_at = ? WHERE conversation_id = ?"
+                 last_sender_id = ?, last_body = ?, last_at = ?, last_sealed = ? WHERE conversation_id = ?"
             ))
             .await?,
             upsert_member: q(format!(
@@ -294,15 +307,15 @@ impl HistoryStore {
             .await?,
             insert_message: q(format!(
                 "INSERT INTO {ks}.messages (conversation_id, bucket, seq, msg_index, message_id, sender_id, kind, body, \
-                 reply_to, attachments, created_at, thread_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+                 reply_to, attachments, created_at, thread_root, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
             ))
             .await?,
             edit_message: q(format!(
-                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = ?, edited_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
+                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = ?, sealed = ?, edited_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
             ))
             .await?,
             delete_message: q(format!(
-                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = null, deleted_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
+                "UPDATE {ks}.messages USING TIMESTAMP ? SET body = null, sealed = null, deleted_at = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?"
             ))
             .await?,
             insert_lookup: q(format!(
@@ -333,7 +346,25 @@ impl HistoryStore {
             reactions,
             threads,
             pins,
+            keyring: None,
         })
+    }
+
+    /// Serve messages opened with `keyring` (the gateway, chatctl export).
+    pub fn with_keyring(mut self, keyring: Arc<crate::keyring::Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// Open the sealed bodies of `messages` in place; a destroyed key leaves the message
+    /// erased.
+    pub(crate) async fn open_messages(&self, messages: &mut [Message]) -> Result<(), StoreError> {
+        for m in messages.iter_mut() {
+            if m.sealed.is_some() {
+                crate::keyring::open_message(self.keyring.as_deref(), m).await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn conversation(&self, c: Uuid) -> Result<Option<ConversationRow>, StoreError> {
@@ -350,6 +381,7 @@ impl HistoryStore {
             last_sender_id: r.7,
             last_body: r.8,
             last_at: r.9.map(|t| t.0),
+            last_sealed: r.10,
         }))
     }
 
@@ -457,6 +489,7 @@ impl HistoryStore {
             }
         }
         self.attach_reactions(c, bucket, &mut out).await?;
+        self.open_messages(&mut out).await?;
         Ok((out, read, last_read))
     }
 
@@ -496,6 +529,7 @@ impl HistoryStore {
         };
         let mut m = [message_of(c, row)];
         self.attach_reactions(c, bucket, &mut m).await?;
+        self.open_messages(&mut m).await?;
         let [m] = m;
         Ok(Some(m))
     }

@@ -23,6 +23,17 @@ pub struct Message {
     pub reactions: Vec<ReactionGroup>,
     /// v1.1: the protocol's attachment objects (`chat_core::live::frames::attachment_view`).
     pub attachments: Vec<serde_json::Value>,
+    /// v1.2: the sender was erased, or the message outlived the retention period: its
+    /// body and attachments are gone (`body` is null, `attachments` empty).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
+    /// The stored sealed form of body and attachment names (`chat_core::sealing`),
+    /// opened by `HistoryStore` before a message leaves the store.
+    #[serde(skip)]
+    pub sealed: Option<Vec<u8>>,
+    /// The attachments as stored (their names empty while sealed).
+    #[serde(skip)]
+    pub stored_attachments: Vec<chat_core::events::Attachment>,
 }
 
 /// A thread's summary, on its root.
@@ -90,4 +101,9 @@ pub struct LastMessage {
     pub sender_id: String,
     pub body: Option<String>,
     pub created_at: Option<String>,
+    /// v1.2: as on [`Message`].
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
+    #[serde(skip)]
+    pub sealed: Option<Vec<u8>>,
 }

@@ -158,9 +158,12 @@ export function updateMessageItem(li: HTMLLIElement, store: Store, c: Conv, m: M
   if (m.client_msg_id) li.dataset.clientMsgId = m.client_msg_id;
   if (m.local) delete li.dataset.seq;
   else li.dataset.seq = String(m.seq);
-  li.className = `msg${mine ? " mine" : ""}${m.deleted_at ? " deleted" : ""}${m.local === "failed" ? " failed" : ""}`;
+  // Erased (v1.2) reads like deleted: nothing of it is left to show or act on.
+  const gone = m.deleted_at !== null || m.erased === true;
+  li.className = `msg${mine ? " mine" : ""}${gone ? " deleted" : ""}${m.local === "failed" ? " failed" : ""}`;
   toggle(li, "data-mine", mine);
   toggle(li, "data-deleted", m.deleted_at !== null);
+  toggle(li, "data-erased", m.erased === true);
   if (status) li.dataset.status = status;
   else delete li.dataset.status;
 
@@ -172,12 +175,15 @@ export function updateMessageItem(li: HTMLLIElement, store: Store, c: Conv, m: M
     t.setAttribute("datetime", m.created_at);
     t.setAttribute("title", longTime(m.created_at));
   }
-  (li.querySelector(".edited") as HTMLElement).hidden = !m.edited_at || m.deleted_at !== null;
+  (li.querySelector(".edited") as HTMLElement).hidden = !m.edited_at || gone;
   // The body is text, always: textContent, never HTML.
-  setText(li.querySelector(".body")!, m.deleted_at ? "This message was deleted." : (m.body ?? ""));
+  setText(
+    li.querySelector(".body")!,
+    m.deleted_at ? "This message was deleted." : m.erased ? "This message was erased." : (m.body ?? ""),
+  );
 
   const quote = li.querySelector(".quote") as HTMLButtonElement;
-  if (m.reply_to && !m.deleted_at) {
+  if (m.reply_to && !gone) {
     const target = c.messages.get(m.reply_to);
     li.dataset.replyTo = m.reply_to;
     quote.hidden = false;
@@ -210,7 +216,7 @@ export function updateMessageItem(li: HTMLLIElement, store: Store, c: Conv, m: M
 
   const article = li.querySelector("article")!;
   article.setAttribute("aria-label", `${mine ? "You" : sender}, ${shortTime(m.created_at)}${pinned ? ", pinned" : ""}${status ? `, ${STATUS_LABEL[status]}` : ""}`);
-  const canAct = !m.local && !m.deleted_at;
+  const canAct = !m.local && !gone;
   (li.querySelector(".reply") as HTMLElement).hidden = !canAct || place === "thread";
   // A reply in a thread cannot start a thread of its own (`invalid_thread`).
   (li.querySelector(".thread") as HTMLElement).hidden = !canAct || place === "thread" || m.thread_root !== null;
@@ -235,7 +241,7 @@ export function updateMessageItem(li: HTMLLIElement, store: Store, c: Conv, m: M
  * Chips are kept by emoji and moved rather than rebuilt, so a pressed chip keeps focus.
  */
 function updateReactions(box: HTMLElement, store: Store, m: Msg): void {
-  const list = m.deleted_at ? [] : chips(m.reactions, store.me);
+  const list = m.deleted_at || m.erased ? [] : chips(m.reactions, store.me);
   box.hidden = list.length === 0;
   box.setAttribute("aria-label", "Reactions");
   const byEmoji = new Map<string, HTMLButtonElement>();
@@ -277,7 +283,7 @@ function updateThreadSummary(b: HTMLButtonElement, m: Msg, place: ItemPlace): vo
 }
 
 function updateAttachments(list: HTMLUListElement, m: Msg): void {
-  const items = m.deleted_at ? [] : m.attachments;
+  const items = m.deleted_at || m.erased ? [] : m.attachments;
   list.hidden = items.length === 0;
   const key = items.map((a) => `${a.attachment_id} ${a.url}`).join("|");
   if (list.dataset.key === key) return;

@@ -225,6 +225,42 @@ run "rejects_three_brokers_per_az" {
   expect_failures = [var.kafka_brokers_per_az]
 }
 
+run "crypto_shredding" {
+  command = apply
+
+  assert {
+    condition = (
+      output.data_key_kms_alias == "alias/chat-production-chat-data-keys" &&
+      output.data_key_kms_key_arn == "arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+    )
+    error_message = "The services module's data-key KMS key and alias are the environment's outputs."
+  }
+
+  assert {
+    condition     = output.retention_rule_name == null
+    error_message = "Content is kept forever by default: no retention task."
+  }
+
+  assert {
+    condition     = contains(module.services.data_key_kms_users.decrypt, "chat-production-projector-search-task") && contains(module.services.data_key_kms_users.encrypt_decrypt, "chat-production-gateway-task")
+    error_message = "The gateways seal; the search role opens."
+  }
+}
+
+run "retention_scheduled" {
+  command = apply
+
+  variables {
+    compliance_retention_days  = 365
+    compliance_key_period_days = 30
+  }
+
+  assert {
+    condition     = output.retention_rule_name == "chat-production-chatctl-retention"
+    error_message = "compliance_retention_days above 0 schedules `chatctl retention apply`."
+  }
+}
+
 run "rejects_a_plain_http_origin" {
   command = plan
 

@@ -72,6 +72,11 @@ run "defaults" {
   }
 
   assert {
+    condition     = aws_cloudwatch_metric_alarm.gateway_audit_failures.metric_name == "audit_failures_total" && aws_cloudwatch_metric_alarm.gateway_audit_failures.threshold == 0 && aws_cloudwatch_metric_alarm.gateway_audit_failures.dimensions.ServiceName == "chat-test-gateway"
+    error_message = "Any audit record a gateway could not write alarms."
+  }
+
+  assert {
     condition     = aws_cloudwatch_metric_alarm.nlb_unhealthy_hosts.metric_name == "UnHealthyHostCount" && aws_cloudwatch_metric_alarm.nlb_unhealthy_hosts.threshold == 0
     error_message = "Any unhealthy gateway alarms."
   }

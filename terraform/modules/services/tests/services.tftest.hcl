@@ -300,8 +300,13 @@ run "defaults" {
   }
 
   assert {
-    condition     = jsondecode(aws_ecs_task_definition.init.container_definitions)[0].command == ["chatctl", "init"] && aws_ecs_task_definition.init.task_role_arn == null
-    error_message = "The init task runs `chatctl init` and has no task role."
+    condition     = jsondecode(aws_ecs_task_definition.init.container_definitions)[0].command == ["chatctl", "init"] && aws_ecs_task_definition.init.task_role_arn == aws_iam_role.task["init"].arn
+    error_message = "The chatctl task runs `chatctl init` by default, with a task role of its own (the data-key KMS key admits it, for export)."
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy.task) == length(aws_ecs_service.projector) + 1 && !contains(keys(aws_iam_role_policy.task), "init")
+    error_message = "Only the tasks with a metrics sidecar get its IAM policy; the chatctl task's role holds none."
   }
 
   assert {
@@ -385,11 +390,11 @@ run "defaults" {
 
   assert {
     condition = (
-      !contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__CQL__PASSWORD") &&
-      !contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__REDIS__PASSWORD") &&
-      contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__KAFKA__SASL__PASSWORD")
+      contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__KAFKA__SASL__PASSWORD") &&
+      contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__CQL__PASSWORD") &&
+      !contains([for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name], "CHAT__REDIS__PASSWORD")
     )
-    error_message = "The search role reads the log only: Kafka credentials, no store credentials."
+    error_message = "The search role reads the log and the data keys in the CQL store: Kafka and CQL credentials, no Redis token."
   }
 
   assert {
@@ -530,16 +535,249 @@ run "webhook_and_x86" {
 
   assert {
     condition = (
-      contains([for s in jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].secrets : s.name], "CHAT__WEBHOOK__SECRET") &&
-      !contains([for s in jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].secrets : s.name], "CHAT__CQL__PASSWORD")
+      contains([for s in jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].secrets : s.name], "CHAT__WEBHOOK__SECRET")
     )
-    error_message = "The webhook role gets its HMAC key and no store credentials."
+    error_message = "The webhook role gets its HMAC key."
   }
 
   assert {
     condition     = aws_ecs_task_definition.gateway.runtime_platform[0].cpu_architecture == "X86_64"
     error_message = "cpu_architecture switches the tasks to X86_64."
   }
+
+  # The webhook role opens sealed previews: the data keys in the CQL store, and KMS.
+  assert {
+    condition = (
+      contains(jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].environment, { name = "CQL_NODES", value = "10.40.20.10:9042,10.40.21.10:9042,10.40.22.10:9042" }) &&
+      contains(jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].environment, { name = "CHAT__CQL__TLS__ENABLED", value = "true" }) &&
+      length(setsubtract(["CHAT__CQL__USERNAME", "CHAT__CQL__PASSWORD", "CHAT__CQL__TLS__CA_PEM"], [for s in jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].secrets : s.name])) == 0 &&
+      !contains([for s in jsondecode(aws_ecs_task_definition.projector["webhook"].container_definitions)[0].secrets : s.name], "CHAT__REDIS__PASSWORD") &&
+      contains(aws_ecs_service.projector["webhook"].network_configuration[0].security_groups, var.service_security_group_id)
+    )
+    error_message = "The webhook role reaches the CQL store (the service group, which the CQL nodes admit on 9042/19042, its nodes, TLS, credentials and CA) and not Redis."
+  }
+
+  assert {
+    condition     = contains(output.data_key_kms_users.decrypt, "chat-test-projector-webhook-task") && !contains(output.data_key_kms_users.encrypt_decrypt, "chat-test-projector-webhook-task")
+    error_message = "The webhook role may unwrap data keys, not wrap new ones."
+  }
+}
+
+# --- Crypto-shredding: the data-key KMS key, the settings, retention -----------------------
+
+run "data_key_kek" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_kms_key.data_keys.enable_key_rotation &&
+      aws_kms_key.data_keys.deletion_window_in_days == 30 &&
+      aws_kms_key.data_keys.customer_master_key_spec == "SYMMETRIC_DEFAULT" &&
+      aws_kms_key.data_keys.key_usage == "ENCRYPT_DECRYPT" &&
+      aws_kms_alias.data_keys.name == "alias/chat-test-chat-data-keys" &&
+      aws_kms_alias.data_keys.target_key_id == aws_kms_key.data_keys.key_id
+    )
+    error_message = "A symmetric key with rotation on and a 30-day deletion window, aliased alias/<name>-chat-data-keys."
+  }
+
+  # Every statement that allows Encrypt or Decrypt requires the data-key context.
+  assert {
+    condition = alltrue([
+      for st in data.aws_iam_policy_document.data_keys.statement :
+      length(st.condition) == 1 && alltrue([
+        for c in st.condition :
+        c.test == "StringEquals" && c.variable == "kms:EncryptionContext:purpose" && toset(c.values) == toset(["chat-data-key"])
+      ])
+      if length(setintersection(st.actions, ["kms:Encrypt", "kms:Decrypt", "kms:*"])) > 0
+    ])
+    error_message = "kms:Encrypt and kms:Decrypt are allowed only with kms:EncryptionContext:purpose = chat-data-key."
+  }
+
+  assert {
+    condition = (
+      toset(one([for st in data.aws_iam_policy_document.data_keys.statement : st.actions if st.sid == "SealersWrapAndUnwrapDataKeys"])) == toset(["kms:Encrypt", "kms:Decrypt"]) &&
+      toset(one([for st in data.aws_iam_policy_document.data_keys.statement : st.actions if st.sid == "OpenersUnwrapDataKeys"])) == toset(["kms:Decrypt"])
+    )
+    error_message = "The sealers may Encrypt and Decrypt; the openers Decrypt only."
+  }
+
+  # The account administers the key but cannot use it: no IAM policy can grant use.
+  assert {
+    condition = (
+      toset(one([for st in data.aws_iam_policy_document.data_keys.statement : one([for p in st.principals : p.identifiers]) if st.sid == "AccountAdministersTheKeyButCannotUseIt"])) == toset(["arn:aws:iam::111122223333:root"]) &&
+      length(setintersection(one([for st in data.aws_iam_policy_document.data_keys.statement : st.actions if st.sid == "AccountAdministersTheKeyButCannotUseIt"]), ["kms:*", "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"])) == 0 &&
+      contains(one([for st in data.aws_iam_policy_document.data_keys.statement : st.actions if st.sid == "AccountAdministersTheKeyButCannotUseIt"]), "kms:Put*")
+    )
+    error_message = "The account root administers the key (PutKeyPolicy included) without kms:* or any use of it."
+  }
+
+  # Who: the defaults run no webhook; history and presence never open content.
+  assert {
+    condition = (
+      toset(output.data_key_kms_users.encrypt_decrypt) == toset(["chat-test-gateway-task", "chat-test-projector-notifications-task"]) &&
+      toset(output.data_key_kms_users.decrypt) == toset(["chat-test-projector-fanout-task", "chat-test-projector-search-task", "chat-test-init-task"])
+    )
+    error_message = "Gateway and notifications wrap and unwrap; fanout, search and the chatctl task unwrap; history and presence get nothing."
+  }
+
+  assert {
+    condition = (
+      length(one([for st in data.aws_iam_policy_document.data_keys.statement : st.principals if st.sid == "SealersWrapAndUnwrapDataKeys"])) == 1 &&
+      length(one([for st in data.aws_iam_policy_document.data_keys.statement : st.principals if st.sid == "OpenersUnwrapDataKeys"])) == 1 &&
+      alltrue([for st in data.aws_iam_policy_document.data_keys.statement : alltrue([for p in st.principals : p.type == "AWS"])])
+    )
+    error_message = "Only IAM principals are named: no service principal, no wildcard."
+  }
+
+  # The settings, in every process that seals or opens content.
+  assert {
+    condition = alltrue([
+      for env in concat(
+        [jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment],
+        [jsondecode(aws_ecs_task_definition.init.container_definitions)[0].environment],
+        [for role, td in aws_ecs_task_definition.projector : jsondecode(td.container_definitions)[0].environment],
+      ) :
+      length(setsubtract([
+        { name = "CHAT__COMPLIANCE__KEK", value = "aws-kms" },
+        { name = "CHAT__COMPLIANCE__KMS_KEY_ID", value = aws_kms_key.data_keys.arn },
+        { name = "CHAT__COMPLIANCE__KMS_REGION", value = "eu-west-1" },
+        { name = "CHAT__COMPLIANCE__KEY_PERIOD_DAYS", value = "30" },
+        { name = "CHAT__COMPLIANCE__RETENTION_DAYS", value = "0" },
+        { name = "CHAT__COMPLIANCE__KEY_CACHE_SECS", value = "60" },
+      ], env)) == 0
+    ])
+    error_message = "The gateway, every projector role and the chatctl task get the aws-kms KEK, its key and region, the key period and the retention."
+  }
+
+  assert {
+    condition     = !anytrue([for defs in concat([aws_ecs_task_definition.gateway.container_definitions, aws_ecs_task_definition.init.container_definitions], [for td in aws_ecs_task_definition.projector : td.container_definitions]) : anytrue([for e in jsondecode(defs)[0].environment : e.name == "CHAT__COMPLIANCE__LOCAL_KEK"])])
+    error_message = "No local key-encryption key anywhere."
+  }
+
+  assert {
+    condition     = output.data_key_kms_key_arn == aws_kms_key.data_keys.arn && output.data_key_kms_alias == "alias/chat-test-chat-data-keys"
+    error_message = "The key and its alias are outputs."
+  }
+
+  # The search role reaches the CQL store now (data keys), like every other role.
+  assert {
+    condition = (
+      contains(jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].environment, { name = "CQL_NODES", value = "10.40.20.10:9042,10.40.21.10:9042,10.40.22.10:9042" }) &&
+      contains(jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].environment, { name = "CHAT__CQL__LOCAL_DATACENTER", value = "eu-west-1" }) &&
+      length(setsubtract(["CHAT__CQL__USERNAME", "CHAT__CQL__PASSWORD", "CHAT__CQL__TLS__CA_PEM"], [for s in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[0].secrets : s.name])) == 0 &&
+      contains(aws_ecs_service.projector["search"].network_configuration[0].security_groups, var.service_security_group_id) &&
+      alltrue([for role, svc in aws_ecs_service.projector : contains(svc.network_configuration[0].security_groups, var.service_security_group_id)])
+    )
+    error_message = "Search tasks carry the service group (which the CQL nodes admit on 9042/19042) and get the nodes, TLS, credentials and CA."
+  }
+
+  assert {
+    condition     = contains(data.aws_iam_policy_document.execution["projector-search"].statement[3].resources, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/cql-credentials-AbCdEf")
+    error_message = "The search role's execution role may read the CQL credentials it injects."
+  }
+
+  # Retention is off by default: no scheduled task.
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.retention) == 0 && length(aws_cloudwatch_event_target.retention) == 0 && length(aws_iam_role.retention) == 0 && output.retention_rule_name == null
+    error_message = "With retention_days 0 (keep forever) there is no retention task."
+  }
+}
+
+run "retention_scheduled" {
+  command = apply
+
+  variables {
+    compliance = {
+      key_period_days = 7
+      retention_days  = 365
+    }
+  }
+
+  assert {
+    condition = (
+      length(aws_cloudwatch_event_rule.retention) == 1 &&
+      aws_cloudwatch_event_rule.retention[0].name == "chat-test-chatctl-retention" &&
+      aws_cloudwatch_event_rule.retention[0].schedule_expression == "cron(15 3 * * ? *)" &&
+      output.retention_rule_name == "chat-test-chatctl-retention"
+    )
+    error_message = "retention_days > 0 schedules a daily task."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_event_target.retention[0].arn == aws_ecs_cluster.this.arn &&
+      aws_cloudwatch_event_target.retention[0].role_arn == aws_iam_role.retention[0].arn &&
+      aws_cloudwatch_event_target.retention[0].ecs_target[0].task_definition_arn == aws_ecs_task_definition.init.arn &&
+      aws_cloudwatch_event_target.retention[0].ecs_target[0].launch_type == "FARGATE" &&
+      aws_cloudwatch_event_target.retention[0].ecs_target[0].task_count == 1 &&
+      toset(aws_cloudwatch_event_target.retention[0].ecs_target[0].network_configuration[0].security_groups) == toset([var.service_security_group_id]) &&
+      !aws_cloudwatch_event_target.retention[0].ecs_target[0].network_configuration[0].assign_public_ip
+    )
+    error_message = "It runs the chatctl task definition on Fargate in this cluster, in the service subnets with the service group, no public IP."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_target.retention[0].input).containerOverrides[0].name == "chatctl" && jsondecode(aws_cloudwatch_event_target.retention[0].input).containerOverrides[0].command == ["chatctl", "retention", "apply"]
+    error_message = "The scheduled task runs `chatctl retention apply`."
+  }
+
+  assert {
+    condition = (
+      contains(jsondecode(aws_ecs_task_definition.init.container_definitions)[0].environment, { name = "CHAT__COMPLIANCE__RETENTION_DAYS", value = "365" }) &&
+      contains(jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment, { name = "CHAT__COMPLIANCE__KEY_PERIOD_DAYS", value = "7" })
+    )
+    error_message = "The retention and the key period reach the tasks."
+  }
+
+  # Least privilege: RunTask on the chatctl family in this cluster, PassRole of its two
+  # roles to ECS, nothing else.
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.retention[0].statement) == 2 &&
+      toset(data.aws_iam_policy_document.retention[0].statement[0].actions) == toset(["ecs:RunTask"]) &&
+      toset(data.aws_iam_policy_document.retention[0].statement[0].resources) == toset(["arn:aws:ecs:eu-west-1:111122223333:task-definition/chat-test-chatctl-init:*"]) &&
+      toset(one([for c in data.aws_iam_policy_document.retention[0].statement[0].condition : c.values if c.variable == "ecs:cluster"])) == toset([aws_ecs_cluster.this.arn]) &&
+      toset(data.aws_iam_policy_document.retention[0].statement[1].actions) == toset(["iam:PassRole"]) &&
+      toset(data.aws_iam_policy_document.retention[0].statement[1].resources) == toset([aws_iam_role.execution["init"].arn, aws_iam_role.task["init"].arn]) &&
+      toset(one([for c in data.aws_iam_policy_document.retention[0].statement[1].condition : c.values if c.variable == "iam:PassedToService"])) == toset(["ecs-tasks.amazonaws.com"])
+    )
+    error_message = "The rule's role may run the chatctl task in this cluster and pass its roles to ECS, nothing more."
+  }
+
+  assert {
+    condition     = toset(one([for st in data.aws_iam_policy_document.retention_assume[0].statement : one([for p in st.principals : p.identifiers])])) == toset(["events.amazonaws.com"])
+    error_message = "Only EventBridge assumes the rule's role."
+  }
+}
+
+run "key_period_too_long" {
+  command = plan
+
+  variables {
+    compliance = { key_period_days = 400 }
+  }
+
+  expect_failures = [var.compliance]
+}
+
+run "key_period_zero" {
+  command = plan
+
+  variables {
+    compliance = { key_period_days = 0 }
+  }
+
+  expect_failures = [var.compliance]
+}
+
+run "retention_shorter_than_a_key_period" {
+  command = plan
+
+  variables {
+    compliance = { key_period_days = 30, retention_days = 10 }
+  }
+
+  expect_failures = [var.compliance]
 }
 
 run "attachments_bucket_for_the_gateway" {

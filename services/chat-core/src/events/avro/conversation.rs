@@ -15,6 +15,7 @@ use crate::events::conversation::{
     Payload, Reaction,
 };
 use crate::ids::{ConversationId, MessageId, UserId};
+use crate::sealing::{KeyRef, Sealed};
 use crate::time::UnixMillis;
 
 const SOURCE: &str = include_str!(concat!(
@@ -25,7 +26,7 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| parse_compiled(SOURCE));
 
 /// The union's branches in our schema's order: the index we write is the position here.
 #[cfg(test)]
-const BRANCHES: [&str; 13] = [
+const BRANCHES: [&str; 15] = [
     "MessageSent",
     "MessageEdited",
     "MessageDeleted",
@@ -39,6 +40,8 @@ const BRANCHES: [&str; 13] = [
     "ConversationRenamed",
     "MessagePinned",
     "MessageUnpinned",
+    "ContentErased",
+    "ContentExpired",
 ];
 
 const MESSAGE_KINDS: [&str; 4] = ["TEXT", "IMAGE", "FILE", "SYSTEM"];
@@ -88,6 +91,37 @@ fn reaction_from(p: &mut Fields) -> Result<Reaction, DecodeError> {
         message_id: MessageId(p.uuid("message_id")?),
         emoji: p.string("emoji")?,
         client_msg_id: p.string("client_msg_id")?,
+    })
+}
+
+/// `SealedContent` (and the notification's `SealedPreview`, the same fields).
+pub(crate) fn sealed_record(s: &Sealed) -> Value {
+    record(vec![
+        ("key_owner", uuid_value(s.key.owner)),
+        ("key_period", Value::Int(s.key.period)),
+        ("nonce", Value::Bytes(s.nonce.clone())),
+        ("ciphertext", Value::Bytes(s.ciphertext.clone())),
+    ])
+}
+
+pub(crate) fn sealed_from(v: Value) -> Result<Sealed, DecodeError> {
+    let mut f = Fields::of(v)?;
+    let key_period = match f.take("key_period")? {
+        Value::Int(n) => n,
+        _ => {
+            return Err(DecodeError::WrongType {
+                field: "key_period",
+                expected: "int",
+            })
+        }
+    };
+    Ok(Sealed {
+        key: KeyRef {
+            owner: f.uuid("key_owner")?,
+            period: key_period,
+        },
+        nonce: f.bytes("nonce")?,
+        ciphertext: f.bytes("ciphertext")?,
     })
 }
 
@@ -237,6 +271,19 @@ impl AvroRecord for ConversationEvent {
                 message_id,
                 client_msg_id,
             } => (12, pin_record(*message_id, client_msg_id)),
+            Payload::ContentErased { user_id } => {
+                (13, record(vec![("user_id", uuid_value(user_id.0))]))
+            }
+            Payload::ContentExpired { before, kept_users } => (
+                14,
+                record(vec![
+                    ("before", Value::TimestampMillis(before.0)),
+                    (
+                        "kept_users",
+                        Value::Array(kept_users.iter().map(|u| uuid_value(u.0)).collect()),
+                    ),
+                ]),
+            ),
         };
         record(vec![
             ("event_id", uuid_value(self.event_id)),
@@ -245,6 +292,7 @@ impl AvroRecord for ConversationEvent {
             ("occurred_at", Value::TimestampMillis(self.occurred_at.0)),
             ("gateway_id", Value::String(self.gateway_id.clone())),
             ("payload", Value::Union(branch, Box::new(payload))),
+            ("sealed", nullable(self.sealed.as_ref().map(sealed_record))),
         ])
     }
 
@@ -372,6 +420,22 @@ impl AvroRecord for ConversationEvent {
                 message_id: MessageId(p.uuid("message_id")?),
                 client_msg_id: p.string("client_msg_id")?,
             },
+            "ContentErased" => Payload::ContentErased {
+                user_id: UserId(p.uuid("user_id")?),
+            },
+            "ContentExpired" => Payload::ContentExpired {
+                before: UnixMillis(p.long("before")?),
+                kept_users: match p.take_opt("kept_users") {
+                    Some(Value::Array(items)) => user_list("kept_users", items)?,
+                    Some(_) => {
+                        return Err(DecodeError::WrongType {
+                            field: "kept_users",
+                            expected: "array",
+                        })
+                    }
+                    None => Vec::new(),
+                },
+            },
             other => {
                 return Err(DecodeError::Invalid {
                     field: "payload",
@@ -388,6 +452,13 @@ impl AvroRecord for ConversationEvent {
             occurred_at: UnixMillis(f.long("occurred_at")?),
             gateway_id: f.string("gateway_id")?,
             payload,
+            sealed: match f.take_opt("sealed") {
+                None => None,
+                Some(v) => Fields(vec![("sealed".into(), v)])
+                    .optional("sealed")?
+                    .map(sealed_from)
+                    .transpose()?,
+            },
         })
     }
 }
@@ -496,6 +567,13 @@ mod tests {
                 message_id: MessageId(u(10)),
                 client_msg_id: "c-10".into(),
             },
+            Payload::ContentErased {
+                user_id: UserId(u(7)),
+            },
+            Payload::ContentExpired {
+                before: UnixMillis(1_700_000_000_000),
+                kept_users: vec![UserId(u(7)), UserId(u(8))],
+            },
         ]
     }
 
@@ -507,6 +585,7 @@ mod tests {
             occurred_at: UnixMillis(1_700_000_000_123),
             gateway_id: "gw-1".into(),
             payload,
+            sealed: None,
         }
     }
 
@@ -540,6 +619,20 @@ mod tests {
             let original = event(payload);
             assert_eq!(round_trip(&original), original);
         }
+    }
+
+    #[test]
+    fn sealed_content_round_trips_beside_any_payload() {
+        let mut sealed = event(every_payload().remove(0));
+        sealed.sealed = Some(Sealed {
+            key: KeyRef {
+                owner: u(1),
+                period: 19_675,
+            },
+            nonce: vec![3; 12],
+            ciphertext: vec![4; 48],
+        });
+        assert_eq!(round_trip(&sealed), sealed);
     }
 
     #[test]

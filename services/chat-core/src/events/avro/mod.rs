@@ -2,6 +2,7 @@
 //! trait and the helpers every mapping uses here, one file per record type beside it.
 //! The types themselves, and their rules, are in `events/`: nothing there knows Avro.
 
+mod audit;
 mod conversation;
 mod notification;
 mod presence;
@@ -107,6 +108,16 @@ impl Fields {
             },
             Value::Null => Ok(None),
             v => Ok(Some(v)),
+        }
+    }
+
+    pub(crate) fn bytes(&mut self, name: &'static str) -> Result<Vec<u8>, DecodeError> {
+        match self.take(name)? {
+            Value::Bytes(b) | Value::Fixed(_, b) => Ok(b),
+            _ => Err(DecodeError::WrongType {
+                field: name,
+                expected: "bytes",
+            }),
         }
     }
 

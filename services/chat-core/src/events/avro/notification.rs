@@ -6,7 +6,8 @@ use std::sync::LazyLock;
 use apache_avro::types::Value;
 use apache_avro::Schema;
 
-use super::{enum_value, parse_compiled, record, AvroRecord, DecodeError, Fields};
+use super::conversation::{sealed_from, sealed_record};
+use super::{enum_value, nullable, parse_compiled, record, AvroRecord, DecodeError, Fields};
 use crate::events::notification::{NotificationReason, NotificationRequested};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::time::UnixMillis;
@@ -41,6 +42,10 @@ impl AvroRecord for NotificationRequested {
             ("reason", enum_value(&REASONS, self.reason.symbol())),
             ("coalesced_count", Value::Int(self.coalesced_count)),
             ("occurred_at", Value::TimestampMillis(self.occurred_at.0)),
+            (
+                "sealed_preview",
+                nullable(self.sealed_preview.as_ref().map(sealed_record)),
+            ),
         ])
     }
 
@@ -66,6 +71,13 @@ impl AvroRecord for NotificationRequested {
                 None => 1,
             },
             occurred_at: UnixMillis(f.long("occurred_at")?),
+            sealed_preview: match f.take_opt("sealed_preview") {
+                None => None,
+                Some(v) => Fields(vec![("sealed_preview".into(), v)])
+                    .optional("sealed_preview")?
+                    .map(sealed_from)
+                    .transpose()?,
+            },
         })
     }
 }
@@ -89,7 +101,22 @@ mod tests {
             reason: NotificationReason::Mention,
             coalesced_count: 3,
             occurred_at: UnixMillis(9),
+            sealed_preview: None,
         };
+        assert_eq!(round_trip(&n), n);
+        let sealed = NotificationRequested {
+            preview: String::new(),
+            sealed_preview: Some(crate::sealing::Sealed {
+                key: crate::sealing::KeyRef {
+                    owner: Uuid::from_u128(5),
+                    period: 20_000,
+                },
+                nonce: vec![1; 12],
+                ciphertext: vec![2; 40],
+            }),
+            ..n.clone()
+        };
+        assert_eq!(round_trip(&sealed), sealed);
         assert_eq!(round_trip(&n), n);
     }
 }

@@ -1,0 +1,631 @@
+//! Data keys (`data_keys`, `schemas/cql/0005_compliance.cql`): made, cached, used to seal
+//! and open content, and destroyed by erasure and retention.
+//!
+//! A data key belongs to one owner (the user whose words it seals) and one key period
+//! (`compliance.key_period_days` days, numbered from the Unix epoch). It is stored only
+//! wrapped by the key-encryption key (`chat_core::sealing::kek`). Destroying it nulls the
+//! wrapped bytes: every copy of what it sealed, in the log, the history store, the
+//! notifications topic or a dead letter, is unreadable from then on.
+//!
+//! Each process uses a key it looked up for `compliance.key_cache_secs` without asking
+//! the store again, so a page of history costs no CQL read for senders seen recently. A
+//! destroyed key is therefore still usable by a process that cached it for at most that
+//! long; the search role, which keeps derived text, drops its cache entries when it reads
+//! `ContentErased`. After that the store is read again, but the KEK (KMS) is asked only
+//! when the wrapped bytes changed or a day has passed: KMS requests cost money and have
+//! quotas, CQL reads do not.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chat_core::config::{ComplianceSettings, KekKind};
+use chat_core::events::{ConversationEvent, Payload};
+use chat_core::sealing::{
+    self, AttachmentSecrets, Content, DataKey, KeyEncryptionKey, KeyRef, Sealed,
+};
+use chat_core::time::UnixMillis;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use crate::cql::{first_row, prepare};
+use crate::error::StoreError;
+
+/// The period number of the erasure marker row: above every real period.
+const ERASED_MARKER: i32 = i32::MAX;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// How long an unwrapped key is reused while its wrapped bytes are unchanged in the
+/// store (see `Keyring::unwrapped`).
+const UNWRAPPED_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A key the KEK unwrapped: when, from which wrapped bytes, and the key.
+type Unwrapped = (Instant, Vec<u8>, DataKey);
+
+/// What opening found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// Nothing was sealed (an event of another kind, or written before sealing).
+    Clear,
+    /// The content is back in its fields.
+    Opened,
+    /// Its key is destroyed (erasure or retention): the fields stay empty.
+    Erased,
+}
+
+pub struct Keyring {
+    session: Arc<Session>,
+    kek: Arc<dyn KeyEncryptionKey>,
+    period_ms: i64,
+    cache_for: Duration,
+    cache: Mutex<HashMap<KeyRef, (Instant, Option<DataKey>)>>,
+    /// Keys unwrapped by the KEK, by their wrapped bytes: a cache entry that expired is
+    /// checked against the store (one CQL read, which sees a destroyed key at once) and,
+    /// when the wrapped bytes are unchanged, refreshed without another KEK call. KMS is
+    /// then asked about once a day per key and process, not once a `key_cache_secs`.
+    unwrapped: Mutex<HashMap<KeyRef, Unwrapped>>,
+    newest: PreparedStatement,
+    read: PreparedStatement,
+    create: PreparedStatement,
+    owner_periods: PreparedStatement,
+    destroy: PreparedStatement,
+    mark_erased: PreparedStatement,
+    all_keys: PreparedStatement,
+}
+
+/// The key-encryption key the settings name.
+pub fn kek_from_settings(
+    settings: &ComplianceSettings,
+) -> Result<Arc<dyn KeyEncryptionKey>, StoreError> {
+    match settings.kek {
+        KekKind::Local => {
+            let bytes = openssl_base64(settings.local_kek.expose())?;
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                StoreError::unreadable("compliance.local_kek", "must be 32 bytes in base64")
+            })?;
+            if settings.local_kek.expose() == chat_core::config::DEVELOPMENT_KEK {
+                tracing::warn!(
+                    "compliance.local_kek is the built-in development key: set your own, or use compliance.kek = aws-kms"
+                );
+            }
+            Ok(Arc::new(sealing::LocalKek::new("settings", key)))
+        }
+        KekKind::AwsKms => Ok(Arc::new(
+            sealing::kms::AwsKmsKek::new(
+                settings.kms_key_id.clone(),
+                settings.kms_region.clone(),
+                settings.kms_endpoint.clone().filter(|e| !e.is_empty()),
+            )
+            .map_err(|e| StoreError::unreadable("compliance.kms_*", e))?,
+        )),
+    }
+}
+
+fn openssl_base64(s: &str) -> Result<Vec<u8>, StoreError> {
+    chat_core::sealing::decode_base64(s)
+        .map_err(|e| StoreError::unreadable("compliance.local_kek", e))
+}
+
+impl Keyring {
+    pub async fn new(
+        session: Arc<Session>,
+        keyspace: &str,
+        settings: &ComplianceSettings,
+    ) -> Result<Self, StoreError> {
+        let kek = kek_from_settings(settings)?;
+        Self::with_kek(session, keyspace, settings, kek).await
+    }
+
+    pub async fn with_kek(
+        session: Arc<Session>,
+        keyspace: &str,
+        settings: &ComplianceSettings,
+        kek: Arc<dyn KeyEncryptionKey>,
+    ) -> Result<Self, StoreError> {
+        let ks = keyspace;
+        let q = |text: String| {
+            let session = session.clone();
+            async move { prepare(&session, text).await }
+        };
+        Ok(Self {
+            newest: q(format!(
+                "SELECT period, wrapped FROM {ks}.data_keys WHERE owner_id = ? LIMIT 1"
+            ))
+            .await?,
+            read: q(format!(
+                "SELECT wrapped FROM {ks}.data_keys WHERE owner_id = ? AND period = ?"
+            ))
+            .await?,
+            create: q(format!(
+                "INSERT INTO {ks}.data_keys (owner_id, period, wrapped, kek, created_at, period_end) \
+                 VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            ))
+            .await?,
+            owner_periods: q(format!(
+                "SELECT period FROM {ks}.data_keys WHERE owner_id = ?"
+            ))
+            .await?,
+            destroy: q(format!(
+                "UPDATE {ks}.data_keys SET wrapped = null, destroyed_at = ?, destroyed_why = ? \
+                 WHERE owner_id = ? AND period = ?"
+            ))
+            .await?,
+            mark_erased: q(format!(
+                "INSERT INTO {ks}.data_keys (owner_id, period, destroyed_at, destroyed_why) VALUES (?, ?, ?, ?)"
+            ))
+            .await?,
+            all_keys: q(format!(
+                "SELECT owner_id, period, period_end, destroyed_at FROM {ks}.data_keys"
+            ))
+            .await?,
+            session,
+            kek,
+            period_ms: i64::from(settings.key_period_days) * DAY_MS,
+            cache_for: Duration::from_secs(settings.key_cache_secs),
+            cache: Mutex::new(HashMap::new()),
+            unwrapped: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The key period a moment falls in.
+    pub fn period_of(&self, at: UnixMillis) -> i32 {
+        let p = at.0.div_euclid(self.period_ms);
+        p.clamp(i64::from(i32::MIN), i64::from(ERASED_MARKER - 1)) as i32
+    }
+
+    /// When a key period ends (exclusive).
+    pub fn period_end(&self, period: i32) -> UnixMillis {
+        UnixMillis((i64::from(period) + 1) * self.period_ms)
+    }
+
+    fn cached(&self, key: KeyRef) -> Option<Option<DataKey>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < self.cache_for)
+            .map(|(_, k)| k.clone())
+    }
+
+    fn remember(&self, key: KeyRef, data_key: Option<DataKey>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 100_000 {
+            let cache_for = self.cache_for;
+            cache.retain(|_, (at, _)| at.elapsed() < cache_for);
+        }
+        cache.insert(key, (Instant::now(), data_key));
+    }
+
+    /// Drop an owner's keys from this process's cache (after an erasure).
+    pub fn forget_owner(&self, owner: Uuid) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|k, _| k.owner != owner);
+        self.unwrapped_cache().retain(|k, _| k.owner != owner);
+    }
+
+    /// Drop every cached key (after retention ran).
+    pub fn forget_all(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.unwrapped_cache().clear();
+    }
+
+    /// The key that seals what `owner` writes at `at`: made (once, whoever asks first)
+    /// when the period has none. Refused for an erased owner.
+    pub async fn sealing_key(
+        &self,
+        owner: Uuid,
+        at: UnixMillis,
+    ) -> Result<(KeyRef, DataKey), SealError> {
+        let key = KeyRef {
+            owner,
+            period: self.period_of(at),
+        };
+        if let Some(Some(k)) = self.cached(key) {
+            return Ok((key, k));
+        }
+        let newest: Option<(i32, Option<Vec<u8>>)> =
+            first_row(&self.session, &self.newest, (owner,)).await?;
+        if matches!(newest, Some((ERASED_MARKER, _))) {
+            return Err(SealError::Erased(owner));
+        }
+        if let Some(k) = self.opening_key(key).await? {
+            return Ok((key, k));
+        }
+        let fresh = DataKey::generate().map_err(SealError::Sealing)?;
+        let wrapped = self
+            .kek
+            .wrap(fresh.as_bytes())
+            .await
+            .map_err(SealError::Sealing)?;
+        let wrapped_copy = wrapped.clone();
+        let applied = self
+            .session
+            .execute_unpaged(
+                &self.create,
+                (
+                    owner,
+                    key.period,
+                    wrapped,
+                    self.kek.id(),
+                    CqlTimestamp(UnixMillis::now().0),
+                    CqlTimestamp(self.period_end(key.period).0),
+                ),
+            )
+            .await
+            .map_err(StoreError::cql)?;
+        let won = applied
+            .into_rows_result()
+            .ok()
+            .and_then(|r| r.maybe_first_row::<(bool,)>().ok().flatten())
+            .map(|(applied,)| applied)
+            .unwrap_or(false);
+        if won {
+            metrics::counter!("data_keys_created_total").increment(1);
+            self.remember(key, Some(fresh.clone()));
+            self.remember_unwrapped(key, wrapped_copy, fresh.clone());
+            return Ok((key, fresh));
+        }
+        // Another process made it first: use theirs.
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        match self.opening_key(key).await? {
+            Some(k) => Ok((key, k)),
+            None => Err(SealError::Erased(owner)),
+        }
+    }
+
+    /// The key that opens what was sealed under `key`; None when it is destroyed (or
+    /// never existed).
+    pub async fn opening_key(&self, key: KeyRef) -> Result<Option<DataKey>, SealError> {
+        if let Some(k) = self.cached(key) {
+            return Ok(k);
+        }
+        let row: Option<(Option<Vec<u8>>,)> =
+            first_row(&self.session, &self.read, (key.owner, key.period)).await?;
+        let data_key = match row.and_then(|(w,)| w) {
+            None => {
+                self.unwrapped_cache().remove(&key);
+                None
+            }
+            Some(wrapped) => match self.already_unwrapped(key, &wrapped) {
+                Some(k) => Some(k),
+                None => {
+                    let raw = self
+                        .kek
+                        .unwrap(&wrapped)
+                        .await
+                        .map_err(SealError::Sealing)?;
+                    let k = DataKey::from_bytes(&raw).map_err(SealError::Sealing)?;
+                    self.remember_unwrapped(key, wrapped, k.clone());
+                    Some(k)
+                }
+            },
+        };
+        self.remember(key, data_key.clone());
+        Ok(data_key)
+    }
+
+    fn unwrapped_cache(&self) -> std::sync::MutexGuard<'_, HashMap<KeyRef, Unwrapped>> {
+        self.unwrapped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key `wrapped` unwraps to, if this process unwrapped exactly those bytes for
+    /// `key` less than [`UNWRAPPED_FOR`] ago.
+    fn already_unwrapped(&self, key: KeyRef, wrapped: &[u8]) -> Option<DataKey> {
+        self.unwrapped_cache()
+            .get(&key)
+            .filter(|(at, w, _)| w == wrapped && at.elapsed() < UNWRAPPED_FOR)
+            .map(|(_, _, k)| k.clone())
+    }
+
+    fn remember_unwrapped(&self, key: KeyRef, wrapped: Vec<u8>, data_key: DataKey) {
+        let mut cache = self.unwrapped_cache();
+        if cache.len() > 200_000 {
+            cache.retain(|_, (at, _, _)| at.elapsed() < UNWRAPPED_FOR);
+        }
+        cache.insert(key, (Instant::now(), wrapped, data_key));
+    }
+
+    /// Seal `content` as `owner`'s words at `at`, bound to `bound_to`.
+    pub async fn seal_content(
+        &self,
+        owner: Uuid,
+        at: UnixMillis,
+        bound_to: Uuid,
+        content: &Content,
+    ) -> Result<Sealed, SealError> {
+        let (key_ref, key) = self.sealing_key(owner, at).await?;
+        sealing::seal(&key, key_ref, bound_to, content).map_err(SealError::Sealing)
+    }
+
+    /// Open sealed content; None when its key is destroyed.
+    pub async fn open_content(
+        &self,
+        sealed: &Sealed,
+        bound_to: Uuid,
+    ) -> Result<Option<Content>, SealError> {
+        match self.opening_key(sealed.key).await? {
+            None => Ok(None),
+            Some(key) => sealing::open(&key, sealed, bound_to)
+                .map(Some)
+                .map_err(SealError::Sealing),
+        }
+    }
+
+    /// Move an event's personal content into its sealed field (MessageSent and
+    /// MessageEdited; other kinds carry none). The actor is the key owner.
+    pub async fn seal_event(&self, event: &mut ConversationEvent) -> Result<(), SealError> {
+        let (message_id, content) = match &mut event.payload {
+            Payload::MessageSent(m) => {
+                let attachments = m
+                    .attachments
+                    .iter_mut()
+                    // The object key stays in the clear: it is made of ids
+                    // (`uploads/<conversation>/<attachment id>`), and the history
+                    // projection checks it names this conversation's upload.
+                    .map(|a| AttachmentSecrets {
+                        name: std::mem::take(&mut a.name),
+                        url: std::mem::take(&mut a.url),
+                        object_key: String::new(),
+                    })
+                    .collect();
+                (
+                    m.message_id.0,
+                    Content {
+                        body: std::mem::take(&mut m.body),
+                        attachments,
+                    },
+                )
+            }
+            Payload::MessageEdited {
+                message_id, body, ..
+            } => (
+                message_id.0,
+                Content {
+                    body: std::mem::take(body),
+                    attachments: Vec::new(),
+                },
+            ),
+            _ => return Ok(()),
+        };
+        let sealed = self
+            .seal_content(event.actor_id.0, event.occurred_at, message_id, &content)
+            .await;
+        match sealed {
+            Ok(s) => {
+                event.sealed = Some(s);
+                Ok(())
+            }
+            Err(e) => {
+                restore(event, content);
+                Err(e)
+            }
+        }
+    }
+
+    /// Put an event's sealed content back into its fields. `sealed` is kept, so the
+    /// event can still be stored in its sealed form.
+    pub async fn open_event(&self, event: &mut ConversationEvent) -> Result<Opened, SealError> {
+        let Some(sealed) = event.sealed.clone() else {
+            return Ok(Opened::Clear);
+        };
+        let bound_to = match &event.payload {
+            Payload::MessageSent(m) => m.message_id.0,
+            Payload::MessageEdited { message_id, .. } => message_id.0,
+            _ => return Ok(Opened::Clear),
+        };
+        match self.open_content(&sealed, bound_to).await? {
+            None => Ok(Opened::Erased),
+            Some(content) => {
+                restore(event, content);
+                Ok(Opened::Opened)
+            }
+        }
+    }
+
+    /// Erasure: destroy every key of `owner`, and make sure no new one is ever made.
+    /// Returns how many keys were destroyed.
+    pub async fn destroy_owner(&self, owner: Uuid, why: &str) -> Result<usize, StoreError> {
+        let now = CqlTimestamp(UnixMillis::now().0);
+        self.session
+            .execute_unpaged(&self.mark_erased, (owner, ERASED_MARKER, now, why))
+            .await
+            .map_err(StoreError::cql)?;
+        let mut periods = Vec::new();
+        let mut rows = self
+            .session
+            .execute_iter(self.owner_periods.clone(), (owner,))
+            .await
+            .map_err(StoreError::cql)?
+            .rows_stream::<(i32,)>()
+            .map_err(StoreError::cql)?;
+        use futures::TryStreamExt;
+        while let Some((period,)) = rows.try_next().await.map_err(StoreError::cql)? {
+            if period != ERASED_MARKER {
+                periods.push(period);
+            }
+        }
+        for period in &periods {
+            self.session
+                .execute_unpaged(&self.destroy, (now, why, owner, *period))
+                .await
+                .map_err(StoreError::cql)?;
+        }
+        self.forget_owner(owner);
+        metrics::counter!("data_keys_destroyed_total", "why" => "erasure")
+            .increment(periods.len() as u64);
+        Ok(periods.len())
+    }
+
+    /// Retention: destroy every live key whose period ended before `cutoff`, except
+    /// those of `kept` owners. Returns how many were destroyed. Walks the whole table
+    /// (a few rows per user per period), paged.
+    pub async fn destroy_ended_before(
+        &self,
+        cutoff: UnixMillis,
+        kept: &std::collections::HashSet<Uuid>,
+    ) -> Result<usize, StoreError> {
+        use futures::TryStreamExt;
+        let now = CqlTimestamp(UnixMillis::now().0);
+        let mut rows = self
+            .session
+            .execute_iter(self.all_keys.clone(), ())
+            .await
+            .map_err(StoreError::cql)?
+            .rows_stream::<(Uuid, i32, Option<CqlTimestamp>, Option<CqlTimestamp>)>()
+            .map_err(StoreError::cql)?;
+        let mut doomed = Vec::new();
+        while let Some((owner, period, end, destroyed)) =
+            rows.try_next().await.map_err(StoreError::cql)?
+        {
+            let ended = end.map(|e| e.0 <= cutoff.0).unwrap_or(false);
+            if period != ERASED_MARKER && destroyed.is_none() && ended && !kept.contains(&owner) {
+                doomed.push((owner, period));
+            }
+        }
+        for (owner, period) in &doomed {
+            self.session
+                .execute_unpaged(&self.destroy, (now, "retention", *owner, *period))
+                .await
+                .map_err(StoreError::cql)?;
+        }
+        self.forget_all();
+        metrics::counter!("data_keys_destroyed_total", "why" => "retention")
+            .increment(doomed.len() as u64);
+        Ok(doomed.len())
+    }
+
+    /// Whether `owner` was erased.
+    pub async fn is_erased(&self, owner: Uuid) -> Result<bool, StoreError> {
+        let newest: Option<(i32, Option<Vec<u8>>)> =
+            first_row(&self.session, &self.newest, (owner,)).await?;
+        Ok(matches!(newest, Some((ERASED_MARKER, _))))
+    }
+}
+
+/// Put opened content back where `seal_event` took it from.
+fn restore(event: &mut ConversationEvent, content: Content) {
+    match &mut event.payload {
+        Payload::MessageSent(m) => {
+            m.body = content.body;
+            for (a, s) in m.attachments.iter_mut().zip(content.attachments) {
+                a.name = s.name;
+                a.url = s.url;
+                if !s.object_key.is_empty() {
+                    a.object_key = s.object_key;
+                }
+            }
+        }
+        Payload::MessageEdited { body, .. } => *body = content.body,
+        _ => {}
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sealing(chat_core::sealing::SealingError),
+    /// The owner was erased: nothing more is sealed under their name.
+    #[error("user {0} was erased")]
+    Erased(Uuid),
+}
+
+impl SealError {
+    /// Whether trying again cannot help: the sealed bytes themselves are bad (tampered,
+    /// truncated, not JSON inside). A store or KMS that did not answer, or a KEK that
+    /// does not unwrap (a configuration to fix), is worth retrying.
+    pub fn is_permanent(&self) -> bool {
+        use chat_core::sealing::SealingError as S;
+        matches!(
+            self,
+            SealError::Sealing(S::Open | S::Malformed(_) | S::Json(_))
+        )
+    }
+}
+
+/// Open a stored message's sealed body and attachment names in place. Without a
+/// keyring, or with its key destroyed, the message comes out erased. Content that does
+/// not open (tampered, or the wrong KEK) is an error, never shown as erased.
+pub(crate) async fn open_message(
+    keyring: Option<&Keyring>,
+    m: &mut crate::history::model::Message,
+) -> Result<(), StoreError> {
+    let Some(bytes) = m.sealed.take() else {
+        return Ok(());
+    };
+    let opened = match (keyring, uuid_of(&m.message_id)) {
+        (Some(k), Some(id)) => open_stored(k, &bytes, id).await?,
+        _ => None,
+    };
+    match opened {
+        None => {
+            m.erased = true;
+            m.body = None;
+            m.attachments.clear();
+        }
+        Some(content) => {
+            if m.deleted_at.is_none() {
+                m.body = Some(content.body);
+            }
+            for (a, s) in m.stored_attachments.iter_mut().zip(content.attachments) {
+                a.name = s.name;
+                a.url = s.url;
+                if !s.object_key.is_empty() {
+                    a.object_key = s.object_key;
+                }
+            }
+            m.attachments = m
+                .stored_attachments
+                .iter()
+                .map(|a| chat_core::live::frames::attachment_view(&m.conversation_id, a))
+                .collect();
+        }
+    }
+    Ok(())
+}
+
+/// [`open_message`] for a conversation list's last message.
+pub(crate) async fn open_last_message(
+    keyring: Option<&Keyring>,
+    m: &mut crate::history::model::LastMessage,
+) -> Result<(), StoreError> {
+    let Some(bytes) = m.sealed.take() else {
+        return Ok(());
+    };
+    let opened = match (keyring, uuid_of(&m.message_id)) {
+        (Some(k), Some(id)) => open_stored(k, &bytes, id).await?,
+        _ => None,
+    };
+    match opened {
+        None => {
+            m.erased = true;
+            m.body = None;
+        }
+        Some(content) => m.body = Some(content.body),
+    }
+    Ok(())
+}
+
+fn uuid_of(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s).ok()
+}
+
+async fn open_stored(
+    keyring: &Keyring,
+    bytes: &[u8],
+    bound_to: Uuid,
+) -> Result<Option<Content>, StoreError> {
+    let sealed =
+        Sealed::from_bytes(bytes).map_err(|e| StoreError::unreadable("sealed content", e))?;
+    keyring
+        .open_content(&sealed, bound_to)
+        .await
+        .map_err(|e| match e {
+            SealError::Store(e) => e,
+            other => StoreError::unreadable(format!("sealed content of {bound_to}"), other),
+        })
+}

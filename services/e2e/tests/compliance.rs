@@ -719,6 +719,9 @@ async fn a_legal_hold_suspends_erasure_until_it_is_released() {
     );
     let refused = s.chatctl_refused(&["users", "erase", "--username", &dave.username]);
     assert!(refused.contains("legal hold"), "{refused}");
+    // Without gateway.admin_token there is no admin API.
+    let off = admin_erase(&s.live.gateways[0], &dave.id, Some(ADMIN_TOKEN)).await;
+    assert_eq!(off.0, 404, "{:?}", off.1);
     // Still a working account.
     let ok = api
         .call("GET", "/api/v1/conversations", Some(&dave.token), None)
@@ -850,4 +853,98 @@ async fn retention_makes_old_periods_unreadable_except_what_a_hold_keeps() {
             actions(seen, "retention_applied", "retention") == 1
         })
         .await;
+}
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-tests-0123456789abcdef";
+
+async fn admin_erase(g: &Gateway, user: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req =
+        reqwest::Client::new().post(format!("{}/admin/v1/users/{user}/erase", g.ops_url()));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.expect("the ops listener answers");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_admin_api_erases_with_its_token_and_is_audited() {
+    let s = Stack::start(&[("CHAT__GATEWAY__ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let mut audit = AuditTap::on_topic(&s.topics.audit);
+    let api = s.live.api(0);
+    let g = &s.live.gateways[0];
+    let frank = sign_up(&api, "frank").await;
+    let gina = sign_up(&api, "gina").await;
+    let team = create_group(&api, &frank, &[&gina]).await;
+    until_listed(&api, &gina, &team).await;
+    let marker = unique("zq").replace('-', "");
+    let mut f = Ws::connect(g, &frank.token).await;
+    let ack = f
+        .request(send_frame(&team, "f1", &format!("{marker} from frank")))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    page_until(&api, &gina, &team, "frank's message", |m| {
+        bodies(m) == [format!("{marker} from frank")]
+    })
+    .await;
+    s.indexed_until(&marker, &team, 1).await;
+
+    // No token, a wrong one, a bad id, an unknown user.
+    assert_eq!(admin_erase(g, &frank.id, None).await.0, 401);
+    assert_eq!(
+        admin_erase(g, &frank.id, Some("not-the-token-0123456789abcdefghijkl"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(admin_erase(g, "not-a-uuid", Some(ADMIN_TOKEN)).await.0, 400);
+    assert_eq!(
+        admin_erase(g, &uuid::Uuid::new_v4().to_string(), Some(ADMIN_TOKEN))
+            .await
+            .0,
+        404
+    );
+    // Under a legal hold: refused.
+    s.chatctl(&["holds", "place", "--user", &gina.id, "--reason", "case 10"]);
+    let (status, body) = admin_erase(g, &gina.id, Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("legal hold")),
+        "{body}"
+    );
+    s.chatctl(&["holds", "release", "--user", &gina.id]);
+
+    let (status, body) = admin_erase(g, &frank.id, Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keys_destroyed"], 1, "{body}");
+    assert_eq!(body["partitions"], 3, "{body}");
+    let after = page_until(&api, &gina, &team, "frank's message erased", |m| {
+        m.iter().any(|m| m["erased"] == true)
+    })
+    .await;
+    assert_eq!(bodies(&after), Vec::<String>::new());
+    s.indexed_until(&marker, &team, 0).await;
+    let refused = api
+        .call("GET", "/api/v1/conversations", Some(&frank.token), None)
+        .await;
+    assert!(
+        refused.status == 401 || refused.status == 403,
+        "{}",
+        refused.body
+    );
+    audit
+        .until("the admin API's erasure", Duration::from_secs(30), |seen| {
+            actions(seen, "user_erased", &frank.id) == 1
+        })
+        .await;
+    let record = audit
+        .seen
+        .iter()
+        .find(|r| r.event.action.as_str() == "user_erased")
+        .expect("audited");
+    assert_eq!(record.event.actor.to_string(), "operator:admin-api");
 }

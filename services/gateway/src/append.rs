@@ -106,6 +106,49 @@ impl Appender {
     }
 
     /// A real metadata round trip to the brokers, for readiness.
+    /// Append a platform-wide event (`ContentErased`) once to every partition, keyed by
+    /// its nil conversation id like any record of the topic; returns how many partitions.
+    pub async fn append_everywhere(&self, event: &ConversationEvent) -> Result<usize, AppendError> {
+        let producer = self.producer.clone();
+        let topic = self.topic.clone();
+        let partitions = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_secs(10))
+                .map(|m| {
+                    m.topics()
+                        .first()
+                        .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                })
+        })
+        .await
+        .map_err(|_| AppendError::LogUnreachable)?
+        .map_err(|_| AppendError::LogUnreachable)?;
+        if partitions.is_empty() {
+            return Err(AppendError::LogUnreachable);
+        }
+        let bytes = self.codec.encode(&self.topic, event).await.map_err(|e| {
+            if e.is_transient() {
+                AppendError::RegistryUnreachable
+            } else {
+                AppendError::Unencodable
+            }
+        })?;
+        let key = event.conversation_id.to_string();
+        for p in &partitions {
+            let record = FutureRecord::to(&self.topic)
+                .partition(*p)
+                .key(&key)
+                .payload(&bytes);
+            self.producer
+                .send(record, Timeout::Never)
+                .await
+                .map_err(|_| AppendError::LogUnreachable)?;
+        }
+        Ok(partitions.len())
+    }
+
     pub fn ping(&self) -> bool {
         self.producer
             .client()

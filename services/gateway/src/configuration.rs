@@ -88,6 +88,10 @@ pub struct GatewaySettings {
     pub search_urls: String,
     /// How long a search node may take to answer.
     pub search_timeout_ms: u64,
+    /// v1.2: the bearer token of the admin API on the ops listener
+    /// (`POST /admin/v1/users/{id}/erase`); empty (the default) turns it off. At least 32
+    /// characters, a secret.
+    pub admin_token: Secret,
 }
 
 /// `[gateway.tls]`: the server certificate, PEM files read once at start-up.
@@ -159,6 +163,7 @@ impl Section for GatewaySettings {
             ("shutdown_spread_secs", 0.into()),
             ("search_urls", "http://127.0.0.1:9110".into()),
             ("search_timeout_ms", 3000.into()),
+            ("admin_token", "".into()),
         ]);
         defaults
     }
@@ -168,6 +173,13 @@ impl Section for GatewaySettings {
             return Err(ConfigError::Invalid(
                 "gateway.jwt_secret must be set to at least 32 characters (CHAT__GATEWAY__JWT_SECRET); \
                  every gateway of a deployment shares it"
+                    .into(),
+            ));
+        }
+        if !self.admin_token.is_empty() && self.admin_token.expose().len() < 32 {
+            return Err(ConfigError::Invalid(
+                "gateway.admin_token must be empty (no admin API) or at least 32 characters \
+                 (CHAT__GATEWAY__ADMIN_TOKEN)"
                     .into(),
             ));
         }
@@ -269,6 +281,18 @@ mod tests {
     fn refuses_to_start_without_a_real_secret() {
         let err = load(&env(&[])).unwrap_err();
         assert!(err.to_string().contains("jwt_secret"), "{err}");
+    }
+
+    #[test]
+    fn the_admin_api_is_off_by_default_and_needs_a_long_token() {
+        let off = load(&env(&[("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET)])).unwrap();
+        assert!(off.admin_token.is_empty());
+        let err = load(&env(&[
+            ("CHAT__GATEWAY__JWT_SECRET", JWT_SECRET),
+            ("CHAT__GATEWAY__ADMIN_TOKEN", "short"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("admin_token"), "{err}");
     }
 
     #[test]

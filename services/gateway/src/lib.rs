@@ -31,6 +31,7 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod admin;
 pub mod append;
 pub mod attachments;
 pub mod auth;

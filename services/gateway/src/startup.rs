@@ -79,6 +79,25 @@ pub async fn build(
         .await
         .context("preparing history statements")?
         .with_keyring(keyring.clone());
+    let admin = if gateway.admin_token.is_empty() {
+        None
+    } else {
+        tracing::info!("the admin API is on (ops listener, gateway.admin_token)");
+        Some(crate::admin::Admin {
+            token: gateway.admin_token.clone(),
+            accounts: AccountStore::new(cql.clone(), keyspace)
+                .await
+                .context("preparing account statements")?,
+            sign_ins: SignInStore::new(redis.clone()),
+            holds: chat_store::legal_holds::HoldStore::new(cql.clone(), keyspace)
+                .await
+                .context("preparing legal hold statements")?,
+            history: HistoryStore::new(cql.clone(), keyspace)
+                .await
+                .context("preparing history statements")?,
+            keyring: keyring.clone(),
+        })
+    };
     let mutes = MuteStore::new(cql.clone(), keyspace)
         .await
         .context("preparing mute statements")?;
@@ -171,6 +190,7 @@ pub async fn build(
         .shared_with(RateLimitStore::new(redis.clone()), &gateway.throttle),
         appender: Appender::new(producer, codec, topics.conversation_events.clone(), keyring),
         audit_log,
+        admin,
         who_may_add: settings.groups.who_may_add,
         hub,
         redis,

@@ -55,6 +55,9 @@ pub struct Inner {
     /// The audit trail (`chat.audit`), on the appender's producer. Written through
     /// [`AppState::audit`], never waited for.
     pub audit_log: Arc<AuditLog>,
+    /// v1.2: the admin API's stores (`routes/admin.rs`); None when
+    /// `gateway.admin_token` is empty.
+    pub admin: Option<crate::admin::Admin>,
     /// `[groups] who_may_add` (shared with the history projection, which re-checks).
     pub who_may_add: chat_core::rules::WhoMayAdd,
     /// The sockets held here and the live frames that feed them.

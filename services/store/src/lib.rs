@@ -22,6 +22,7 @@
 //! | [`presence`] | who is online, with expiring sessions | Redis |
 //! | [`live`] | the pub/sub channels of live delivery and the fanout's `prev_seq` chain | Redis |
 //! | [`notify_window`] | notification coalescing windows | Redis |
+//! | [`erasure`] | (no state of its own) an erasure's steps over accounts, sign-ins, holds and keys (v1.2) | CQL, Redis |
 //! | [`keyring`] | data keys: made, wrapped, cached, destroyed by erasure and retention (v1.2) | CQL |
 //! | [`legal_holds`] | users and conversations under legal hold (v1.2) | CQL |
 //! | [`migrations`] | the CQL schema (`schemas/cql/`) | CQL |
@@ -35,6 +36,7 @@ pub mod keys;
 
 pub mod accounts;
 pub mod dedup;
+pub mod erasure;
 pub mod history;
 pub mod keyring;
 pub mod legal_holds;

@@ -4,6 +4,7 @@
 //! dependencies and traffic.
 
 mod accounts;
+mod admin;
 mod auth;
 mod conversations;
 #[cfg(test)]
@@ -110,5 +111,9 @@ pub fn ops_router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/admin/v1/users/{user_id}/erase",
+            axum::routing::post(admin::erase_user),
+        )
         .with_state(state)
 }

@@ -92,6 +92,50 @@ pub fn producer(k: &KafkaSettings, client_id: &str) -> Result<FutureProducer, Ka
         .create()
 }
 
+/// Send `payload` once to every partition of `topic`, under `key` (platform-wide events:
+/// `ContentErased`, `ContentExpired`, which each partition's consumers must meet in
+/// order with the rest); returns how many partitions. Waits for every acknowledgement.
+pub async fn send_to_every_partition(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+) -> Result<usize, KafkaError> {
+    use rdkafka::producer::{FutureRecord, Producer};
+    let client = producer.clone();
+    let named = topic.to_string();
+    // Metadata is a blocking call in librdkafka.
+    let partitions = tokio::task::spawn_blocking(move || {
+        client
+            .client()
+            .fetch_metadata(Some(&named), Duration::from_secs(10))
+            .map(|m| {
+                m.topics()
+                    .first()
+                    .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+    })
+    .await
+    .map_err(|_| KafkaError::Canceled)??;
+    if partitions.is_empty() {
+        return Err(KafkaError::MetadataFetch(
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+        ));
+    }
+    for p in &partitions {
+        let record = FutureRecord::to(topic)
+            .partition(*p)
+            .key(key)
+            .payload(payload);
+        producer
+            .send(record, rdkafka::util::Timeout::Never)
+            .await
+            .map_err(|(e, _)| e)?;
+    }
+    Ok(partitions.len())
+}
+
 /// A consumer for tools that read or inspect without joining in (`chatctl tail`,
 /// `chatctl lag`): never commits; `group_id` only names whose offsets it looks at.
 pub fn inspector(

@@ -29,6 +29,12 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+/// How long the tests' HTTP clients keep an idle connection: well under the gateway's
+/// `header_read_timeout_ms` (10 s), which also closes idle keep-alive connections. A
+/// longer pool reuses a connection the gateway is closing, and the request fails with
+/// "connection closed before message completed" after a test's quiet spell.
+pub const CLIENT_IDLE: Duration = Duration::from_secs(5);
+
 pub const JWT_SECRET: &str = "integration-tests-secret-0123456789abcdef";
 
 pub fn settings() -> Settings {
@@ -167,7 +173,10 @@ impl Gateway {
         if self.tls {
             tls::https_client()
         } else {
-            reqwest::Client::new()
+            reqwest::Client::builder()
+                .pool_idle_timeout(CLIENT_IDLE)
+                .build()
+                .expect("HTTP client")
         }
     }
 

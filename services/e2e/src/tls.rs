@@ -61,6 +61,7 @@ pub fn https_client() -> reqwest::Client {
     let pem = std::fs::read(ca_path()).expect("read the dev CA");
     reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("the dev CA is PEM")])
+        .pool_idle_timeout(crate::CLIENT_IDLE)
         .build()
         .expect("HTTPS client")
 }

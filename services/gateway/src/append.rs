@@ -61,26 +61,27 @@ impl Appender {
     /// Its personal content is sealed under the actor's data key first: nothing written
     /// to the log carries a body in the clear.
     pub async fn append(&self, event: &ConversationEvent) -> Result<i64, AppendError> {
-        let mut sealed = event.clone();
-        self.keyring
-            .seal_event(&mut sealed)
-            .await
-            .map_err(|e| match e {
-                SealError::Erased(_) => AppendError::Erased,
-                other => {
-                    tracing::warn!(error = %other, "sealing an event failed");
-                    AppendError::SealingUnavailable
-                }
-            })?;
-        let event = &sealed;
-        let bytes = self.codec.encode(&self.topic, event).await.map_err(|e| {
-            tracing::error!(error = %e, "encoding an event failed");
-            if e.is_transient() {
-                AppendError::RegistryUnreachable
-            } else {
-                AppendError::Unencodable
-            }
-        })?;
+        // Only messages and edits carry content: receipts, the most frequent events, are
+        // appended as they are, without a copy.
+        let sealed;
+        let event = if event.payload.carries_content() {
+            let mut copy = event.clone();
+            self.keyring
+                .seal_event(&mut copy)
+                .await
+                .map_err(|e| match e {
+                    SealError::Erased(_) => AppendError::Erased,
+                    other => {
+                        tracing::warn!(error = %other, "sealing an event failed");
+                        AppendError::SealingUnavailable
+                    }
+                })?;
+            sealed = copy;
+            &sealed
+        } else {
+            event
+        };
+        let bytes = self.encode(event).await?;
         let key = event.conversation_id.to_string();
         let started = Instant::now();
         let record = FutureRecord::to(&self.topic).key(&key).payload(&bytes);
@@ -105,50 +106,32 @@ impl Appender {
         }
     }
 
-    /// A real metadata round trip to the brokers, for readiness.
     /// Append a platform-wide event (`ContentErased`) once to every partition, keyed by
     /// its nil conversation id like any record of the topic; returns how many partitions.
     pub async fn append_everywhere(&self, event: &ConversationEvent) -> Result<usize, AppendError> {
-        let producer = self.producer.clone();
-        let topic = self.topic.clone();
-        let partitions = tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(Some(&topic), Duration::from_secs(10))
-                .map(|m| {
-                    m.topics()
-                        .first()
-                        .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
-                        .unwrap_or_default()
-                })
-        })
-        .await
-        .map_err(|_| AppendError::LogUnreachable)?
-        .map_err(|_| AppendError::LogUnreachable)?;
-        if partitions.is_empty() {
-            return Err(AppendError::LogUnreachable);
-        }
-        let bytes = self.codec.encode(&self.topic, event).await.map_err(|e| {
+        let bytes = self.encode(event).await?;
+        let key = event.conversation_id.to_string();
+        chat_core::kafka::send_to_every_partition(&self.producer, &self.topic, &key, &bytes)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, topic = %self.topic, "append to every partition failed");
+                AppendError::LogUnreachable
+            })
+    }
+
+    /// The event in the registry's wire format.
+    async fn encode(&self, event: &ConversationEvent) -> Result<Vec<u8>, AppendError> {
+        self.codec.encode(&self.topic, event).await.map_err(|e| {
+            tracing::error!(error = %e, "encoding an event failed");
             if e.is_transient() {
                 AppendError::RegistryUnreachable
             } else {
                 AppendError::Unencodable
             }
-        })?;
-        let key = event.conversation_id.to_string();
-        for p in &partitions {
-            let record = FutureRecord::to(&self.topic)
-                .partition(*p)
-                .key(&key)
-                .payload(&bytes);
-            self.producer
-                .send(record, Timeout::Never)
-                .await
-                .map_err(|_| AppendError::LogUnreachable)?;
-        }
-        Ok(partitions.len())
+        })
     }
 
+    /// A real metadata round trip to the brokers, for readiness.
     pub fn ping(&self) -> bool {
         self.producer
             .client()

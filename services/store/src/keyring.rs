@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat_core::config::{ComplianceSettings, KekKind};
-use chat_core::events::{ConversationEvent, Payload};
+use chat_core::events::{Attachment, ConversationEvent, Payload};
 use chat_core::sealing::{
     self, AttachmentSecrets, Content, DataKey, KeyEncryptionKey, KeyRef, Sealed,
 };
@@ -225,10 +225,18 @@ impl Keyring {
         }
         let newest: Option<(i32, Option<Vec<u8>>)> =
             first_row(&self.session, &self.newest, (owner,)).await?;
-        if matches!(newest, Some((ERASED_MARKER, _))) {
-            return Err(SealError::Erased(owner));
-        }
-        if let Some(k) = self.opening_key(key).await? {
+        // The newest row is the marker of an erased owner, or usually this very period's
+        // key: then it is used as read, with no second read. A row of a later period
+        // means `at` is in the past (a replay, a test): look that period up.
+        let existing = match newest {
+            Some((ERASED_MARKER, _)) => return Err(SealError::Erased(owner)),
+            Some((period, wrapped)) if period == key.period => {
+                self.key_in_row(key, wrapped).await?
+            }
+            Some((period, _)) if period > key.period => self.opening_key(key).await?,
+            _ => None,
+        };
+        if let Some(k) = existing {
             return Ok((key, k));
         }
         let fresh = DataKey::generate().map_err(SealError::Sealing)?;
@@ -284,7 +292,17 @@ impl Keyring {
         }
         let row: Option<(Option<Vec<u8>>,)> =
             first_row(&self.session, &self.read, (key.owner, key.period)).await?;
-        let data_key = match row.and_then(|(w,)| w) {
+        self.key_in_row(key, row.and_then(|(w,)| w)).await
+    }
+
+    /// The key a row's wrapped bytes hold (None: destroyed, or no row), unwrapped by the
+    /// KEK unless this process unwrapped the same bytes lately; remembered either way.
+    async fn key_in_row(
+        &self,
+        key: KeyRef,
+        wrapped: Option<Vec<u8>>,
+    ) -> Result<Option<DataKey>, SealError> {
+        let data_key = match wrapped {
             None => {
                 self.unwrapped_cache().remove(&key);
                 None
@@ -505,18 +523,23 @@ impl Keyring {
     }
 }
 
+/// Put attachments' opened names (and v1 URLs) back, in order.
+fn reveal(attachments: &mut [Attachment], secrets: Vec<AttachmentSecrets>) {
+    for (a, s) in attachments.iter_mut().zip(secrets) {
+        a.name = s.name;
+        a.url = s.url;
+        if !s.object_key.is_empty() {
+            a.object_key = s.object_key;
+        }
+    }
+}
+
 /// Put opened content back where `seal_event` took it from.
 fn restore(event: &mut ConversationEvent, content: Content) {
     match &mut event.payload {
         Payload::MessageSent(m) => {
             m.body = content.body;
-            for (a, s) in m.attachments.iter_mut().zip(content.attachments) {
-                a.name = s.name;
-                a.url = s.url;
-                if !s.object_key.is_empty() {
-                    a.object_key = s.object_key;
-                }
-            }
+            reveal(&mut m.attachments, content.attachments);
         }
         Payload::MessageEdited { body, .. } => *body = content.body,
         _ => {}
@@ -554,30 +577,18 @@ pub(crate) async fn open_message(
     keyring: Option<&Keyring>,
     m: &mut crate::history::model::Message,
 ) -> Result<(), StoreError> {
-    let Some(bytes) = m.sealed.take() else {
-        return Ok(());
-    };
-    let opened = match (keyring, uuid_of(&m.message_id)) {
-        (Some(k), Some(id)) => open_stored(k, &bytes, id).await?,
-        _ => None,
-    };
-    match opened {
-        None => {
+    match open_stored(keyring, m.sealed.take(), &m.message_id).await? {
+        Stored::Clear => {}
+        Stored::Erased => {
             m.erased = true;
             m.body = None;
             m.attachments.clear();
         }
-        Some(content) => {
+        Stored::Opened(content) => {
             if m.deleted_at.is_none() {
                 m.body = Some(content.body);
             }
-            for (a, s) in m.stored_attachments.iter_mut().zip(content.attachments) {
-                a.name = s.name;
-                a.url = s.url;
-                if !s.object_key.is_empty() {
-                    a.object_key = s.object_key;
-                }
-            }
+            reveal(&mut m.stored_attachments, content.attachments);
             m.attachments = m
                 .stored_attachments
                 .iter()
@@ -593,21 +604,24 @@ pub(crate) async fn open_last_message(
     keyring: Option<&Keyring>,
     m: &mut crate::history::model::LastMessage,
 ) -> Result<(), StoreError> {
-    let Some(bytes) = m.sealed.take() else {
-        return Ok(());
-    };
-    let opened = match (keyring, uuid_of(&m.message_id)) {
-        (Some(k), Some(id)) => open_stored(k, &bytes, id).await?,
-        _ => None,
-    };
-    match opened {
-        None => {
+    match open_stored(keyring, m.sealed.take(), &m.message_id).await? {
+        Stored::Clear => {}
+        Stored::Erased => {
             m.erased = true;
             m.body = None;
         }
-        Some(content) => m.body = Some(content.body),
+        Stored::Opened(content) => m.body = Some(content.body),
     }
     Ok(())
+}
+
+/// What a stored row's sealed column opened to.
+enum Stored {
+    /// Nothing was sealed (a row written before v1.2).
+    Clear,
+    /// No keyring, or its key is destroyed.
+    Erased,
+    Opened(Content),
 }
 
 fn uuid_of(s: &str) -> Option<Uuid> {
@@ -615,17 +629,25 @@ fn uuid_of(s: &str) -> Option<Uuid> {
 }
 
 async fn open_stored(
-    keyring: &Keyring,
-    bytes: &[u8],
-    bound_to: Uuid,
-) -> Result<Option<Content>, StoreError> {
+    keyring: Option<&Keyring>,
+    bytes: Option<Vec<u8>>,
+    message_id: &str,
+) -> Result<Stored, StoreError> {
+    let Some(bytes) = bytes else {
+        return Ok(Stored::Clear);
+    };
+    let (Some(keyring), Some(bound_to)) = (keyring, uuid_of(message_id)) else {
+        return Ok(Stored::Erased);
+    };
     let sealed =
-        Sealed::from_bytes(bytes).map_err(|e| StoreError::unreadable("sealed content", e))?;
-    keyring
-        .open_content(&sealed, bound_to)
-        .await
-        .map_err(|e| match e {
-            SealError::Store(e) => e,
-            other => StoreError::unreadable(format!("sealed content of {bound_to}"), other),
-        })
+        Sealed::from_bytes(&bytes).map_err(|e| StoreError::unreadable("sealed content", e))?;
+    match keyring.open_content(&sealed, bound_to).await {
+        Ok(Some(content)) => Ok(Stored::Opened(content)),
+        Ok(None) => Ok(Stored::Erased),
+        Err(SealError::Store(e)) => Err(e),
+        Err(other) => Err(StoreError::unreadable(
+            format!("sealed content of {bound_to}"),
+            other,
+        )),
+    }
 }

@@ -110,6 +110,14 @@ impl Payload {
         }
     }
 
+    /// Events that carry personal content, which is sealed (`crate::sealing`).
+    pub fn carries_content(&self) -> bool {
+        matches!(
+            self,
+            Payload::MessageSent(_) | Payload::MessageEdited { .. }
+        )
+    }
+
     /// Events about the whole platform rather than one conversation (compliance
     /// actions, with a nil conversation id): projections of conversations skip them.
     pub fn is_platform_wide(&self) -> bool {

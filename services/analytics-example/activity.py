@@ -183,6 +183,15 @@ def apply_event(
         return
     if conversations and conversation not in conversations:
         return
+    # An operator's event in a conversation (v1.3 ConversationContentExpired, appended by
+    # the retention task with the nil actor) is nobody's activity.
+    if actor == NIL_UUID:
+        db.execute(
+            "INSERT OR IGNORE INTO system_events (topic, partition, offset, kind, minute) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (topic, rec.partition, rec.offset, name or "unknown", minute),
+        )
+        return
 
     db.execute("INSERT OR IGNORE INTO minutes (minute) VALUES (?)", (minute,))
     db.execute(

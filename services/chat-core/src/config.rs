@@ -91,6 +91,32 @@ pub struct ComplianceSettings {
     /// How long a process uses a data key before it reads the key's row again: an
     /// erasure reaches processes that do not read the log's `ContentErased` within this.
     pub key_cache_secs: u64,
+    /// How many days one conversation key seals (v1.3): a conversation's own retention
+    /// destroys whole conversation periods, so this is its granularity.
+    pub conversation_key_period_days: u32,
+    /// The shortest retention a group admin may set on a conversation.
+    pub conversation_retention_min_days: u32,
+    /// The longest (0: no upper limit).
+    pub conversation_retention_max_days: u32,
+}
+
+impl ComplianceSettings {
+    /// Whether a group admin may set `days` of retention; the refusal names the limits.
+    pub fn check_conversation_retention(&self, days: u32) -> Result<(), String> {
+        let min = self.conversation_retention_min_days;
+        let max = self.conversation_retention_max_days;
+        let limits = if max == 0 {
+            format!("at least {min} days")
+        } else {
+            format!("{min} to {max} days")
+        };
+        if days < min || (max > 0 && days > max) {
+            return Err(format!(
+                "a conversation's retention is {limits} on this server, not {days}"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The built-in development KEK (`chat-dev-only-key-encryption-key`).
@@ -538,9 +564,21 @@ impl Settings {
                 )));
             }
         }
-        if self.compliance.key_period_days < 1 || self.compliance.key_cache_secs < 1 {
+        if self.compliance.key_period_days < 1
+            || self.compliance.key_cache_secs < 1
+            || self.compliance.conversation_key_period_days < 1
+            || self.compliance.conversation_retention_min_days < 1
+        {
             return invalid(
-                "compliance.key_period_days and compliance.key_cache_secs must be at least 1",
+                "compliance.key_period_days, key_cache_secs, conversation_key_period_days and conversation_retention_min_days must be at least 1",
+            );
+        }
+        let c = &self.compliance;
+        if c.conversation_retention_max_days != 0
+            && c.conversation_retention_max_days < c.conversation_retention_min_days
+        {
+            return invalid(
+                "compliance.conversation_retention_max_days is below conversation_retention_min_days",
             );
         }
         if self.compliance.kek == KekKind::AwsKms
@@ -637,7 +675,10 @@ fn layers(
         .set_default("compliance.kms_region", "")?
         .set_default("compliance.key_period_days", 30)?
         .set_default("compliance.retention_days", 0)?
-        .set_default("compliance.key_cache_secs", 60)?;
+        .set_default("compliance.key_cache_secs", 60)?
+        .set_default("compliance.conversation_key_period_days", 1)?
+        .set_default("compliance.conversation_retention_min_days", 1)?
+        .set_default("compliance.conversation_retention_max_days", 0)?;
     for (key, value) in extra_defaults {
         builder = builder.set_default(key, value)?;
     }
@@ -887,5 +928,28 @@ mod tests {
             assert!(message.contains(key) && message.contains(var), "{message}");
         }
         assert!(Settings::load_from(&env(&[("CHAT__WEBHOOK__ATTEMPTS", "-1")])).is_err());
+    }
+
+    #[test]
+    fn a_conversations_retention_is_kept_within_the_operators_limits() {
+        let open = Settings::load_from(&env(&[])).unwrap().compliance;
+        assert!(open.check_conversation_retention(1).is_ok());
+        assert!(open.check_conversation_retention(10_000).is_ok());
+        assert!(open.check_conversation_retention(0).is_err());
+        let bounded = Settings::load_from(&env(&[
+            ("CHAT__COMPLIANCE__CONVERSATION_RETENTION_MIN_DAYS", "7"),
+            ("CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS", "90"),
+        ]))
+        .unwrap()
+        .compliance;
+        let refusal = bounded.check_conversation_retention(3).unwrap_err();
+        assert!(refusal.contains("7 to 90 days"), "{refusal}");
+        assert!(bounded.check_conversation_retention(91).is_err());
+        assert!(bounded.check_conversation_retention(90).is_ok());
+        assert!(Settings::load_from(&env(&[
+            ("CHAT__COMPLIANCE__CONVERSATION_RETENTION_MIN_DAYS", "30"),
+            ("CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS", "7"),
+        ]))
+        .is_err());
     }
 }

@@ -42,6 +42,10 @@ pub enum Refusal {
     AdditionByNonAdmin,
     #[error("a direct conversation has no name to change")]
     RenameDirect,
+    #[error("a direct conversation has no retention of its own; only groups do")]
+    RetentionDirect,
+    #[error("only a group admin may set the conversation's retention")]
+    RetentionByNonAdmin,
 }
 
 /// Most distinct emoji on one message (`too_many_reactions` beyond).
@@ -102,6 +106,17 @@ pub fn may_rename(actor_standing: Membership) -> Result<(), Refusal> {
     match actor_standing.kind {
         ConversationKind::Direct => Err(Refusal::RenameDirect),
         ConversationKind::Group => Ok(()),
+    }
+}
+
+/// A group admin sets a group's own retention (v1.3); a direct conversation has none.
+/// The days are checked against the operator's limits by the gateway alone, since the
+/// limits may change after the event was appended.
+pub fn may_set_retention(actor_standing: Membership) -> Result<(), Refusal> {
+    match actor_standing.kind {
+        ConversationKind::Direct => Err(Refusal::RetentionDirect),
+        ConversationKind::Group if actor_standing.is_admin => Ok(()),
+        ConversationKind::Group => Err(Refusal::RetentionByNonAdmin),
     }
 }
 
@@ -312,6 +327,25 @@ mod tests {
             assert_eq!(Emoji::parse(bad), Err(InvalidEmoji), "{bad:?}");
         }
         assert!(Emoji::parse(&format!(":{}:", "a".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn only_group_admins_set_retention() {
+        let admin = Membership {
+            kind: ConversationKind::Group,
+            is_admin: true,
+        };
+        assert_eq!(may_set_retention(admin), Ok(()));
+        let member = Membership {
+            is_admin: false,
+            ..admin
+        };
+        assert_eq!(may_set_retention(member), Err(Refusal::RetentionByNonAdmin));
+        let direct = Membership {
+            kind: ConversationKind::Direct,
+            is_admin: true,
+        };
+        assert_eq!(may_set_retention(direct), Err(Refusal::RetentionDirect));
     }
 
     #[test]

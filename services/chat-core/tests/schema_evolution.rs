@@ -133,6 +133,14 @@ fn new_kinds() -> Vec<Payload> {
             message_id: MessageId(u(10)),
             client_msg_id: "c-7".into(),
         },
+        // v1.3.
+        Payload::RetentionSet {
+            days: Some(30),
+            client_msg_id: "c-8".into(),
+        },
+        Payload::ConversationContentExpired {
+            before: UnixMillis(1_700_000_000_000),
+        },
     ]
 }
 
@@ -271,7 +279,7 @@ fn a_reader_refuses_a_later_kind_with_a_clear_error() {
     let Value::Record(mut fields) = event(Payload::ReadUpTo { seq: 1 }).to_value() else {
         panic!("record")
     };
-    let branches = 15 + 1;
+    let branches = 17 + 1;
     for (n, v) in fields.iter_mut() {
         if n == "payload" {
             *v = Value::Union(
@@ -330,6 +338,55 @@ fn the_union_only_grew_at_its_end() {
         &old[..],
         "v1's branches keep their places"
     );
-    // v1.1 added 5 kinds, v1.2 two (ContentErased, ContentExpired).
-    assert_eq!(new.len(), 15);
+    // v1.1 added 5 kinds, v1.2 two (ContentErased, ContentExpired), v1.3 two
+    // (RetentionSet, ConversationContentExpired).
+    assert_eq!(new.len(), 17);
+}
+
+const V1_2: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schemas/avro/history/conversation_event.v3.avsc"
+));
+
+/// v1.3 added the conversation's key to `SealedContent` (`scope_owner`, `scope_period`):
+/// a record a v1.2 gateway sealed under its sender's key alone still decodes, unscoped.
+#[test]
+fn content_sealed_by_a_v1_2_writer_decodes_without_a_scope() {
+    use chat_core::sealing::{KeyRef, Sealed};
+    let v1_2 = Schema::parse_str(V1_2).expect("the released v1.2 schema parses");
+    let mut original = event(sent(None, "up-1"));
+    original.sealed = Some(Sealed {
+        key: KeyRef {
+            owner: u(1),
+            period: 650,
+        },
+        scope: None,
+        nonce: vec![7; 12],
+        ciphertext: vec![8; 40],
+    });
+    let Value::Record(fields) = original.to_value() else {
+        panic!("record")
+    };
+    let without_scope = Value::Record(
+        fields
+            .into_iter()
+            .map(|(n, v)| match (n.as_str(), v) {
+                ("sealed", Value::Union(i, inner)) => {
+                    let Value::Record(sf) = *inner else {
+                        panic!("sealed is a record")
+                    };
+                    let kept = sf
+                        .into_iter()
+                        .filter(|(f, _)| !f.starts_with("scope_"))
+                        .collect();
+                    (n, Value::Union(i, Box::new(Value::Record(kept))))
+                }
+                (_, v) => (n, v),
+            })
+            .collect(),
+    );
+    let bytes = write(without_scope, &v1_2);
+    let decoded = ConversationEvent::from_value(read(&bytes, &v1_2, None).expect("decodes"), &v1_2)
+        .expect("maps");
+    assert_eq!(decoded, original);
 }

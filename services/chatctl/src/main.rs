@@ -70,7 +70,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RetentionAction {
-    /// Destroy the data keys of every period older than the retention (run daily).
+    /// Destroy the data keys of every period older than the platform's retention and each
+    /// conversation's own (run daily).
     Apply(commands::retention::ApplyArgs),
 }
 
@@ -131,22 +132,40 @@ async fn main() -> Result<()> {
         } => {
             let audit = AuditLog::from_settings(&settings, "chatctl")?;
             let done = commands::retention::apply(&settings, &args).await?;
+            let platform = match &done.platform {
+                Some(p) => format!(
+                    "retention applied before {}: {} data keys destroyed, {} users kept under legal hold",
+                    p.before.to_rfc3339(),
+                    p.keys_destroyed,
+                    p.kept_users
+                ),
+                None => "platform retention is off (compliance.retention_days = 0)".into(),
+            };
             let summary = format!(
-                "retention applied before {}: {} data keys destroyed, {} users kept under legal hold",
-                done.before.to_rfc3339(),
-                done.keys_destroyed,
-                done.kept_users
+                "{platform}; conversation retention applied: {} conversations expired content ({} keys destroyed), {} kept whole by a legal hold",
+                done.conversations_expired,
+                done.conversation_keys_destroyed,
+                done.conversations_held
             );
-            let record = audit
+            let mut record = audit
                 .event(
                     Actor::operator_from_env(),
                     AuditAction::RetentionApplied,
                     Subject::config("retention"),
                     Outcome::Ok,
                 )
-                .detail("before", done.before.to_rfc3339())
-                .detail("keys_destroyed", done.keys_destroyed)
-                .detail("kept_users", done.kept_users);
+                .detail("conversations_expired", done.conversations_expired)
+                .detail(
+                    "conversation_keys_destroyed",
+                    done.conversation_keys_destroyed,
+                )
+                .detail("conversations_held", done.conversations_held);
+            if let Some(p) = &done.platform {
+                record = record
+                    .detail("before", p.before.to_rfc3339())
+                    .detail("keys_destroyed", p.keys_destroyed)
+                    .detail("kept_users", p.kept_users);
+            }
             commands::audited::record(&audit, record, &summary).await?;
             println!("{summary}");
             Ok(())

@@ -495,6 +495,27 @@ impl Ws {
         }
     }
 
+    /// Wait until history has applied `conversation` up to `seq`: its rows land before
+    /// the marker a `sync` replay stops at, so a page can show an event a `sync` would not
+    /// replay yet. A `sync` from `seq - 1` reaches `seq` exactly when the marker has.
+    pub async fn until_synced_to(&mut self, conversation: &str, seq: i64) {
+        for _ in 0..300 {
+            self.send(json!({"type": "sync", "positions": {conversation: seq - 1}}))
+                .await;
+            let synced = loop {
+                let f = self.next().await;
+                if f["type"] == "synced" {
+                    break f;
+                }
+            };
+            if synced["positions"][conversation].as_i64() >= Some(seq) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("history never applied {conversation} up to seq {seq}");
+    }
+
     /// Close the socket from the client's side.
     pub async fn close(&mut self) {
         let _ = self.stream.close(None).await;

@@ -1,5 +1,6 @@
 //! v1.2 compliance against the real stack: erasure by crypto-shredding (nothing a user
-//! wrote is readable anywhere afterwards), legal holds, retention and export.
+//! wrote is readable anywhere afterwards), legal holds, retention and export; v1.3 a
+//! group's own retention.
 //!
 //! "Anywhere" is checked place by place: the history the gateway serves, the search
 //! index, the notifications topic, the dead-letter topic, Redis, a fresh rebuild of
@@ -851,6 +852,206 @@ async fn retention_makes_old_periods_unreadable_except_what_a_hold_keeps() {
     audit
         .until("the retention run", Duration::from_secs(30), |seen| {
             actions(seen, "retention_applied", "retention") == 1
+        })
+        .await;
+}
+
+/// The caller's conversation list entry for `c` once `done` holds of it.
+async fn listed_until(
+    api: &Api,
+    user: &User,
+    c: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let r = api
+            .call("GET", "/api/v1/conversations", Some(&user.token), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if let Some(entry) = r.body["conversations"]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["conversation_id"] == c))
+        {
+            if done(entry) {
+                return entry.clone();
+            }
+            last = entry.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: never listed so; last {last}");
+}
+
+/// The next live `event` frame of `kind` on `ws` (other frames are skipped).
+async fn next_event_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let f = ws.next().await;
+        if f["type"] == "event" && f["event"]["kind"] == kind {
+            return f;
+        }
+    }
+}
+
+async fn set_retention(api: &Api, user: &User, c: &str, body: Value) -> (u16, Value) {
+    let r = api
+        .call(
+            "PUT",
+            &format!("/api/v1/conversations/{c}/retention"),
+            Some(&user.token),
+            Some(body),
+        )
+        .await;
+    (r.status, r.body)
+}
+
+#[tokio::test]
+async fn a_groups_own_retention_expires_its_old_content_unless_held() {
+    let s = Stack::start(&[("CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS", "30")]).await;
+    let api = s.live.api(0);
+    let g = &s.live.gateways[0];
+    let alice = sign_up(&api, "alice").await;
+    let bob = sign_up(&api, "bob").await;
+    let team = create_group(&api, &alice, &[&bob]).await;
+    let other = create_group(&api, &alice, &[&bob]).await;
+    let direct = create_direct(&api, &alice, &bob).await;
+    until_listed(&api, &bob, &team).await;
+    let mut b = Ws::connect(g, &bob.token).await;
+    let mut audit = AuditTap::on_topic(&s.topics.audit);
+
+    // Who may set it, and within which limits.
+    let (status, body) = set_retention(&api, &bob, &team, json!({"days": 3})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (403, json!("forbidden"))
+    );
+    let (status, body) = set_retention(&api, &alice, &team, json!({"days": 31})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_retention");
+    let limits = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(limits.contains("1 to 30 days"), "{limits}");
+    let (status, body) = set_retention(&api, &alice, &direct, json!({"days": 3})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("invalid_retention"))
+    );
+    let (status, body) = set_retention(&api, &alice, &team, json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("bad_request"))
+    );
+    let (status, body) = set_retention(&api, &alice, &team, json!({"days": 3})).await;
+    assert_eq!(status, 204, "{body}");
+    let set = next_event_of(&mut b, "retention_set").await;
+    assert_eq!(set["event"]["days"], 3, "{set}");
+    listed_until(&api, &bob, &team, "retention_days 3", |e| {
+        e["retention_days"] == 3
+    })
+    .await;
+    listed_until(&api, &bob, &other, "no retention", |e| {
+        e["retention_days"].is_null()
+    })
+    .await;
+
+    // Ten days old in both groups (sealed as a gateway would have then), and one today.
+    let keyring = keyring().await;
+    let old = UnixMillis(UnixMillis::now().0 - 10 * 24 * 60 * 60 * 1000);
+    let (old_team, old_other, fresh) = (
+        unique("zq").replace('-', ""),
+        unique("zq").replace('-', ""),
+        unique("zq").replace('-', ""),
+    );
+    append_sealed(
+        &s.topics,
+        &keyring,
+        message(&team, &alice, old, &format!("{old_team} long ago")),
+    )
+    .await;
+    append_sealed(
+        &s.topics,
+        &keyring,
+        message(&other, &alice, old, &format!("{old_other} long ago")),
+    )
+    .await;
+    let mut a = Ws::connect(g, &alice.token).await;
+    let ack = a
+        .request(send_frame(&team, "now", &format!("{fresh} today")))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    page_until(&api, &bob, &team, "both", |m| bodies(m).len() == 2).await;
+    page_until(&api, &bob, &other, "the old one", |m| bodies(m).len() == 1).await;
+    s.indexed_until(&old_team, &team, 1).await;
+
+    // Held, the group keeps everything.
+    s.chatctl(&[
+        "holds",
+        "place",
+        "--conversation",
+        &team,
+        "--reason",
+        "case 11",
+    ]);
+    let out = s.chatctl(&["retention", "apply"]);
+    assert!(out.contains("platform retention is off"), "{out}");
+    s.chatctl(&["holds", "release", "--conversation", &team]);
+    assert_eq!(
+        bodies(&page(&api, &bob, &team).await).len(),
+        2,
+        "a held group loses nothing"
+    );
+    assert_eq!(s.indexed(&old_team, &team).await, 1);
+
+    // Released: the next run expires what is older than three days, in this group only.
+    s.chatctl(&["retention", "apply"]);
+    let expired = next_event_of(&mut b, "conversation_content_expired").await;
+    assert_eq!(expired["conversation_id"], team.as_str(), "{expired}");
+    assert!(expired["event"]["before"].is_string(), "{expired}");
+    let after = page_until(&api, &bob, &team, "the old one erased", |m| {
+        m.iter().any(|m| m["erased"] == true)
+    })
+    .await;
+    assert_eq!(bodies(&after), [format!("{fresh} today")], "{after:?}");
+    assert_eq!(
+        bodies(&page(&api, &bob, &other).await),
+        [format!("{old_other} long ago")],
+        "a group without retention keeps its old content"
+    );
+    s.indexed_until(&old_team, &team, 0).await;
+    assert_eq!(s.indexed(&fresh, &team).await, 1);
+    assert_eq!(s.indexed(&old_other, &other).await, 1);
+    search_until(&api, &bob, &old_team, &[]).await;
+    // The log still holds the record, and it no longer opens.
+    let export = s.chatctl(&["export", "--conversation", &team]);
+    let erased = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["erased"] == true)
+        .count();
+    assert_eq!(erased, 1, "{export}");
+    assert!(!export.contains(&old_team), "{export}");
+    // A run later changes nothing more.
+    s.chatctl(&["retention", "apply"]);
+    assert_eq!(
+        bodies(&page(&api, &bob, &team).await),
+        [format!("{fresh} today")]
+    );
+    // Bob's refusal and alice's setting are audited; the limits' refusals are not.
+    audit
+        .until("the retention settings", Duration::from_secs(30), |seen| {
+            actions(seen, "conversation_retention_set", &team) == 2
+        })
+        .await;
+    audit
+        .until("the retention runs", Duration::from_secs(30), |seen| {
+            seen.iter()
+                .filter(|r| r.event.action.as_str() == "retention_applied")
+                .any(|r| {
+                    r.event
+                        .details
+                        .get("conversations_expired")
+                        .is_some_and(|n| n != "0")
+                })
         })
         .await;
 }

@@ -551,7 +551,8 @@ async fn sync_replays_thread_summaries_and_reactions() {
     let mut reply = send_frame(&c, "m2", "reply");
     reply["thread_root"] = root["message_id"].clone();
     a.request(reply).await;
-    a.request(react(&c, &root["message_id"], "🎉", "add", "r1"))
+    let reacted = a
+        .request(react(&c, &root["message_id"], "🎉", "add", "r1"))
         .await;
     page_when(&api, &alice, &c, "", "projected", |p| {
         by_body(p, "root")
@@ -559,6 +560,8 @@ async fn sync_replays_thread_summaries_and_reactions() {
     })
     .await;
     let mut b = Ws::connect(g, &bob.token).await;
+    let reacted_seq = reacted["seq"].as_i64().expect("the reaction's seq");
+    b.until_synced_to(&c, reacted_seq).await;
     b.send(json!({"type": "sync", "positions": {c.clone(): -1}}))
         .await;
     let mut replayed = Vec::new();

@@ -52,6 +52,9 @@ pub enum ErrorCode {
     /// v1.1: an attachment that is not the sender's upload for this conversation, or not
     /// in storage as declared.
     InvalidAttachment,
+    /// v1.3: a conversation retention outside the operator's limits, or on a direct
+    /// conversation.
+    InvalidRetention,
 }
 
 impl ErrorCode {
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::TooManyReactions => "too_many_reactions",
             ErrorCode::InvalidContentType => "invalid_content_type",
             ErrorCode::InvalidAttachment => "invalid_attachment",
+            ErrorCode::InvalidRetention => "invalid_retention",
         }
     }
 
@@ -114,7 +118,8 @@ impl ErrorCode {
             | ErrorCode::InvalidThread
             | ErrorCode::InvalidEmoji
             | ErrorCode::InvalidContentType
-            | ErrorCode::InvalidAttachment => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidAttachment
+            | ErrorCode::InvalidRetention => StatusCode::BAD_REQUEST,
         }
     }
 }

@@ -192,6 +192,7 @@ pub async fn build(
         audit_log,
         admin,
         who_may_add: settings.groups.who_may_add,
+        compliance: settings.compliance.clone(),
         hub,
         redis,
         cql,

@@ -60,6 +60,8 @@ pub struct Inner {
     pub admin: Option<crate::admin::Admin>,
     /// `[groups] who_may_add` (shared with the history projection, which re-checks).
     pub who_may_add: chat_core::rules::WhoMayAdd,
+    /// `[compliance]`: the limits of a conversation's own retention (v1.3).
+    pub compliance: chat_core::config::ComplianceSettings,
     /// The sockets held here and the live frames that feed them.
     pub hub: Arc<crate::live::Hub>,
     /// For the records reached through free functions (sessions, presence, live).

@@ -113,7 +113,10 @@ pub fn plan<'a>(
             }
             _ => {}
         }
-        if !members.contains(&e.actor_id) {
+        // The retention task's expiry has no member for an actor (the nil UUID), and
+        // every member must still learn of it.
+        let by_operator = matches!(e.payload, Payload::ConversationContentExpired { .. });
+        if !members.contains(&e.actor_id) && !by_operator {
             metrics::counter!("fanout_skipped_total", "reason" => "actor_not_member").increment(1);
             continue;
         }
@@ -293,6 +296,24 @@ mod tests {
                 (v["seq"].as_i64().unwrap(), v["prev_seq"].as_i64())
             })
             .collect()
+    }
+
+    #[test]
+    fn a_conversations_expiry_reaches_every_member_though_no_member_appended_it() {
+        let events = vec![
+            at(
+                7,
+                UserId(Uuid::nil()),
+                Payload::ConversationContentExpired {
+                    before: UnixMillis(1_000),
+                },
+            ),
+            // Any other event with an actor who is not a member is still not published.
+            at(8, u(3), Payload::ReadUpTo { seq: 7 }),
+        ];
+        let p = plan(&events, Some(6), [u(1), u(2)].into(), UnixMillis(0));
+        assert_eq!(seqs_of(&p, u(1)), vec![(7, Some(6))]);
+        assert_eq!(seqs_of(&p, u(2)), vec![(7, Some(6))]);
     }
 
     #[test]

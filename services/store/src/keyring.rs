@@ -14,6 +14,13 @@
 //! `ContentErased`. After that the store is read again, but the KEK (KMS) is asked only
 //! when the wrapped bytes changed or a day has passed: KMS requests cost money and have
 //! quotas, CQL reads do not.
+//!
+//! Since v1.3 a conversation has keys too (`scope = 'conversation'`, owner = the
+//! conversation id, periods of `compliance.conversation_key_period_days`), and content is
+//! sealed under the combination of its sender's key and its conversation's key. Erasure
+//! and the platform's retention destroy user keys; a conversation's own retention
+//! destroys the conversation's keys ([`Keyring::conversation_keys_ended_before`],
+//! [`Keyring::destroy_periods`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,6 +65,7 @@ pub struct Keyring {
     session: Arc<Session>,
     kek: Arc<dyn KeyEncryptionKey>,
     period_ms: i64,
+    conversation_period_ms: i64,
     cache_for: Duration,
     cache: Mutex<HashMap<KeyRef, (Instant, Option<DataKey>)>>,
     /// Keys unwrapped by the KEK, by their wrapped bytes: a cache entry that expired is
@@ -69,6 +77,7 @@ pub struct Keyring {
     read: PreparedStatement,
     create: PreparedStatement,
     owner_periods: PreparedStatement,
+    owner_keys: PreparedStatement,
     destroy: PreparedStatement,
     mark_erased: PreparedStatement,
     all_keys: PreparedStatement,
@@ -138,12 +147,16 @@ impl Keyring {
             ))
             .await?,
             create: q(format!(
-                "INSERT INTO {ks}.data_keys (owner_id, period, wrapped, kek, created_at, period_end) \
-                 VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                "INSERT INTO {ks}.data_keys (owner_id, period, wrapped, kek, created_at, period_end, scope) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
             ))
             .await?,
             owner_periods: q(format!(
                 "SELECT period FROM {ks}.data_keys WHERE owner_id = ?"
+            ))
+            .await?,
+            owner_keys: q(format!(
+                "SELECT period, period_end, destroyed_at FROM {ks}.data_keys WHERE owner_id = ?"
             ))
             .await?,
             destroy: q(format!(
@@ -156,12 +169,13 @@ impl Keyring {
             ))
             .await?,
             all_keys: q(format!(
-                "SELECT owner_id, period, period_end, destroyed_at FROM {ks}.data_keys"
+                "SELECT owner_id, period, period_end, destroyed_at, scope FROM {ks}.data_keys"
             ))
             .await?,
             session,
             kek,
             period_ms: i64::from(settings.key_period_days) * DAY_MS,
+            conversation_period_ms: i64::from(settings.conversation_key_period_days) * DAY_MS,
             cache_for: Duration::from_secs(settings.key_cache_secs),
             cache: Mutex::new(HashMap::new()),
             unwrapped: Mutex::new(HashMap::new()),
@@ -170,13 +184,17 @@ impl Keyring {
 
     /// The key period a moment falls in.
     pub fn period_of(&self, at: UnixMillis) -> i32 {
-        let p = at.0.div_euclid(self.period_ms);
-        p.clamp(i64::from(i32::MIN), i64::from(ERASED_MARKER - 1)) as i32
+        period_in(at, self.period_ms)
     }
 
     /// When a key period ends (exclusive).
     pub fn period_end(&self, period: i32) -> UnixMillis {
         UnixMillis((i64::from(period) + 1) * self.period_ms)
+    }
+
+    /// The length of a conversation key's period, in milliseconds.
+    pub fn conversation_period_ms(&self) -> i64 {
+        self.conversation_period_ms
     }
 
     fn cached(&self, key: KeyRef) -> Option<Option<DataKey>> {
@@ -220,6 +238,29 @@ impl Keyring {
             owner,
             period: self.period_of(at),
         };
+        self.key_to_seal_with(key, KeyOwner::User).await
+    }
+
+    /// The conversation's key for the (conversation) period `at` falls in: made when the
+    /// period has none. Refused once that period's key was destroyed by its retention.
+    pub async fn conversation_sealing_key(
+        &self,
+        conversation: Uuid,
+        at: UnixMillis,
+    ) -> Result<(KeyRef, DataKey), SealError> {
+        let key = KeyRef {
+            owner: conversation,
+            period: period_in(at, self.conversation_period_ms),
+        };
+        self.key_to_seal_with(key, KeyOwner::Conversation).await
+    }
+
+    async fn key_to_seal_with(
+        &self,
+        key: KeyRef,
+        kind: KeyOwner,
+    ) -> Result<(KeyRef, DataKey), SealError> {
+        let owner = key.owner;
         if let Some(Some(k)) = self.cached(key) {
             return Ok((key, k));
         }
@@ -256,7 +297,8 @@ impl Keyring {
                     wrapped,
                     self.kek.id(),
                     CqlTimestamp(UnixMillis::now().0),
-                    CqlTimestamp(self.period_end(key.period).0),
+                    CqlTimestamp(kind.period_end(self, key.period).0),
+                    kind.scope(),
                 ),
             )
             .await
@@ -346,30 +388,50 @@ impl Keyring {
         cache.insert(key, (Instant::now(), wrapped, data_key));
     }
 
-    /// Seal `content` as `owner`'s words at `at`, bound to `bound_to`.
+    /// Seal `content` as `owner`'s words at `at` in `conversation` (its scope; None for
+    /// content that belongs to no conversation), bound to `bound_to`.
     pub async fn seal_content(
         &self,
         owner: Uuid,
+        conversation: Option<Uuid>,
         at: UnixMillis,
         bound_to: Uuid,
         content: &Content,
     ) -> Result<Sealed, SealError> {
-        let (key_ref, key) = self.sealing_key(owner, at).await?;
-        sealing::seal(&key, key_ref, bound_to, content).map_err(SealError::Sealing)
+        let (key_ref, owner_key) = self.sealing_key(owner, at).await?;
+        let (scope, key) = match conversation.filter(|c| !c.is_nil()) {
+            None => (None, owner_key),
+            Some(c) => {
+                let (scope_ref, scope_key) = self.conversation_sealing_key(c, at).await?;
+                let key =
+                    sealing::content_key(&owner_key, &scope_key).map_err(SealError::Sealing)?;
+                (Some(scope_ref), key)
+            }
+        };
+        sealing::seal(&key, key_ref, scope, bound_to, content).map_err(SealError::Sealing)
     }
 
-    /// Open sealed content; None when its key is destroyed.
+    /// Open sealed content; None when its key (or its conversation's) is destroyed.
     pub async fn open_content(
         &self,
         sealed: &Sealed,
         bound_to: Uuid,
     ) -> Result<Option<Content>, SealError> {
-        match self.opening_key(sealed.key).await? {
-            None => Ok(None),
-            Some(key) => sealing::open(&key, sealed, bound_to)
-                .map(Some)
-                .map_err(SealError::Sealing),
-        }
+        let Some(owner_key) = self.opening_key(sealed.key).await? else {
+            return Ok(None);
+        };
+        let key = match sealed.scope {
+            None => owner_key,
+            Some(scope) => match self.opening_key(scope).await? {
+                None => return Ok(None),
+                Some(scope_key) => {
+                    sealing::content_key(&owner_key, &scope_key).map_err(SealError::Sealing)?
+                }
+            },
+        };
+        sealing::open(&key, sealed, bound_to)
+            .map(Some)
+            .map_err(SealError::Sealing)
     }
 
     /// Move an event's personal content into its sealed field (MessageSent and
@@ -409,7 +471,13 @@ impl Keyring {
             _ => return Ok(()),
         };
         let sealed = self
-            .seal_content(event.actor_id.0, event.occurred_at, message_id, &content)
+            .seal_content(
+                event.actor_id.0,
+                Some(event.conversation_id.0),
+                event.occurred_at,
+                message_id,
+                &content,
+            )
             .await;
         match sealed {
             Ok(s) => {
@@ -492,14 +560,29 @@ impl Keyring {
             .execute_iter(self.all_keys.clone(), ())
             .await
             .map_err(StoreError::cql)?
-            .rows_stream::<(Uuid, i32, Option<CqlTimestamp>, Option<CqlTimestamp>)>()
+            .rows_stream::<(
+                Uuid,
+                i32,
+                Option<CqlTimestamp>,
+                Option<CqlTimestamp>,
+                Option<String>,
+            )>()
             .map_err(StoreError::cql)?;
         let mut doomed = Vec::new();
-        while let Some((owner, period, end, destroyed)) =
+        while let Some((owner, period, end, destroyed, scope)) =
             rows.try_next().await.map_err(StoreError::cql)?
         {
             let ended = end.map(|e| e.0 <= cutoff.0).unwrap_or(false);
-            if period != ERASED_MARKER && destroyed.is_none() && ended && !kept.contains(&owner) {
+            // Users' keys only: content needs its sender's key too, so destroying those
+            // is enough, and a held user's words in a conversation that is not held stay
+            // readable (their key is kept, the conversation's was never touched).
+            let users_key = scope.is_none();
+            if users_key
+                && period != ERASED_MARKER
+                && destroyed.is_none()
+                && ended
+                && !kept.contains(&owner)
+            {
                 doomed.push((owner, period));
             }
         }
@@ -515,12 +598,86 @@ impl Keyring {
         Ok(doomed.len())
     }
 
+    /// The live keys of `conversation` whose period ended at or before `cutoff`, for its
+    /// own retention.
+    pub async fn conversation_keys_ended_before(
+        &self,
+        conversation: Uuid,
+        cutoff: UnixMillis,
+    ) -> Result<Vec<i32>, StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = self
+            .session
+            .execute_iter(self.owner_keys.clone(), (conversation,))
+            .await
+            .map_err(StoreError::cql)?
+            .rows_stream::<(i32, Option<CqlTimestamp>, Option<CqlTimestamp>)>()
+            .map_err(StoreError::cql)?;
+        let mut ended = Vec::new();
+        while let Some((period, end, destroyed)) = rows.try_next().await.map_err(StoreError::cql)? {
+            if destroyed.is_none() && end.is_some_and(|e| e.0 <= cutoff.0) {
+                ended.push(period);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Destroy `owner`'s keys of `periods`, recording `why`; forgets them in this process.
+    pub async fn destroy_periods(
+        &self,
+        owner: Uuid,
+        periods: &[i32],
+        why: &str,
+    ) -> Result<(), StoreError> {
+        let now = CqlTimestamp(UnixMillis::now().0);
+        for period in periods {
+            self.session
+                .execute_unpaged(&self.destroy, (now, why, owner, *period))
+                .await
+                .map_err(StoreError::cql)?;
+        }
+        self.forget_owner(owner);
+        metrics::counter!("data_keys_destroyed_total", "why" => why.to_string())
+            .increment(periods.len() as u64);
+        Ok(())
+    }
+
     /// Whether `owner` was erased.
     pub async fn is_erased(&self, owner: Uuid) -> Result<bool, StoreError> {
         let newest: Option<(i32, Option<Vec<u8>>)> =
             first_row(&self.session, &self.newest, (owner,)).await?;
         Ok(matches!(newest, Some((ERASED_MARKER, _))))
     }
+}
+
+/// Whose key a row is, which sets its period length and its `scope` column.
+#[derive(Clone, Copy)]
+enum KeyOwner {
+    User,
+    Conversation,
+}
+
+impl KeyOwner {
+    fn scope(self) -> Option<&'static str> {
+        match self {
+            KeyOwner::User => None,
+            KeyOwner::Conversation => Some("conversation"),
+        }
+    }
+
+    fn period_end(self, keyring: &Keyring, period: i32) -> UnixMillis {
+        let length = match self {
+            KeyOwner::User => keyring.period_ms,
+            KeyOwner::Conversation => keyring.conversation_period_ms,
+        };
+        UnixMillis((i64::from(period) + 1) * length)
+    }
+}
+
+/// The period of `length` ms that `at` falls in, kept below the erasure marker.
+fn period_in(at: UnixMillis, length: i64) -> i32 {
+    let p = at.0.div_euclid(length);
+    p.clamp(i64::from(i32::MIN), i64::from(ERASED_MARKER - 1)) as i32
 }
 
 /// Put attachments' opened names (and v1 URLs) back, in order.

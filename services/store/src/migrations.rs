@@ -52,6 +52,14 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
             "/../../schemas/cql/0005_compliance.cql"
         )),
     ),
+    (
+        6,
+        "0006_conversation_retention",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/cql/0006_conversation_retention.cql"
+        )),
+    ),
 ];
 
 /// Whether `error` says an `ALTER TABLE ... ADD` found its column already there

@@ -1,6 +1,8 @@
 //! The keyring against the real CQL store: a key is made once whoever asks, opens what it
 //! sealed, and once destroyed opens nothing; the KEK is asked to unwrap a key again only
-//! when its wrapped bytes change, not each time the short cache expires.
+//! when its wrapped bytes change, not each time the short cache expires. Content scoped to
+//! a conversation needs both keys, and the conversation's retention and the platform's
+//! destroy different ones.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -61,12 +63,12 @@ async fn keys_are_made_once_opened_cheaply_and_destroyed_for_good() {
         attachments: vec![],
     };
     let sealed = writer
-        .seal_content(alice, now, message, &content)
+        .seal_content(alice, None, now, message, &content)
         .await
         .unwrap();
     // Another process seals with the same key (made once, by whoever asked first).
     let again = reader
-        .seal_content(alice, now, Uuid::new_v4(), &content)
+        .seal_content(alice, None, now, Uuid::new_v4(), &content)
         .await
         .unwrap();
     assert_eq!(sealed.key, again.key);
@@ -91,7 +93,98 @@ async fn keys_are_made_once_opened_cheaply_and_destroyed_for_good() {
     assert_eq!(reader.open_content(&sealed, message).await.unwrap(), None);
     assert!(reader.is_erased(alice).await.unwrap());
     assert!(matches!(
-        reader.seal_content(alice, now, message, &Content::default()).await,
+        reader
+            .seal_content(alice, None, now, message, &Content::default())
+            .await,
         Err(SealError::Erased(u)) if u == alice
     ));
+}
+
+#[tokio::test]
+async fn scoped_content_needs_both_keys_and_each_retention_destroys_its_own() {
+    let mut s = Settings::load().expect("settings");
+    s.cql.keyspace = format!("test_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    s.compliance.key_cache_secs = 1;
+    s.compliance.key_period_days = 30;
+    s.compliance.conversation_key_period_days = 1;
+    let session = Arc::new(cql::connect(&s.cql).await.expect("CQL store reachable"));
+    chat_store::migrations::migrate(&session, &s.cql)
+        .await
+        .expect("migrate");
+    let ks = &s.cql.keyspace;
+    let keyring = Keyring::with_kek(
+        session.clone(),
+        ks,
+        &s.compliance,
+        Arc::new(LocalKek::new("test", [6u8; 32])),
+    )
+    .await
+    .unwrap();
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    let (alice, team) = (Uuid::new_v4(), Uuid::new_v4());
+    let now = UnixMillis::now();
+    let ten_days_ago = UnixMillis(now.0 - 10 * DAY);
+    let content = Content {
+        body: "old news".into(),
+        attachments: vec![],
+    };
+    let (old, recent) = (Uuid::new_v4(), Uuid::new_v4());
+    let old_sealed = keyring
+        .seal_content(alice, Some(team), ten_days_ago, old, &content)
+        .await
+        .unwrap();
+    let recent_sealed = keyring
+        .seal_content(alice, Some(team), now, recent, &content)
+        .await
+        .unwrap();
+    let unscoped = keyring
+        .seal_content(alice, None, ten_days_ago, old, &content)
+        .await
+        .unwrap();
+    let scope = old_sealed.scope.expect("scoped to the conversation");
+    assert_eq!(scope.owner, team);
+    assert_ne!(
+        Some(scope),
+        recent_sealed.scope,
+        "one key per conversation day"
+    );
+    // The conversation's key alone opens nothing: the content key needs the sender's too.
+    let team_key = keyring.opening_key(scope).await.unwrap().expect("made");
+    assert!(chat_core::sealing::open(&team_key, &old_sealed, old).is_err());
+
+    // The platform's retention (5 days) destroys users' keys, never conversations'
+    // (alice is kept, as a hold would, so only a conversation key could go).
+    let kept = std::collections::HashSet::from([alice]);
+    keyring
+        .destroy_ended_before(UnixMillis(now.0 - 5 * DAY), &kept)
+        .await
+        .unwrap();
+    assert!(keyring.opening_key(scope).await.unwrap().is_some());
+
+    // The conversation's retention (2 days): the day ten days ago has ended, today has not.
+    let cut = UnixMillis((now.0 - 2 * DAY).div_euclid(DAY) * DAY);
+    let ended = keyring
+        .conversation_keys_ended_before(team, cut)
+        .await
+        .unwrap();
+    assert_eq!(ended, vec![scope.period]);
+    keyring
+        .destroy_periods(team, &ended, "conversation retention")
+        .await
+        .unwrap();
+    assert_eq!(keyring.open_content(&old_sealed, old).await.unwrap(), None);
+    assert_eq!(
+        keyring.open_content(&recent_sealed, recent).await.unwrap(),
+        Some(content.clone())
+    );
+    // The sender's own key is untouched: what was sealed under it alone still opens.
+    assert_eq!(
+        keyring.open_content(&unscoped, old).await.unwrap(),
+        Some(content)
+    );
+    assert!(keyring
+        .conversation_keys_ended_before(team, cut)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -161,11 +161,15 @@ module "services" {
   registry_url = module.schema_registry.url
 
   # Crypto-shredding: the data-key KMS key is the services module's; these are the
-  # periods and the retention (a daily `chatctl retention apply` when above 0).
+  # periods and the retention (a daily `chatctl retention apply` when above 0, or when
+  # conversations may set their own retention).
   compliance = {
-    key_period_days = var.compliance_key_period_days
-    retention_days  = var.compliance_retention_days
-    key_cache_secs  = var.compliance_key_cache_secs
+    key_period_days                 = var.compliance_key_period_days
+    retention_days                  = var.compliance_retention_days
+    key_cache_secs                  = var.compliance_key_cache_secs
+    conversation_retention_enabled  = var.compliance_conversation_retention_enabled
+    conversation_retention_min_days = var.compliance_conversation_retention_min_days
+    conversation_retention_max_days = var.compliance_conversation_retention_max_days
   }
 
   extra_environment   = var.extra_environment

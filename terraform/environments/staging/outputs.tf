@@ -44,7 +44,7 @@ output "init_network_configuration" {
 }
 
 output "data_key_kms_key_arn" {
-  description = "The KMS key that wraps the per-user data keys (crypto-shredding). Deleting it makes every sealed message unreadable."
+  description = "The KMS key that wraps the per-user and per-conversation data keys (crypto-shredding). Deleting it makes every sealed message unreadable."
   value       = module.services.data_key_kms_key_arn
 }
 
@@ -54,7 +54,7 @@ output "data_key_kms_alias" {
 }
 
 output "retention_rule_name" {
-  description = "EventBridge rule of the daily `chatctl retention apply`, or null when content is kept forever."
+  description = "EventBridge rule of the daily `chatctl retention apply`, or null when there is no retention to apply (compliance_retention_days 0 and compliance_conversation_retention_enabled false)."
   value       = module.services.retention_rule_name
 }
 

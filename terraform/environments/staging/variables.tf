@@ -118,6 +118,24 @@ variable "compliance_retention_days" {
   default     = 0
 }
 
+variable "compliance_conversation_retention_enabled" {
+  description = "Whether the retention group admins set on their conversations (protocol v1.3) is applied: true runs the daily `chatctl retention apply` even when compliance_retention_days is 0. False: with compliance_retention_days 0 there is no daily task, and a conversation's retention is applied only when an operator runs the command."
+  type        = bool
+  default     = true
+}
+
+variable "compliance_conversation_retention_min_days" {
+  description = "The shortest retention a group admin may set on a conversation, in days (at least 1)."
+  type        = number
+  default     = 1
+}
+
+variable "compliance_conversation_retention_max_days" {
+  description = "The longest retention a group admin may set on a conversation, in days; 0 (the default) sets no upper limit, otherwise at least compliance_conversation_retention_min_days."
+  type        = number
+  default     = 0
+}
+
 variable "compliance_key_period_days" {
   description = "Days one per-user data key seals (1 to 366); retention and erasure destroy whole periods. Choose it before the first message and keep it: the services number the periods by it."
   type        = number

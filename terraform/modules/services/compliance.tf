@@ -1,5 +1,5 @@
 # Crypto-shredding (services/README.md, "Compliance"): the KMS key that wraps the per-user
-# data keys, who may use it, the CHAT__COMPLIANCE__* settings of every process that seals
+# and per-conversation data keys, who may use it, the CHAT__COMPLIANCE__* settings of every process that seals
 # or opens content, and the daily `chatctl retention apply`.
 #
 # The key lives in this module rather than a module of its own: its policy names this
@@ -10,7 +10,8 @@ locals {
   # Who calls KMS with the data-key context, and for what (services/README.md, "Compliance"):
   #  - Encrypt wraps a new data key, made on first use in a key period: the gateway (it
   #    seals every message) and the notifications role (it seals previews again, which may
-  #    be the first use of a period).
+  #    be the first use of a period). A sender's key and, since v1.3, the conversation's
+  #    key (one a day by default) are both data keys, wrapped alike.
   #  - Decrypt unwraps a data key to open content: those two, and the fanout (frames), the
   #    search role (what it indexes), the webhook role (previews at each attempt) and the
   #    chatctl task (`chatctl export`; erase and retention only destroy keys, but the
@@ -37,9 +38,17 @@ locals {
     CHAT__COMPLIANCE__KEY_PERIOD_DAYS = tostring(var.compliance.key_period_days)
     CHAT__COMPLIANCE__RETENTION_DAYS  = tostring(var.compliance.retention_days)
     CHAT__COMPLIANCE__KEY_CACHE_SECS  = tostring(var.compliance.key_cache_secs)
+    # v1.3: the range a group admin may set a conversation's retention in (the gateway
+    # refuses others with invalid_retention); max 0 means no upper limit.
+    CHAT__COMPLIANCE__CONVERSATION_RETENTION_MIN_DAYS = tostring(var.compliance.conversation_retention_min_days)
+    CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS = tostring(var.compliance.conversation_retention_max_days)
   }
 
-  retention_enabled = var.compliance.retention_days > 0
+  # The daily task applies two retentions: the platform's (retention_days, when above 0)
+  # and each conversation's own (set by its admins, v1.3). A conversation's setting is
+  # applied only by this task, so it runs whenever conversations may set one, even when
+  # the platform keeps content forever.
+  retention_scheduled = var.compliance.retention_days > 0 || var.compliance.conversation_retention_enabled
 }
 
 # --- The key-encryption key ----------------------------------------------------------------
@@ -111,7 +120,7 @@ data "aws_iam_policy_document" "data_keys" {
 }
 
 resource "aws_kms_key" "data_keys" {
-  description              = "${var.name}: wraps the per-user data keys of crypto-shredding (context purpose=${local.kek_context_purpose}); deleting it makes every sealed message unreadable"
+  description              = "${var.name}: wraps the per-user and per-conversation data keys of crypto-shredding (context purpose=${local.kek_context_purpose}); deleting it makes every sealed message unreadable"
   key_usage                = "ENCRYPT_DECRYPT"
   customer_master_key_spec = "SYMMETRIC_DEFAULT"
   enable_key_rotation      = true
@@ -132,19 +141,20 @@ resource "aws_kms_alias" "data_keys" {
 # a rule's target input is the task's overrides (containerOverrides), which the
 # Scheduler's ECS target does not take. The task runs in the service subnets with the
 # service security group, as the init task does, and reads compliance.retention_days
-# from its environment. USER names the actor of its `retention_applied` audit record.
+# from its environment (0: it applies only the conversations' own retention). USER names
+# the actor of its `retention_applied` audit record.
 
 resource "aws_cloudwatch_event_rule" "retention" {
-  count = local.retention_enabled ? 1 : 0
+  count = local.retention_scheduled ? 1 : 0
 
   name                = "${var.name}-chatctl-retention"
-  description         = "${var.name}: chatctl retention apply (content older than ${var.compliance.retention_days} days becomes unreadable)"
+  description         = "${var.name}: chatctl retention apply (${var.compliance.retention_days > 0 ? "content older than ${var.compliance.retention_days} days becomes unreadable" : "no platform retention"}; each conversation's own retention)"
   schedule_expression = var.compliance.retention_schedule
   tags                = var.tags
 }
 
 resource "aws_cloudwatch_event_target" "retention" {
-  count = local.retention_enabled ? 1 : 0
+  count = local.retention_scheduled ? 1 : 0
 
   rule      = aws_cloudwatch_event_rule.retention[0].name
   target_id = "chatctl-retention"
@@ -173,7 +183,8 @@ resource "aws_cloudwatch_event_target" "retention" {
   })
 
   # A run that fails to start is retried for an hour; the next day's run catches up
-  # anyway (retention destroys everything older than the cut, not one day's worth).
+  # anyway (retention destroys everything older than the cut, not one day's worth, for
+  # the platform and for each conversation).
   retry_policy {
     maximum_event_age_in_seconds = 3600
     maximum_retry_attempts       = 3
@@ -181,7 +192,7 @@ resource "aws_cloudwatch_event_target" "retention" {
 }
 
 data "aws_iam_policy_document" "retention_assume" {
-  count = local.retention_enabled ? 1 : 0
+  count = local.retention_scheduled ? 1 : 0
 
   statement {
     actions = ["sts:AssumeRole"]
@@ -206,7 +217,7 @@ data "aws_iam_policy_document" "retention_assume" {
 # Start the chatctl task definition (any revision of its family: a new apply registers a
 # new one) in this cluster only, and hand ECS its two roles; nothing else.
 data "aws_iam_policy_document" "retention" {
-  count = local.retention_enabled ? 1 : 0
+  count = local.retention_scheduled ? 1 : 0
 
   statement {
     sid       = "RunTheChatctlTaskInThisCluster"
@@ -232,7 +243,7 @@ data "aws_iam_policy_document" "retention" {
 }
 
 resource "aws_iam_role" "retention" {
-  count = local.retention_enabled ? 1 : 0
+  count = local.retention_scheduled ? 1 : 0
 
   name               = "${var.name}-chatctl-retention"
   description        = "EventBridge starts the daily chatctl retention apply task of ${var.name}"
@@ -241,7 +252,7 @@ resource "aws_iam_role" "retention" {
 }
 
 resource "aws_iam_role_policy" "retention" {
-  count = local.retention_enabled ? 1 : 0
+  count = local.retention_scheduled ? 1 : 0
 
   name   = "run-chatctl-retention"
   role   = aws_iam_role.retention[0].id

@@ -59,7 +59,7 @@ output "init_task_role_arn" {
 }
 
 output "data_key_kms_key_arn" {
-  description = "The KMS key that wraps the per-user data keys of crypto-shredding (CHAT__COMPLIANCE__KMS_KEY_ID). Deleting it makes every sealed message unreadable."
+  description = "The KMS key that wraps the per-user and per-conversation data keys of crypto-shredding (CHAT__COMPLIANCE__KMS_KEY_ID). Deleting it makes every sealed message unreadable."
   value       = aws_kms_key.data_keys.arn
 }
 
@@ -77,7 +77,7 @@ output "data_key_kms_users" {
 }
 
 output "retention_rule_name" {
-  description = "EventBridge rule that runs `chatctl retention apply` on compliance.retention_schedule, or null when compliance.retention_days is 0 (content kept forever)."
+  description = "EventBridge rule that runs `chatctl retention apply` on compliance.retention_schedule, or null when compliance.retention_days is 0 and compliance.conversation_retention_enabled is false (no retention to apply)."
   value       = one(aws_cloudwatch_event_rule.retention[*].name)
 }
 

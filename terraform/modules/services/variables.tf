@@ -258,17 +258,22 @@ variable "compliance" {
   description = <<-EOT
     Crypto-shredding (services/README.md, "Compliance"), as CHAT__COMPLIANCE__* of the gateway, every projector role and the chatctl task:
     key_period_days: days one per-user data key seals (1 to 366). Retention destroys whole periods. Choose it once: the services number the periods by it, so changing it after content exists misplaces keys.
-    retention_days: content older than this becomes unreadable (0: kept forever). 0, or at least key_period_days. Above 0, a daily scheduled task runs `chatctl retention apply`.
+    retention_days: content older than this becomes unreadable (0: kept forever). 0, or at least key_period_days. Above 0 (or with conversation_retention_enabled), a daily scheduled task runs `chatctl retention apply`.
     retention_schedule: when that task runs (an EventBridge schedule expression, UTC).
     key_cache_secs: how long a process keeps an unwrapped data key; an erasure reaches a process within this.
     kek_deletion_window_days: waiting period (7 to 30) of the data-key KMS key's deletion. Deleting that key makes every message unreadable for good.
+    conversation_retention_enabled: whether group admins' own retention (v1.3, PUT /api/v1/conversations/{id}/retention) is applied. True: the daily task runs even when retention_days is 0. False: with retention_days 0 there is no daily task, and a conversation's retention is applied only when an operator runs `chatctl retention apply`.
+    conversation_retention_min_days, conversation_retention_max_days: the range of days a group admin may choose (CHAT__COMPLIANCE__CONVERSATION_RETENTION_MIN_DAYS and _MAX_DAYS). Min at least 1; max 0 (no upper limit) or at least min.
   EOT
   type = object({
-    key_period_days          = optional(number, 30)
-    retention_days           = optional(number, 0)
-    retention_schedule       = optional(string, "cron(15 3 * * ? *)")
-    key_cache_secs           = optional(number, 60)
-    kek_deletion_window_days = optional(number, 30)
+    key_period_days                 = optional(number, 30)
+    retention_days                  = optional(number, 0)
+    retention_schedule              = optional(string, "cron(15 3 * * ? *)")
+    key_cache_secs                  = optional(number, 60)
+    kek_deletion_window_days        = optional(number, 30)
+    conversation_retention_enabled  = optional(bool, true)
+    conversation_retention_min_days = optional(number, 1)
+    conversation_retention_max_days = optional(number, 0)
   })
   default = {}
 
@@ -297,6 +302,18 @@ variable "compliance" {
   validation {
     condition     = var.compliance.kek_deletion_window_days >= 7 && var.compliance.kek_deletion_window_days <= 30 && floor(var.compliance.kek_deletion_window_days) == var.compliance.kek_deletion_window_days
     error_message = "compliance.kek_deletion_window_days must be a whole number from 7 to 30 (KMS's range)."
+  }
+
+  validation {
+    condition     = var.compliance.conversation_retention_min_days >= 1 && floor(var.compliance.conversation_retention_min_days) == var.compliance.conversation_retention_min_days
+    error_message = "compliance.conversation_retention_min_days must be a whole number of days, at least 1."
+  }
+
+  validation {
+    condition = floor(var.compliance.conversation_retention_max_days) == var.compliance.conversation_retention_max_days && (
+      var.compliance.conversation_retention_max_days == 0 || var.compliance.conversation_retention_max_days >= var.compliance.conversation_retention_min_days
+    )
+    error_message = "compliance.conversation_retention_max_days must be 0 (no upper limit) or a whole number of days of at least compliance.conversation_retention_min_days."
   }
 }
 

@@ -155,12 +155,14 @@ pub enum AuditAction {
     RetentionApplied,
     ExportWritten,
     ConfigChanged,
+    /// v1.3: a group admin set or cleared the conversation's own retention.
+    ConversationRetentionSet,
     /// An action this build does not know, kept as read.
     Other(String),
 }
 
 /// Every action this build knows (parsing goes through it; a test keeps it complete).
-pub const KNOWN_ACTIONS: [AuditAction; 20] = [
+pub const KNOWN_ACTIONS: [AuditAction; 21] = [
     AuditAction::SignIn,
     AuditAction::SignInFailed,
     AuditAction::TokenIssued,
@@ -181,6 +183,7 @@ pub const KNOWN_ACTIONS: [AuditAction; 20] = [
     AuditAction::RetentionApplied,
     AuditAction::ExportWritten,
     AuditAction::ConfigChanged,
+    AuditAction::ConversationRetentionSet,
 ];
 
 impl AuditAction {
@@ -207,6 +210,7 @@ impl AuditAction {
             AuditAction::RetentionApplied => "retention_applied",
             AuditAction::ExportWritten => "export_written",
             AuditAction::ConfigChanged => "config_changed",
+            AuditAction::ConversationRetentionSet => "conversation_retention_set",
             AuditAction::Other(s) => s,
         }
     }

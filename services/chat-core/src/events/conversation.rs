@@ -77,6 +77,17 @@ pub enum Payload {
         before: UnixMillis,
         kept_users: Vec<UserId>,
     },
+    /// v1.3: a group admin set how many days the conversation's content stays readable
+    /// (None: cleared, only the platform's retention applies).
+    RetentionSet {
+        days: Option<u32>,
+        client_msg_id: String,
+    },
+    /// v1.3: the conversation's retention destroyed its keys of every period that ended
+    /// before `before`: what was sent in it before then is unreadable.
+    ConversationContentExpired {
+        before: UnixMillis,
+    },
 }
 
 /// The payload of `ReactionAdded` and `ReactionRemoved`.
@@ -107,6 +118,8 @@ impl Payload {
             Payload::MessageUnpinned { .. } => "message_unpinned",
             Payload::ContentErased { .. } => "content_erased",
             Payload::ContentExpired { .. } => "content_expired",
+            Payload::RetentionSet { .. } => "retention_set",
+            Payload::ConversationContentExpired { .. } => "conversation_content_expired",
         }
     }
 

@@ -186,6 +186,10 @@ pub fn event_body(event: &ConversationEvent, seq: i64) -> Value {
         // frame would name the user, nothing more.
         Payload::ContentErased { user_id } => json!({ "user_id": user_id.to_string() }),
         Payload::ContentExpired { before, .. } => json!({ "before": before.to_rfc3339() }),
+        Payload::RetentionSet { days, .. } => json!({ "days": days }),
+        Payload::ConversationContentExpired { before } => {
+            json!({ "before": before.to_rfc3339() })
+        }
     };
     if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
         b.extend(f);

@@ -7,6 +7,12 @@
 //! a period's keys once the retention period has passed, makes every copy unreadable at
 //! once, while the log itself stays immutable.
 //!
+//! Since v1.3 content is also scoped to its conversation: it is sealed under a content
+//! key derived from the sender's key and the conversation's key for a (shorter) period
+//! ([`content_key`]), so destroying the conversation's keys of old periods makes the
+//! conversation's old content unreadable without touching its members' keys. That is how
+//! a group's own retention works.
+//!
 //! This module is the pure part: the sealed format, sealing and opening with a given
 //! data key, and the KEK trait ([`kek`]). Where data keys are stored, cached and
 //! destroyed is `chat_store::keyring`.
@@ -48,6 +54,9 @@ pub struct KeyRef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sealed {
     pub key: KeyRef,
+    /// The conversation's key combined with `key` ([`content_key`]); None for content
+    /// sealed before v1.3 (under `key` alone).
+    pub scope: Option<KeyRef>,
     pub nonce: Vec<u8>,
     pub ciphertext: Vec<u8>,
 }
@@ -98,6 +107,20 @@ impl std::fmt::Debug for DataKey {
     }
 }
 
+/// The key that seals content scoped to a conversation: HMAC-SHA256 of the scope key
+/// under the owner's key. Either key alone learns nothing about it, so destroying either
+/// one shreds the content.
+pub fn content_key(owner_key: &DataKey, scope_key: &DataKey) -> Result<DataKey, SealingError> {
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::sign::Signer;
+    let mac_key = PKey::hmac(owner_key.as_bytes())?;
+    let mut signer = Signer::new(MessageDigest::sha256(), &mac_key)?;
+    signer.update(b"chat scope key v1")?;
+    signer.update(scope_key.as_bytes())?;
+    DataKey::from_bytes(&signer.sign_to_vec()?)
+}
+
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
@@ -114,10 +137,12 @@ fn aad(bound_to: Uuid) -> Vec<u8> {
     a
 }
 
-/// Seals `content` under `key`, bound to `bound_to` (the message id).
+/// Seals `content` under `key`, bound to `bound_to` (the message id). `key` is the
+/// owner's key for `key_ref`, or with a `scope`, the [`content_key`] of both.
 pub fn seal(
     key: &DataKey,
     key_ref: KeyRef,
+    scope: Option<KeyRef>,
     bound_to: Uuid,
     content: &Content,
 ) -> Result<Sealed, SealingError> {
@@ -136,6 +161,7 @@ pub fn seal(
     ciphertext.extend_from_slice(&tag);
     Ok(Sealed {
         key: key_ref,
+        scope,
         nonce,
         ciphertext,
     })
@@ -162,36 +188,67 @@ pub fn open(key: &DataKey, sealed: &Sealed, bound_to: Uuid) -> Result<Content, S
     Ok(serde_json::from_slice(&plaintext)?)
 }
 
+/// Owner key only.
 const FORMAT_V1: u8 = 1;
+/// Owner key and scope key (v1.3).
+const FORMAT_V2: u8 = 2;
+const KEY_REF_LEN: usize = 16 + 4;
+
+fn put_key_ref(out: &mut Vec<u8>, k: KeyRef) {
+    out.extend_from_slice(k.owner.as_bytes());
+    out.extend_from_slice(&k.period.to_be_bytes());
+}
+
+fn key_ref_at(bytes: &[u8]) -> Result<KeyRef, SealingError> {
+    let owner = Uuid::from_slice(&bytes[..16])
+        .map_err(|_| SealingError::Malformed("owner is not a uuid"))?;
+    let period = i32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+    Ok(KeyRef { owner, period })
+}
 
 impl Sealed {
     /// The compact binary form stored in the CQL store and Redis: version byte, owner
-    /// (16 bytes), period (4, big-endian), nonce (12), ciphertext with tag.
+    /// (16 bytes) and period (4, big-endian), then with version 2 the scope's owner and
+    /// period, then the nonce (12) and the ciphertext with its tag.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1 + 16 + 4 + self.nonce.len() + self.ciphertext.len());
-        out.push(FORMAT_V1);
-        out.extend_from_slice(self.key.owner.as_bytes());
-        out.extend_from_slice(&self.key.period.to_be_bytes());
+        let mut out =
+            Vec::with_capacity(1 + 2 * KEY_REF_LEN + self.nonce.len() + self.ciphertext.len());
+        out.push(if self.scope.is_some() {
+            FORMAT_V2
+        } else {
+            FORMAT_V1
+        });
+        put_key_ref(&mut out, self.key);
+        if let Some(scope) = self.scope {
+            put_key_ref(&mut out, scope);
+        }
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&self.ciphertext);
         out
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealingError> {
-        const HEAD: usize = 1 + 16 + 4 + NONCE_LEN;
-        if bytes.len() < HEAD + TAG_LEN {
+        let refs = match bytes.first() {
+            Some(&FORMAT_V1) => 1,
+            Some(&FORMAT_V2) => 2,
+            Some(_) => return Err(SealingError::Malformed("unknown format version")),
+            None => return Err(SealingError::Malformed("too short")),
+        };
+        let head = 1 + refs * KEY_REF_LEN + NONCE_LEN;
+        if bytes.len() < head + TAG_LEN {
             return Err(SealingError::Malformed("too short"));
         }
-        if bytes[0] != FORMAT_V1 {
-            return Err(SealingError::Malformed("unknown format version"));
-        }
-        let owner = Uuid::from_slice(&bytes[1..17])
-            .map_err(|_| SealingError::Malformed("owner is not a uuid"))?;
-        let period = i32::from_be_bytes([bytes[17], bytes[18], bytes[19], bytes[20]]);
+        let key = key_ref_at(&bytes[1..])?;
+        let scope = if refs == 2 {
+            Some(key_ref_at(&bytes[1 + KEY_REF_LEN..])?)
+        } else {
+            None
+        };
         Ok(Self {
-            key: KeyRef { owner, period },
-            nonce: bytes[21..HEAD].to_vec(),
-            ciphertext: bytes[HEAD..].to_vec(),
+            key,
+            scope,
+            nonce: bytes[head - NONCE_LEN..head].to_vec(),
+            ciphertext: bytes[head..].to_vec(),
         })
     }
 }
@@ -219,7 +276,7 @@ mod tests {
             period: 678,
         };
         let message = Uuid::new_v4();
-        let sealed = seal(&key, key_ref, message, &content()).unwrap();
+        let sealed = seal(&key, key_ref, None, message, &content()).unwrap();
         assert!(!sealed.ciphertext.windows(4).any(|w| w == b"noon"));
         assert_eq!(open(&key, &sealed, message).unwrap(), content());
         assert!(matches!(
@@ -246,11 +303,42 @@ mod tests {
             owner: Uuid::new_v4(),
             period: -3,
         };
-        let sealed = seal(&key, key_ref, Uuid::nil(), &content()).unwrap();
+        let sealed = seal(&key, key_ref, None, Uuid::nil(), &content()).unwrap();
         assert_eq!(Sealed::from_bytes(&sealed.to_bytes()).unwrap(), sealed);
+        let scope = KeyRef {
+            owner: Uuid::new_v4(),
+            period: 20_000,
+        };
+        let scoped = seal(&key, key_ref, Some(scope), Uuid::nil(), &content()).unwrap();
+        assert_eq!(Sealed::from_bytes(&scoped.to_bytes()).unwrap(), scoped);
+        let mut cut = scoped.to_bytes();
+        cut.truncate(1 + 2 * KEY_REF_LEN + NONCE_LEN + TAG_LEN - 1);
+        assert!(Sealed::from_bytes(&cut).is_err());
         assert!(Sealed::from_bytes(&[1, 2, 3]).is_err());
         let mut wrong_version = sealed.to_bytes();
         wrong_version[0] = 9;
         assert!(Sealed::from_bytes(&wrong_version).is_err());
+    }
+
+    #[test]
+    fn a_scoped_content_key_needs_both_keys() {
+        let owner = DataKey::generate().unwrap();
+        let scope = DataKey::generate().unwrap();
+        let combined = content_key(&owner, &scope).unwrap();
+        assert_eq!(
+            combined.as_bytes(),
+            content_key(&owner, &scope).unwrap().as_bytes()
+        );
+        let other_scope = DataKey::generate().unwrap();
+        assert_ne!(
+            combined.as_bytes(),
+            content_key(&owner, &other_scope).unwrap().as_bytes()
+        );
+        assert_ne!(
+            combined.as_bytes(),
+            content_key(&scope, &owner).unwrap().as_bytes()
+        );
+        assert_ne!(combined.as_bytes(), owner.as_bytes());
+        assert_ne!(combined.as_bytes(), scope.as_bytes());
     }
 }

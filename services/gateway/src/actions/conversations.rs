@@ -291,7 +291,7 @@ pub async fn remove_member(
 }
 
 /// The audit record of `actor` doing `action` to conversation `c` from `from`.
-fn audited(
+pub(crate) fn audited(
     state: &AppState,
     actor: UserId,
     c: ConversationId,

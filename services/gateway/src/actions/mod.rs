@@ -105,6 +105,9 @@ pub enum ActionError {
         chat_core::rules::MAX_PINS
     )]
     TooManyPins,
+    /// A conversation retention outside the operator's limits (v1.3).
+    #[error("{0}")]
+    InvalidRetention(String),
     /// Another attempt at the same thing is in flight; retrying later succeeds.
     #[error("{0}")]
     InFlight(&'static str),
@@ -120,7 +123,11 @@ impl From<ActionError> for ApiError {
         match e {
             ActionError::NotMember => ApiError::not_member(),
             ActionError::NotFound(what) => ApiError::not_found(what),
+            ActionError::Refused(r @ Refusal::RetentionDirect) => {
+                ApiError::new(ErrorCode::InvalidRetention, r.to_string())
+            }
             ActionError::Refused(r) => r.into(),
+            ActionError::InvalidRetention(why) => ApiError::new(ErrorCode::InvalidRetention, why),
             ActionError::InvalidMembers(m) => ApiError::new(ErrorCode::InvalidMembers, m),
             ActionError::GroupFull(_) => ApiError::new(ErrorCode::GroupFull, e.to_string()),
             ActionError::NegativePointer => ApiError::bad_frame(e.to_string()),

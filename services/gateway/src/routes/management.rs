@@ -1,6 +1,7 @@
 //! v1.1 conversation management over REST: `PATCH /api/v1/conversations/{id}`
 //! (`{"name"}`, groups) and pins: `PUT` / `DELETE /api/v1/conversations/{id}/pins/{message_id}`
-//! and `GET /api/v1/conversations/{id}/pins` (newest first).
+//! and `GET /api/v1/conversations/{id}/pins` (newest first); v1.3
+//! `PUT /api/v1/conversations/{id}/retention` (`{"days"}`, group admins).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +17,7 @@ use crate::auth::AuthUser;
 use crate::domain::ConversationName;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::throttle::ClientAddress;
 
 #[derive(Deserialize)]
 pub struct ConversationChange {
@@ -31,6 +33,32 @@ pub async fn rename(
     let c: ConversationId = parse_id(&id, "conversation id")?;
     let name = ConversationName::parse(&req.name)?;
     management::rename(&state, user, c, name, rest_action_id()?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// v1.3: `PUT /api/v1/conversations/{id}/retention` `{"days": N | null}`.
+#[derive(Deserialize)]
+pub struct RetentionChange {
+    /// Required, null included: a body without it is a mistake, not a clearing.
+    days: Option<u32>,
+}
+
+pub async fn set_retention(
+    State(state): State<AppState>,
+    ClientAddress(from): ClientAddress,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<serde_json::Value>,
+) -> Result<StatusCode, ApiError> {
+    let c: ConversationId = parse_id(&id, "conversation id")?;
+    if req.get("days").is_none() {
+        return Err(ApiError::bad_request(
+            "the body is {\"days\": N} or {\"days\": null}",
+        ));
+    }
+    let change: RetentionChange =
+        serde_json::from_value(req).map_err(|e| ApiError::bad_request(format!("days: {e}")))?;
+    management::set_retention(&state, user, c, change.days, rest_action_id()?, from).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -53,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/conversations/{id}", patch(management::rename))
         .route(
+            "/api/v1/conversations/{id}/retention",
+            put(management::set_retention),
+        )
+        .route(
             "/api/v1/conversations/{id}/members",
             post(conversations::add_member),
         )

@@ -227,7 +227,8 @@ impl Projection for Notifications {
         let mut items: Vec<(Pending, bool)> = Vec::new();
         for (r, m) in &messages {
             let f = by_conversation[&r.event.conversation_id];
-            // The preview, sealed under the sender's key again if the message was.
+            // The preview, sealed under the sender's and the conversation's keys again if
+            // the message was.
             let (preview, sealed_preview) = match r.event.sealed {
                 None => (rules::preview(&m.body), None),
                 Some(_) => {
@@ -239,6 +240,7 @@ impl Projection for Notifications {
                         .keyring
                         .seal_content(
                             r.event.actor_id.0,
+                            Some(r.event.conversation_id.0),
                             r.event.occurred_at,
                             m.message_id.0,
                             &content,

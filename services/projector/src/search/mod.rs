@@ -201,6 +201,9 @@ impl Projection for Search {
             match &r.event.payload {
                 Payload::ContentErased { user_id } => self.keyring.forget_owner(user_id.0),
                 Payload::ContentExpired { .. } => self.keyring.forget_all(),
+                Payload::ConversationContentExpired { .. } => {
+                    self.keyring.forget_owner(r.event.conversation_id.0)
+                }
                 _ => {
                     crate::opening::open(&self.keyring, &mut r.event).await?;
                 }

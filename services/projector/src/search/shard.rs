@@ -204,6 +204,27 @@ impl Shard {
                     added
                         .retain(|_, doc| doc.sort_key.0 >= cutoff || kept.contains(&doc.sender_id));
                 }
+                // A conversation's own retention: its documents older than `before`.
+                Payload::ConversationContentExpired { before } => {
+                    let c = e.conversation_id.0;
+                    let cutoff = SortKey::new(before.0, 0, 0).0;
+                    let older: Box<dyn Query> = Box::new(RangeQuery::new(
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Excluded(Term::from_field_i64(
+                            self.fields.sort_key,
+                            cutoff,
+                        )),
+                    ));
+                    let of_conversation: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(self.fields.conversation_id, &c.to_string()),
+                        IndexRecordOption::Basic,
+                    ));
+                    writer.inner.delete_query(Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, older),
+                        (Occur::Must, of_conversation),
+                    ])))?;
+                    added.retain(|_, doc| doc.conversation_id != c || doc.sort_key.0 >= cutoff);
+                }
                 _ => {}
             }
         }
@@ -473,6 +494,59 @@ mod tests {
             "bob's old one expired; carol's is held"
         );
         assert_eq!(found(&shard, "old"), 1);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_conversations_expiry_deletes_only_its_older_documents() {
+        let dir = std::env::temp_dir().join(format!("shard-{}", Uuid::new_v4().simple()));
+        let shard = Shard::open(&dir, 0).unwrap();
+        let alice = Uuid::from_u128(7);
+        let (old, new) = (1_000_000_000_000, 1_700_000_000_000);
+        let mut elsewhere = sent(2, alice, old, "apple elsewhere");
+        elsewhere.event.conversation_id = ConversationId(Uuid::from_u128(2));
+        shard
+            .apply(&[
+                sent(0, alice, old, "apple old"),
+                sent(1, alice, new, "apple new"),
+                elsewhere,
+            ])
+            .unwrap();
+        let in_both = |q: &str| {
+            let parser = QueryParser::for_index(shard.index(), vec![shard.fields().body]);
+            let query = parser.parse_query(q).unwrap();
+            shard
+                .search(
+                    query.as_ref(),
+                    &[Uuid::from_u128(1), Uuid::from_u128(2)],
+                    None,
+                    50,
+                )
+                .unwrap()
+                .len()
+        };
+        assert_eq!(in_both("apple"), 3);
+        shard
+            .apply(&[
+                logged(
+                    3,
+                    Uuid::nil(),
+                    new,
+                    Payload::ConversationContentExpired {
+                        before: UnixMillis(old + 1),
+                    },
+                ),
+                // In the same batch, after the expiry: kept.
+                sent(4, alice, new, "apple later"),
+            ])
+            .unwrap();
+        assert_eq!(
+            found(&shard, "apple"),
+            2,
+            "conversation 1 keeps its new ones"
+        );
+        assert_eq!(found(&shard, "old"), 0);
+        assert_eq!(in_both("elsewhere"), 1, "another conversation is untouched");
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -266,6 +266,11 @@ impl<'a> Applier<'a> {
         if let Payload::ConversationCreated(created) = &e.payload {
             return Ok(self.created(c, r, created, state));
         }
+        // The retention task's (nil actor): the content it covers no longer opens, which
+        // needs nothing of history, whose rows hold only sealed content.
+        if let Payload::ConversationContentExpired { .. } = &e.payload {
+            return Ok(Ok(()));
+        }
         let Some(row) = state.row.clone() else {
             return Ok(Err("event of a conversation that was never created".into()));
         };
@@ -342,6 +347,19 @@ impl<'a> Applier<'a> {
                 }
                 Ok(Ok(()))
             }
+            Payload::RetentionSet { days, .. } => {
+                if let Err(refusal) = rules::may_set_retention(standing) {
+                    return Ok(Err(format!("{actor} setting retention: {refusal}")));
+                }
+                let days = days.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
+                let values = (write_timestamp(seq), days, c);
+                self.write(state, &self.store.st.set_retention, values);
+                if let Some(row) = state.row.as_mut() {
+                    row.retention_days = days;
+                }
+                Ok(Ok(()))
+            }
+            Payload::ConversationContentExpired { .. } => Ok(Ok(())),
             Payload::MessagePinned { message_id, .. } => {
                 self.pinned(c, r, message_id.0, true, state).await
             }

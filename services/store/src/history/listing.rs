@@ -209,6 +209,7 @@ fn summary(c: Uuid, e: Entry, members: Vec<Uuid>, member_count: i64) -> Conversa
         last_seq: conv.last_seq,
         read_seq: e.read_seq.filter(|s| *s >= 0),
         unread: (conv.message_count - e.read_count.unwrap_or(0)).max(0),
+        retention_days: conv.retention_days,
     }
 }
 

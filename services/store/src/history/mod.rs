@@ -54,6 +54,8 @@ pub struct ConversationRow {
     pub last_at: Option<i64>,
     /// v1.2: the last message's body, sealed (`last_body` is then empty).
     pub last_sealed: Option<Vec<u8>>,
+    /// v1.3: the conversation's own retention in days, set by its group admins.
+    pub retention_days: Option<i32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +90,7 @@ type ConversationTuple = (
     Option<String>,
     Option<CqlTimestamp>,
     Option<Vec<u8>>,
+    Option<i32>,
 );
 
 type MessageTuple = (
@@ -137,6 +140,8 @@ pub(crate) struct Statements {
     pub insert_bucket: PreparedStatement,
     pub message_at: PreparedStatement,
     pub rename_conversation: PreparedStatement,
+    pub set_retention: PreparedStatement,
+    pub all_retention: PreparedStatement,
 }
 
 const MESSAGE_COLUMNS: &str =
@@ -232,7 +237,7 @@ impl HistoryStore {
         let st = Statements {
             conversation: q(format!(
                 "SELECT kind, name, created_seq, applied_seq, message_count, last_seq, last_message_id, \
-                 last_sender_id, last_body, last_at, last_sealed FROM {ks}.conversations WHERE conversation_id = ?"
+                 last_sender_id, last_body, last_at, last_sealed, retention_days FROM {ks}.conversations WHERE conversation_id = ?"
             ))
             .await?,
             members: q(format!(
@@ -336,6 +341,14 @@ impl HistoryStore {
                 "UPDATE {ks}.conversations USING TIMESTAMP ? SET name = ? WHERE conversation_id = ?"
             ))
             .await?,
+            set_retention: q(format!(
+                "UPDATE {ks}.conversations USING TIMESTAMP ? SET retention_days = ? WHERE conversation_id = ?"
+            ))
+            .await?,
+            all_retention: q(format!(
+                "SELECT conversation_id, retention_days FROM {ks}.conversations"
+            ))
+            .await?,
         };
         let reactions = reactions::Statements::prepare(&session, ks).await?;
         let threads = threads::Statements::prepare(&session, ks).await?;
@@ -382,7 +395,28 @@ impl HistoryStore {
             last_body: r.8,
             last_at: r.9.map(|t| t.0),
             last_sealed: r.10,
+            retention_days: r.11,
         }))
+    }
+
+    /// Every conversation with its own retention, and its days (`chatctl retention
+    /// apply`, daily). A paged walk of the conversations table.
+    pub async fn conversations_with_retention(&self) -> Result<Vec<(Uuid, u32)>, StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = self
+            .session
+            .execute_iter(self.st.all_retention.clone(), ())
+            .await
+            .map_err(StoreError::cql)?
+            .rows_stream::<(Uuid, Option<i32>)>()
+            .map_err(StoreError::cql)?;
+        let mut out = Vec::new();
+        while let Some((c, days)) = rows.try_next().await.map_err(StoreError::cql)? {
+            if let Some(days) = days.and_then(|d| u32::try_from(d).ok()).filter(|d| *d > 0) {
+                out.push((c, days));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn members(&self, c: Uuid) -> Result<Vec<MemberRow>, StoreError> {

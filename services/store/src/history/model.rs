@@ -93,6 +93,8 @@ pub struct ConversationSummary {
     pub last_seq: Option<i64>,
     pub read_seq: Option<i64>,
     pub unread: i64,
+    /// v1.3: the conversation's own retention in days, or null.
+    pub retention_days: Option<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

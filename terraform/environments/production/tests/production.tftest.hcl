@@ -236,9 +236,11 @@ run "crypto_shredding" {
     error_message = "The services module's data-key KMS key and alias are the environment's outputs."
   }
 
+  # Content is kept forever by default, but group admins may set their conversation's
+  # own retention (v1.3), which only the daily task applies.
   assert {
-    condition     = output.retention_rule_name == null
-    error_message = "Content is kept forever by default: no retention task."
+    condition     = output.retention_rule_name == "chat-production-chatctl-retention"
+    error_message = "Conversations may set their own retention by default: the daily `chatctl retention apply` is scheduled."
   }
 
   assert {
@@ -258,6 +260,34 @@ run "retention_scheduled" {
   assert {
     condition     = output.retention_rule_name == "chat-production-chatctl-retention"
     error_message = "compliance_retention_days above 0 schedules `chatctl retention apply`."
+  }
+}
+
+run "retention_scheduled_without_conversation_retention" {
+  command = apply
+
+  variables {
+    compliance_retention_days                 = 365
+    compliance_conversation_retention_enabled = false
+  }
+
+  assert {
+    condition     = output.retention_rule_name == "chat-production-chatctl-retention"
+    error_message = "compliance_retention_days above 0 schedules `chatctl retention apply` whatever conversations may do."
+  }
+}
+
+run "no_retention_at_all" {
+  command = apply
+
+  variables {
+    compliance_retention_days                 = 0
+    compliance_conversation_retention_enabled = false
+  }
+
+  assert {
+    condition     = output.retention_rule_name == null
+    error_message = "No platform retention and no conversation retention: no retention task."
   }
 }
 

@@ -644,9 +644,11 @@ run "data_key_kek" {
         { name = "CHAT__COMPLIANCE__KEY_PERIOD_DAYS", value = "30" },
         { name = "CHAT__COMPLIANCE__RETENTION_DAYS", value = "0" },
         { name = "CHAT__COMPLIANCE__KEY_CACHE_SECS", value = "60" },
+        { name = "CHAT__COMPLIANCE__CONVERSATION_RETENTION_MIN_DAYS", value = "1" },
+        { name = "CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS", value = "0" },
       ], env)) == 0
     ])
-    error_message = "The gateway, every projector role and the chatctl task get the aws-kms KEK, its key and region, the key period and the retention."
+    error_message = "The gateway, every projector role and the chatctl task get the aws-kms KEK, its key and region, the key period, the retention and the limits of a conversation's own retention."
   }
 
   assert {
@@ -676,10 +678,63 @@ run "data_key_kek" {
     error_message = "The search role's execution role may read the CQL credentials it injects."
   }
 
-  # Retention is off by default: no scheduled task.
+  # The platform keeps content forever by default, but a group admin may set their
+  # conversation's own retention (v1.3), which only the daily task applies: it is
+  # scheduled anyway.
+  assert {
+    condition = (
+      length(aws_cloudwatch_event_rule.retention) == 1 &&
+      length(aws_cloudwatch_event_target.retention) == 1 &&
+      length(aws_iam_role.retention) == 1 &&
+      output.retention_rule_name == "chat-test-chatctl-retention" &&
+      strcontains(aws_cloudwatch_event_rule.retention[0].description, "no platform retention")
+    )
+    error_message = "With retention_days 0 and conversation retention on (the defaults), the daily retention task is scheduled."
+  }
+}
+
+run "no_retention_task" {
+  command = apply
+
+  variables {
+    compliance = {
+      retention_days                 = 0
+      conversation_retention_enabled = false
+    }
+  }
+
   assert {
     condition     = length(aws_cloudwatch_event_rule.retention) == 0 && length(aws_cloudwatch_event_target.retention) == 0 && length(aws_iam_role.retention) == 0 && output.retention_rule_name == null
-    error_message = "With retention_days 0 (keep forever) there is no retention task."
+    error_message = "With retention_days 0 (keep forever) and no conversation retention there is no retention task."
+  }
+}
+
+run "conversation_retention_limits" {
+  command = apply
+
+  variables {
+    compliance = {
+      conversation_retention_min_days = 7
+      conversation_retention_max_days = 365
+    }
+  }
+
+  assert {
+    condition = alltrue([
+      for env in concat(
+        [jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment],
+        [jsondecode(aws_ecs_task_definition.init.container_definitions)[0].environment],
+        [for role, td in aws_ecs_task_definition.projector : jsondecode(td.container_definitions)[0].environment],
+      ) :
+      contains(env, { name = "CHAT__COMPLIANCE__CONVERSATION_RETENTION_MIN_DAYS", value = "7" }) &&
+      contains(env, { name = "CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS", value = "365" })
+    ])
+    error_message = "The limits of a conversation's own retention reach the gateway (which enforces them), every projector role and the chatctl task."
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.retention) == 1 && jsondecode(aws_cloudwatch_event_target.retention[0].input).containerOverrides[0].command == ["chatctl", "retention", "apply"]
+    error_message = "Conversation retention alone schedules `chatctl retention apply`."
   }
 }
 
@@ -698,7 +753,8 @@ run "retention_scheduled" {
       length(aws_cloudwatch_event_rule.retention) == 1 &&
       aws_cloudwatch_event_rule.retention[0].name == "chat-test-chatctl-retention" &&
       aws_cloudwatch_event_rule.retention[0].schedule_expression == "cron(15 3 * * ? *)" &&
-      output.retention_rule_name == "chat-test-chatctl-retention"
+      output.retention_rule_name == "chat-test-chatctl-retention" &&
+      strcontains(aws_cloudwatch_event_rule.retention[0].description, "content older than 365 days")
     )
     error_message = "retention_days > 0 schedules a daily task."
   }
@@ -775,6 +831,36 @@ run "retention_shorter_than_a_key_period" {
 
   variables {
     compliance = { key_period_days = 30, retention_days = 10 }
+  }
+
+  expect_failures = [var.compliance]
+}
+
+run "conversation_retention_min_zero" {
+  command = plan
+
+  variables {
+    compliance = { conversation_retention_min_days = 0 }
+  }
+
+  expect_failures = [var.compliance]
+}
+
+run "conversation_retention_max_below_min" {
+  command = plan
+
+  variables {
+    compliance = { conversation_retention_min_days = 30, conversation_retention_max_days = 7 }
+  }
+
+  expect_failures = [var.compliance]
+}
+
+run "conversation_retention_fractional_days" {
+  command = plan
+
+  variables {
+    compliance = { conversation_retention_max_days = 1.5 }
   }
 
   expect_failures = [var.compliance]

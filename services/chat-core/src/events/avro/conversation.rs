@@ -26,7 +26,7 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| parse_compiled(SOURCE));
 
 /// The union's branches in our schema's order: the index we write is the position here.
 #[cfg(test)]
-const BRANCHES: [&str; 15] = [
+const BRANCHES: [&str; 17] = [
     "MessageSent",
     "MessageEdited",
     "MessageDeleted",
@@ -42,6 +42,8 @@ const BRANCHES: [&str; 15] = [
     "MessageUnpinned",
     "ContentErased",
     "ContentExpired",
+    "RetentionSet",
+    "ConversationContentExpired",
 ];
 
 const MESSAGE_KINDS: [&str; 4] = ["TEXT", "IMAGE", "FILE", "SYSTEM"];
@@ -101,7 +103,33 @@ pub(crate) fn sealed_record(s: &Sealed) -> Value {
         ("key_period", Value::Int(s.key.period)),
         ("nonce", Value::Bytes(s.nonce.clone())),
         ("ciphertext", Value::Bytes(s.ciphertext.clone())),
+        (
+            "scope_owner",
+            nullable(s.scope.map(|k| uuid_value(k.owner))),
+        ),
+        (
+            "scope_period",
+            nullable(s.scope.map(|k| Value::Int(k.period))),
+        ),
     ])
+}
+
+/// A nullable field, absent in records of a writer schema without it.
+fn optional_field(f: &mut Fields, field: &'static str) -> Result<Option<Value>, DecodeError> {
+    match f.take_opt(field) {
+        None => Ok(None),
+        Some(v) => Fields(vec![(field.into(), v)]).optional(field),
+    }
+}
+
+fn as_int(field: &'static str, v: Value) -> Result<i32, DecodeError> {
+    match v {
+        Value::Int(n) => Ok(n),
+        _ => Err(DecodeError::WrongType {
+            field,
+            expected: "int",
+        }),
+    }
 }
 
 pub(crate) fn sealed_from(v: Value) -> Result<Sealed, DecodeError> {
@@ -115,11 +143,28 @@ pub(crate) fn sealed_from(v: Value) -> Result<Sealed, DecodeError> {
             })
         }
     };
+    let scope_owner = optional_field(&mut f, "scope_owner")?
+        .map(|v| as_uuid("scope_owner", v))
+        .transpose()?;
+    let scope_period = optional_field(&mut f, "scope_period")?
+        .map(|v| as_int("scope_period", v))
+        .transpose()?;
+    let scope = match (scope_owner, scope_period) {
+        (Some(owner), Some(period)) => Some(KeyRef { owner, period }),
+        (None, None) => None,
+        _ => {
+            return Err(DecodeError::Invalid {
+                field: "scope_owner",
+                reason: "scope_owner and scope_period are set together".into(),
+            })
+        }
+    };
     Ok(Sealed {
         key: KeyRef {
             owner: f.uuid("key_owner")?,
             period: key_period,
         },
+        scope,
         nonce: f.bytes("nonce")?,
         ciphertext: f.bytes("ciphertext")?,
     })
@@ -284,6 +329,24 @@ impl AvroRecord for ConversationEvent {
                     ),
                 ]),
             ),
+            Payload::RetentionSet {
+                days,
+                client_msg_id,
+            } => (
+                15,
+                record(vec![
+                    (
+                        "days",
+                        // Days are validated against the operator's limits, far below i32.
+                        nullable(days.map(|d| Value::Int(i32::try_from(d).unwrap_or(i32::MAX)))),
+                    ),
+                    ("client_msg_id", Value::String(client_msg_id.clone())),
+                ]),
+            ),
+            Payload::ConversationContentExpired { before } => (
+                16,
+                record(vec![("before", Value::TimestampMillis(before.0))]),
+            ),
         };
         record(vec![
             ("event_id", uuid_value(self.event_id)),
@@ -436,6 +499,21 @@ impl AvroRecord for ConversationEvent {
                     None => Vec::new(),
                 },
             },
+            "RetentionSet" => Payload::RetentionSet {
+                days: match optional_field(&mut p, "days")? {
+                    None => None,
+                    Some(v) => Some(u32::try_from(as_int("days", v)?).map_err(|_| {
+                        DecodeError::Invalid {
+                            field: "days",
+                            reason: "a retention of negative days".into(),
+                        }
+                    })?),
+                },
+                client_msg_id: p.string("client_msg_id")?,
+            },
+            "ConversationContentExpired" => Payload::ConversationContentExpired {
+                before: UnixMillis(p.long("before")?),
+            },
             other => {
                 return Err(DecodeError::Invalid {
                     field: "payload",
@@ -574,6 +652,17 @@ mod tests {
                 before: UnixMillis(1_700_000_000_000),
                 kept_users: vec![UserId(u(7)), UserId(u(8))],
             },
+            Payload::RetentionSet {
+                days: Some(7),
+                client_msg_id: "c-11".into(),
+            },
+            Payload::RetentionSet {
+                days: None,
+                client_msg_id: "c-12".into(),
+            },
+            Payload::ConversationContentExpired {
+                before: UnixMillis(1_700_000_000_000),
+            },
         ]
     }
 
@@ -629,10 +718,19 @@ mod tests {
                 owner: u(1),
                 period: 19_675,
             },
+            scope: None,
             nonce: vec![3; 12],
             ciphertext: vec![4; 48],
         });
         assert_eq!(round_trip(&sealed), sealed);
+        let mut scoped = sealed.clone();
+        if let Some(s) = scoped.sealed.as_mut() {
+            s.scope = Some(KeyRef {
+                owner: u(200),
+                period: 19_680,
+            });
+        }
+        assert_eq!(round_trip(&scoped), scoped);
     }
 
     #[test]

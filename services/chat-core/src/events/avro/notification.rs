@@ -111,6 +111,10 @@ mod tests {
                     owner: Uuid::from_u128(5),
                     period: 20_000,
                 },
+                scope: Some(crate::sealing::KeyRef {
+                    owner: Uuid::from_u128(6),
+                    period: 600_000,
+                }),
                 nonce: vec![1; 12],
                 ciphertext: vec![2; 40],
             }),

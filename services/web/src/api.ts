@@ -153,6 +153,14 @@ export class Api {
     await this.authed<null>("PATCH", conv(conversation), { name });
   }
 
+  /**
+   * v1.3: keep the group's messages `days` days (null: turn it off); admins only. The
+   * server answers 204; `invalid_retention` says the operator's limits in its message.
+   */
+  async setRetention(conversation: string, days: number | null): Promise<void> {
+    await this.authed<null>("PUT", `${conv(conversation)}/retention`, { days });
+  }
+
   async pins(conversation: string): Promise<WirePin[]> {
     const r = await this.authed<{ pins: WirePin[] }>("GET", `${conv(conversation)}/pins`);
     return Array.isArray(r?.pins) ? r.pins : [];

@@ -41,6 +41,8 @@ const KEEP_SERVER_MESSAGE = new Set([
   "invalid_display_name",
   "invalid_name",
   "invalid_body",
+  // v1.3: names the operator's limits ("retention must be 1 to 365 days").
+  "invalid_retention",
 ]);
 
 export function describe(code: string, serverMessage?: string): string {
@@ -60,7 +62,7 @@ export function describeError(e: unknown): string {
 }
 
 /** What was being done, where a code means something more precise than its general sentence. */
-export type Action = "reaction" | "pin" | "rename" | "add_member" | "remove_member" | "leave" | "thread" | "upload";
+export type Action = "reaction" | "pin" | "rename" | "add_member" | "remove_member" | "leave" | "thread" | "upload" | "retention";
 
 const FOR_ACTION: Partial<Record<Action, Record<string, string>>> = {
   reaction: { not_found: "That message was deleted, so it cannot take reactions." },
@@ -81,6 +83,7 @@ const FOR_ACTION: Partial<Record<Action, Record<string, string>>> = {
   leave: { forbidden: "You cannot leave a direct conversation." },
   thread: { not_found: "The message this thread belongs to no longer exists." },
   upload: { too_large: "That file is too large to send." },
+  retention: { forbidden: "Only a group admin can change disappearing messages." },
 };
 
 /** `describe`, with the sentence for what was being done when there is a more precise one. */

@@ -39,3 +39,12 @@ export function mayRemove(me: string, target: string, admins: ReadonlySet<string
   if (target === me) return true;
   return admins === null || admins.has(me);
 }
+
+/**
+ * Whether the group's settings that only admins may change (disappearing messages) are
+ * offered to `me`. As for removing, `admins` null means not known here: they are offered
+ * and the server decides.
+ */
+export function mayManage(me: string, admins: ReadonlySet<string> | null): boolean {
+  return admins === null || admins.has(me);
+}

@@ -51,3 +51,8 @@ export function isPinned(pins: readonly Pin[] | null, messageId: string): boolea
 export function editPinned(pins: readonly Pin[], messageId: string, body: string | null, editedAt: string | null): Pin[] {
   return pins.map((p) => (p.message_id === messageId && p.message ? { ...p, message: { ...p.message, body, edited_at: editedAt } } : p));
 }
+
+/** Pinned copies of messages whose content was erased (retention) lose it too. */
+export function erasePinned(pins: readonly Pin[], erased: (m: Message) => boolean): Pin[] {
+  return pins.map((p) => (p.message && erased(p.message) ? { ...p, message: { ...p.message, body: null, attachments: [], erased: true } } : p));
+}

@@ -94,6 +94,11 @@ export interface ConversationSummary {
   last_seq: number | null;
   read_seq: number | null;
   unread: number;
+  /**
+   * v1.3: days the group keeps its messages (null: only the platform's retention
+   * applies). Trails the log like the rest of the list.
+   */
+  retention_days?: number | null;
 }
 
 /** An addition: each member's pointers, on every history page. */
@@ -152,6 +157,9 @@ export interface EventBody {
   name?: string | null;
   members?: string[];
   admins?: string[];
+  // v1.3 retention_set (null: turned off) / conversation_content_expired (RFC 3339)
+  days?: number | null;
+  before?: string;
 }
 
 export interface EventFrame {

@@ -7,9 +7,10 @@
 // thread panel shows them under their root.
 
 import type { Api } from "./api";
-import { type Pin, addPin, editPinned, fromWire as pinsFromWire, removePin } from "./pins";
+import { type Pin, addPin, editPinned, erasePinned, fromWire as pinsFromWire, removePin } from "./pins";
 import type { Attachment, ConversationSummary, EventFrame, LastMessage, Message, Page, ThreadPage, WirePin } from "./protocol";
 import { type Reaction, applyReaction, fromWire as reactionsFromWire } from "./reactions";
+import { createdBefore, retentionFromWire } from "./retention";
 import { type ThreadState, mergeSummary, noteReply, threadState } from "./threads";
 import type { TimerId } from "./typing";
 
@@ -48,6 +49,10 @@ export interface Conv {
   admins: Set<string> | null;
   /** A `conversation_renamed` was applied: the (lagging) list no longer sets the name. */
   renamed: boolean;
+  /** v1.3: days the group keeps its messages; null: only the platform's retention applies. */
+  retentionDays: number | null;
+  /** A `retention_set` was applied: the (lagging) list no longer sets `retentionDays`. */
+  retentionLive: boolean;
   /** Pins newest first; null until fetched. */
   pins: Pin[] | null;
   /** A pin event named a message not known here: fetch the list again. */
@@ -198,6 +203,8 @@ export class Store {
       memberCount: members.length,
       admins: null,
       renamed: false,
+      retentionDays: null,
+      retentionLive: false,
       pins: null,
       pinsStale: false,
       last: null,
@@ -226,6 +233,7 @@ export class Store {
         c = this.newConv(s.conversation_id, s.kind, s.name, s.members);
         c.memberCount = Math.max(s.member_count ?? 0, s.members.length);
         if (s.admins) c.admins = new Set(s.admins);
+        c.retentionDays = retentionFromWire(s.retention_days) ?? null;
         c.unread = s.unread;
         c.readSeq = s.read_seq ?? -1;
         c.last = s.last_message;
@@ -236,6 +244,7 @@ export class Store {
       } else {
         // What live events already told is newer than the projection's view.
         if (!c.renamed) c.name = s.name;
+        if (!c.retentionLive) c.retentionDays = retentionFromWire(s.retention_days) ?? null;
         c.members = s.members;
         c.memberCount = Math.max(s.member_count ?? 0, s.members.length);
         if (s.admins) c.admins = new Set(s.admins);
@@ -434,6 +443,33 @@ export class Store {
     c.admins?.delete(user);
   }
 
+  /**
+   * The group's retention changed (its event, or this client's own call that the server
+   * took): from now on the list, which trails the log, does not set it back.
+   */
+  retentionSet(c: Conv, days: number | null): void {
+    c.retentionDays = days;
+    c.retentionLive = true;
+  }
+
+  /**
+   * Everything of `c` sent before `before` was erased by retention: the loaded messages
+   * (timeline, threads), the list's preview and pinned copies lose their content, as an
+   * erased message from the server has none.
+   */
+  contentExpired(c: Conv, before: string): void {
+    for (const m of c.messages.values()) {
+      if (!createdBefore(m.created_at, before)) continue;
+      m.erased = true;
+      m.body = null;
+      m.attachments = [];
+      // An own edit or delete still in flight is refused now; nothing is left to put back.
+      m.saving = false;
+    }
+    if (c.last && createdBefore(c.last.created_at, before)) c.last = { ...c.last, body: null, erased: true };
+    if (c.pins) c.pins = erasePinned(c.pins, (m) => createdBefore(m.created_at, before));
+  }
+
   /** The user left `c` (or was removed): it goes from the list and is not listed again. */
   leave(c: Conv): void {
     this.left.add(c.id);
@@ -469,6 +505,7 @@ export class Store {
     if (newest && newest.seq >= c.lastSeq) {
       c.lastSeq = newest.seq;
       c.last = { message_id: newest.message_id, sender_id: newest.sender_id, body: newest.body, created_at: newest.created_at };
+      if (newest.erased) c.last.erased = true;
       c.activity = newest.created_at ?? c.activity;
     }
   }
@@ -640,6 +677,16 @@ export class Store {
           c.name = ev.name;
           c.renamed = true;
         }
+        return null;
+      }
+      case "retention_set": {
+        // `days` null turns it off; a malformed one is ignored rather than read as "off".
+        const days = retentionFromWire(ev.days);
+        if (days !== undefined) this.retentionSet(c, days);
+        return null;
+      }
+      case "conversation_content_expired": {
+        if (typeof ev.before === "string") this.contentExpired(c, ev.before);
         return null;
       }
       case "message_pinned": {

@@ -142,6 +142,18 @@ test("sign-out and a password change", async () => {
   assert.equal(requests.filter((r) => r.path === "/api/v1/auth/refresh").length, 0, "403 is not a reason to refresh");
 });
 
+test("v1.3: setRetention puts {days} (a number, or null to turn it off); a refusal keeps the server's message", async () => {
+  const { api } = await signedIn();
+  const path = "/api/v1/conversations/c%2F1/retention";
+  routes.set(`PUT ${path}`, [[204], [204], [400, { error: { code: "invalid_retention", message: "retention must be 7 to 90 days" } }]]);
+  await api.setRetention("c/1", 30);
+  assert.deepEqual(requests.at(-1).body, { days: 30 });
+  assert.equal(requests.at(-1).headers.Authorization, "Bearer t0");
+  await api.setRetention("c/1", null);
+  assert.deepEqual(requests.at(-1).body, { days: null });
+  await assert.rejects(api.setRetention("c/1", 1), (e) => e.code === "invalid_retention" && e.status === 400 && e.message === "retention must be 7 to 90 days");
+});
+
 test("no token is written to storage or put in a URL", async () => {
   const { api } = await signedIn();
   routes.set("POST /api/v1/ws/ticket", [refused, [200, { ticket: "tk", expires_at: later }]]);

@@ -2,7 +2,7 @@
 // Group rules the client checks first (src/groups.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { groupNameProblem, mayRemove, memberOrder, normaliseUsername } from "../.test-build/groups.js";
+import { groupNameProblem, mayManage, mayRemove, memberOrder, normaliseUsername } from "../.test-build/groups.js";
 
 test("a group name is 1 to 100 printable characters", () => {
   assert.equal(groupNameProblem("Launch"), null);
@@ -28,4 +28,10 @@ test("anyone may leave; removing others needs admin, or unknown admins", () => {
   assert.equal(mayRemove("me", "x", new Set(["other"])), false);
   assert.equal(mayRemove("me", "x", new Set(["me"])), true);
   assert.equal(mayRemove("me", "x", null), true);
+});
+
+test("admin settings (disappearing messages): admins, or unknown admins (the server decides)", () => {
+  assert.equal(mayManage("me", new Set(["me", "x"])), true);
+  assert.equal(mayManage("me", new Set(["x"])), false);
+  assert.equal(mayManage("me", null), true);
 });

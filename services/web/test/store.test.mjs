@@ -204,3 +204,94 @@ test("v1.2: a replayed message_sent that is erased arrives empty", () => {
   assert.equal(m.erased, true);
   assert.equal(m.body, null);
 });
+
+test("v1.3: retention from the list, then retention_set, which a lagging list does not undo", () => {
+  const s = store();
+  const c = s.convs.get(C);
+  assert.equal(c.retentionDays, null, "a list without retention_days (older server) means none");
+  const listed = (days) => ({ conversation_id: C, kind: "group", name: "Team", members: [ME, "bob"], last_message: null, last_seq: 0, read_seq: 0, unread: 0, retention_days: days });
+  s.mergeList([listed(30)]);
+  assert.equal(c.retentionDays, 30, "before any event, the list says what it is");
+
+  s.apply(ev("retention_set", { days: 7 }));
+  assert.equal(c.retentionDays, 7);
+  s.mergeList([listed(30)]);
+  assert.equal(c.retentionDays, 7, "the list trails the log: the event is newer");
+
+  s.apply(ev("retention_set", { days: null }));
+  assert.equal(c.retentionDays, null, "turned off");
+  s.mergeList([listed(7)]);
+  assert.equal(c.retentionDays, null);
+
+  s.apply(ev("retention_set", { days: "soon" }));
+  s.apply(ev("retention_set", {}));
+  assert.equal(c.retentionDays, null, "a malformed or missing days is ignored, not read as a value");
+  s.apply(ev("retention_set", { days: 90 }));
+  assert.equal(c.retentionDays, 90);
+
+  // A conversation first listed with it.
+  const t = new Store(ME, "me", /** @type {any} */ (api));
+  t.mergeList([listed(365)]);
+  assert.equal(t.convs.get(C).retentionDays, 365);
+});
+
+test("v1.3: the own change (204) holds against a lagging list, like its event", () => {
+  const s = store();
+  const c = s.convs.get(C);
+  s.retentionSet(c, 14);
+  s.mergeList([{ conversation_id: C, kind: "group", name: "Team", members: [ME, "bob"], last_message: null, last_seq: 0, read_seq: 0, unread: 0, retention_days: null }]);
+  assert.equal(c.retentionDays, 14);
+});
+
+test("v1.3: conversation_content_expired erases only this conversation's messages sent before `before`", () => {
+  const s = store();
+  const c = s.convs.get(C);
+  s.mergeList([{ conversation_id: "conv-2", kind: "group", name: "Other", members: [ME, "bob"], last_message: null, last_seq: 0, read_seq: 0, unread: 0 }]);
+  const other = s.convs.get("conv-2");
+  const att = [{ attachment_id: "a", filename: "f.pdf", content_type: "application/pdf", size: 3, url: "u" }];
+  s.mergePage(c, {
+    messages: [
+      msg("old", 1, { created_at: "2025-01-01T00:00:01Z", attachments: att }),
+      msg("nanos", 2, { created_at: "2025-01-01T23:59:59.999999999Z" }),
+      msg("edge", 3, { created_at: "2025-01-02T00:00:00Z" }),
+      msg("new", 4, { created_at: "2025-01-03T10:00:00.5+02:00" }),
+      msg("undated", 5, { created_at: null }),
+    ],
+    next_before: null,
+  });
+  s.mergeThread(c, { root: msg("old", 1, { created_at: "2025-01-01T00:00:01Z" }), messages: [msg("reply-old", 6, { thread_root: "old", created_at: "2025-01-01T12:00:00Z" })] });
+  s.mergePage(other, { messages: [{ ...msg("elsewhere", 1, { created_at: "2025-01-01T00:00:01Z" }), conversation_id: "conv-2" }], next_before: null });
+  s.setPins(c, [{ message: msg("old", 1, { created_at: "2025-01-01T00:00:01Z" }), pinned_by: "bob", pinned_at: "t" }, { message: msg("new", 4, { created_at: "2025-01-03T10:00:00Z" }), pinned_by: "bob", pinned_at: "t" }]);
+  c.last = { message_id: "old", sender_id: "bob", body: "body old", created_at: "2025-01-01T00:00:01Z" };
+  const pending = s.addPending(c, "cm-p", "not sent yet", null);
+
+  s.apply(ev("conversation_content_expired", { before: "2025-01-02T00:00:00Z" }, "operator"));
+
+  const erased = (id) => {
+    const m = c.messages.get(id);
+    return m.erased === true && m.body === null && m.attachments.length === 0;
+  };
+  assert.ok(erased("old"));
+  assert.ok(erased("nanos"), "nanoseconds below `before` count, though Date keeps milliseconds");
+  assert.ok(erased("reply-old"), "thread replies too");
+  assert.equal(c.messages.get("edge").erased, undefined, "sent at `before` exactly: kept");
+  assert.equal(c.messages.get("edge").body, "body edge");
+  assert.equal(c.messages.get("new").body, "body new");
+  assert.equal(c.messages.get("undated").body, "body undated", "an unknown time is not erased");
+  assert.equal(pending.body, "not sent yet");
+  assert.equal(other.messages.get("elsewhere").body, "body elsewhere", "another conversation is untouched");
+  assert.equal(other.messages.get("elsewhere").erased, undefined);
+  assert.deepEqual(c.last, { message_id: "old", sender_id: "bob", body: null, created_at: "2025-01-01T00:00:01Z", erased: true });
+  const pins = Object.fromEntries(c.pins.map((p) => [p.message_id, p.message]));
+  assert.equal(pins.old.erased, true);
+  assert.equal(pins.old.body, null);
+  assert.equal(pins.new.body, "body new");
+
+  // A later page agrees (erased), and a replay of an old message_sent does not bring the text back.
+  s.apply(sent("old", { created_at: "2025-01-01T00:00:01Z", body: null, erased: true, attachments: [] }));
+  assert.ok(erased("old"));
+
+  // An event without `before` changes nothing.
+  s.apply(ev("conversation_content_expired", {}, "operator"));
+  assert.equal(c.messages.get("new").body, "body new");
+});

@@ -212,6 +212,7 @@ export class ChatApp {
     this.list.addAbove(this.search.root);
     this.groupDialog = new GroupDialog(api, this.store, {
       rename: (c, name) => this.rename(c, name),
+      setRetention: (c, days) => this.setRetention(c, days),
       // Member changes show when their events arrive (at once, over the socket): applying
       // them here too would count a change twice in a group larger than the list shows.
       addMember: (c, user) => this.api.addMember(c.id, user),
@@ -469,7 +470,8 @@ export class ChatApp {
       const m = c.messages.get(frame.message_id);
       if (m) {
         m.saving = false;
-        m.body = action.undo.body;
+        // Erased meanwhile (retention): there is no content to put back.
+        m.body = m.erased ? null : action.undo.body;
         m.edited_at = action.undo.edited_at;
         m.deleted_at = action.undo.deleted_at;
       }
@@ -692,6 +694,14 @@ export class ChatApp {
     // Its event says the same; the list (which trails) must not put the old one back.
     c.name = name;
     c.renamed = true;
+    this.queueRender();
+  }
+
+  /** v1.3: how long the group keeps its messages (null: off); admins only. */
+  private async setRetention(c: Conv, days: number | null): Promise<void> {
+    await this.api.setRetention(c.id, days);
+    // Its event says the same; the list (which trails) must not put the old value back.
+    this.store.retentionSet(c, days);
     this.queueRender();
   }
 

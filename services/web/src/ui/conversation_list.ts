@@ -79,7 +79,7 @@ export class ConversationList {
     const preview = typing.length
       ? `${typing.map((u) => this.store.shortName(u)).join(", ")} typing…`
       : c.last
-        ? `${c.last.sender_id === this.store.me ? "You: " : c.kind === "group" ? `${this.store.shortName(c.last.sender_id)}: ` : ""}${snippet(c.last.body, 60)}`
+        ? `${c.last.sender_id === this.store.me ? "You: " : c.kind === "group" ? `${this.store.shortName(c.last.sender_id)}: ` : ""}${c.last.erased ? "Message erased" : snippet(c.last.body, 60)}`
         : "No messages yet";
     setText(button.querySelector(".conv-title")!, title);
     setText(button.querySelector(".conv-preview")!, preview);

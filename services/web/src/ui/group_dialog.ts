@@ -1,16 +1,20 @@
-// "Group settings" of the open group: rename it (1 to 100 characters), see its members
-// (names from the user lookup), add someone by username, remove a member, and leave
-// (asked to confirm first). The member list and name follow live events while the
-// dialog is open; leaving (or being removed) closes it.
+// "Group settings" of the open group: rename it (1 to 100 characters), disappearing
+// messages (v1.3: admins pick how long messages are kept; others see the setting), see
+// its members (names from the user lookup), add someone by username, remove a member,
+// and leave (asked to confirm first). The member list, name and retention follow live
+// events while the dialog is open; leaving (or being removed) closes it.
 
 import type { Api } from "../api";
 import { describeErrorFor } from "../errors";
-import { groupNameProblem, mayRemove, memberOrder, normaliseUsername } from "../groups";
+import { groupNameProblem, mayManage, mayRemove, memberOrder, normaliseUsername } from "../groups";
+import { retentionChoices, retentionFromValue, retentionLabel, retentionValue } from "../retention";
 import type { Conv, Store } from "../store";
 import { h, replaceChildren, setText } from "./dom";
 
 export interface GroupDialogHooks {
   rename: (c: Conv, name: string) => Promise<void>;
+  /** Keep the group's messages `days` days (null: off); rejects with the server's refusal. */
+  setRetention: (c: Conv, days: number | null) => Promise<void>;
   addMember: (c: Conv, userId: string) => Promise<void>;
   removeMember: (c: Conv, userId: string) => Promise<void>;
   leave: (c: Conv) => Promise<void>;
@@ -23,6 +27,19 @@ export class GroupDialog {
   private readonly name = h("input", { id: "group-name", maxlength: 200, autocomplete: "off", "aria-describedby": "group-name-hint" });
   private readonly nameStatus = h("p", { class: "form-error", id: "group-name-error", role: "alert" });
   private readonly nameSaved = h("p", { class: "hint", id: "group-name-status", role: "status" });
+  private readonly retentionField: HTMLElement;
+  private readonly retentionSelect = h("select", { id: "group-retention", "aria-describedby": "group-retention-hint" });
+  private readonly retentionSave = h("button", { type: "submit", id: "group-retention-save" }, "Save");
+  /** What a member who is not an admin sees instead of the select. */
+  private readonly retentionText = h("p", { id: "group-retention-text", hidden: true });
+  private readonly retentionError = h("p", { class: "form-error", id: "group-retention-error", role: "alert" });
+  private readonly retentionSaved = h("p", { class: "hint", id: "group-retention-status", role: "status" });
+  /** The options the select holds now (rebuilt only when they change). */
+  private retentionKey = "";
+  /** The person picked something not saved yet: live renders keep their pick. */
+  private retentionPicked = false;
+  /** What "Saved" reports (undefined: nothing); a later change by someone else clears it. */
+  private retentionSavedDays: number | null | undefined = undefined;
   private readonly membersTitle = h("h3", { id: "group-members-title" }, "Members");
   private readonly members = h("ul", { class: "member-list", id: "group-members", "aria-labelledby": "group-members-title" });
   private readonly membersMore = h("p", { class: "hint", id: "group-members-more" });
@@ -60,6 +77,34 @@ export class GroupDialog {
     renameForm.addEventListener("submit", (ev) => {
       ev.preventDefault();
       void this.rename(save);
+    });
+
+    this.retentionField = h(
+      "div",
+      { class: "field", id: "group-retention-field" },
+      h("label", { for: "group-retention" }, "Disappearing messages"),
+      h("div", { class: "inline" }, this.retentionSelect, this.retentionSave),
+      h(
+        "span",
+        { class: "hint", id: "group-retention-hint" },
+        "Messages older than this are erased for everyone in the group. The server erases them once a day, so they may stay up to a day or two longer.",
+      ),
+    );
+    const retentionForm = h(
+      "form",
+      { class: "dialog-form", id: "group-retention-form" },
+      this.retentionField,
+      this.retentionText,
+      this.retentionError,
+      this.retentionSaved,
+    );
+    this.retentionSelect.addEventListener("change", () => {
+      this.retentionPicked = true;
+      setText(this.retentionSaved, "");
+    });
+    retentionForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void this.saveRetention();
     });
 
     const add = h("button", { type: "submit", id: "group-add" }, "Add");
@@ -104,6 +149,7 @@ export class GroupDialog {
       { id: "group-dialog", class: "wide-dialog", "aria-labelledby": "group-title" },
       h("h2", { id: "group-title" }, "Group settings"),
       renameForm,
+      retentionForm,
       h("section", { class: "members", "aria-labelledby": "group-members-title" }, this.membersTitle, this.members, this.membersMore, this.membersError, addForm),
       h("section", { class: "leave", "aria-label": "Leave" }, this.leaveButton, this.confirm, this.leaveError),
       h("div", { class: "buttons" }, close),
@@ -123,8 +169,11 @@ export class GroupDialog {
   show(c: Conv): void {
     this.convId = c.id;
     this.membersKey = "";
+    this.retentionKey = "";
+    this.retentionPicked = false;
+    this.retentionSavedDays = undefined;
     this.name.value = c.name ?? "";
-    for (const el of [this.nameStatus, this.nameSaved, this.membersError, this.addStatus, this.leaveError]) setText(el, "");
+    for (const el of [this.nameStatus, this.nameSaved, this.retentionError, this.retentionSaved, this.membersError, this.addStatus, this.leaveError]) setText(el, "");
     this.addUser.value = "";
     this.confirm.hidden = true;
     this.leaveButton.hidden = false;
@@ -145,6 +194,7 @@ export class GroupDialog {
       this.root.close();
       return;
     }
+    this.renderRetention(c);
     const ids = memberOrder(c.members, this.store.me, (id) => this.store.name(id));
     setText(this.membersTitle, `Members (${c.memberCount})`);
     setText(this.membersMore, c.memberCount > ids.length ? `and ${c.memberCount - ids.length} more not listed here` : "");
@@ -166,6 +216,56 @@ export class GroupDialog {
     );
     if (focusedId) {
       (this.members.querySelector<HTMLButtonElement>(`button[data-user-id="${CSS.escape(focusedId)}"]`) ?? this.addUser).focus();
+    }
+  }
+
+  /** Admins (or everyone, while the admins are not known here) get the select; others the setting as text. */
+  private renderRetention(c: Conv): void {
+    const admin = mayManage(this.store.me, c.admins);
+    this.retentionField.hidden = !admin;
+    this.retentionText.hidden = admin;
+    if (this.retentionSavedDays !== undefined && this.retentionSavedDays !== c.retentionDays) {
+      this.retentionSavedDays = undefined;
+      setText(this.retentionSaved, "");
+    }
+    setText(this.retentionText, `Disappearing messages: ${retentionLabel(c.retentionDays)}. Only the group's admins can change this.`);
+    const choices = retentionChoices(c.retentionDays);
+    const values = choices.map(retentionValue);
+    const key = values.join(",");
+    // A pick not saved yet stays while it is still offered; otherwise the current setting shows.
+    const picked = this.retentionSelect.value;
+    const keep = this.retentionPicked && this.retentionSelect.selectedIndex >= 0 && values.includes(picked);
+    if (!keep) this.retentionPicked = false;
+    const want = keep ? picked : retentionValue(c.retentionDays);
+    if (key !== this.retentionKey) {
+      this.retentionKey = key;
+      replaceChildren(
+        this.retentionSelect,
+        choices.map((d) => h("option", { value: retentionValue(d) }, retentionLabel(d))),
+      );
+    }
+    if (this.retentionSelect.value !== want) this.retentionSelect.value = want;
+  }
+
+  private async saveRetention(): Promise<void> {
+    const c = this.conv();
+    if (!c) return;
+    const days = retentionFromValue(this.retentionSelect.value);
+    setText(this.retentionError, "");
+    setText(this.retentionSaved, "");
+    this.retentionSavedDays = undefined;
+    this.retentionSave.disabled = true;
+    try {
+      await this.hooks.setRetention(c, days);
+      this.retentionPicked = false;
+      this.retentionSavedDays = days;
+      setText(this.retentionSaved, days === null ? "Disappearing messages are off." : `Saved: messages disappear after ${retentionLabel(days)}.`);
+    } catch (e) {
+      // invalid_retention carries the operator's limits in the server's own words.
+      setText(this.retentionError, describeErrorFor("retention", e));
+      this.retentionSelect.focus();
+    } finally {
+      this.retentionSave.disabled = false;
     }
   }
 

@@ -1,5 +1,6 @@
 // The main pane: "No conversation open", or the open conversation with its header
-// (title, presence or members, who is typing), its messages and, below them, the
+// (title, presence or members, how long messages are kept if the group set it (v1.3),
+// who is typing), its messages and, below them, the
 // composer. Messages are kept by key (message_id, or the client_msg_id of a send not
 // acknowledged yet) and updated in place, in timeline order.
 //
@@ -11,6 +12,7 @@
 
 import type { Api } from "../api";
 import { describeError } from "../errors";
+import { retentionNote } from "../retention";
 import type { Conv, Msg, Store } from "../store";
 import { h, replaceChildren, setText } from "./dom";
 import { lastSeen } from "./format";
@@ -35,6 +37,7 @@ export class MessagePane {
   );
   private readonly title = h("h2", { id: "chat-title", class: "chat-title" });
   private readonly subtitle = h("p", { class: "subtitle", id: "chat-subtitle" });
+  private readonly retention = h("p", { class: "subtitle retention-note", id: "chat-retention", hidden: true });
   private readonly typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
   private readonly pinsButton = h("button", { type: "button", id: "pins-button", "aria-haspopup": "dialog" }, "Pinned");
   private readonly settingsButton = h("button", { type: "button", id: "conv-settings", "aria-haspopup": "dialog", hidden: true }, "Group settings");
@@ -65,7 +68,7 @@ export class MessagePane {
       h(
         "header",
         { class: "chat-head" },
-        h("div", { class: "chat-head-text" }, this.title, this.subtitle),
+        h("div", { class: "chat-head-text" }, this.title, this.subtitle, this.retention),
         this.typingLine,
         h("div", { class: "chat-head-actions" }, this.pinsButton, this.settingsButton),
       ),
@@ -116,6 +119,9 @@ export class MessagePane {
       setText(this.subtitle, c.members.map((u) => this.store.shortName(u)).join(", "));
       delete this.subtitle.dataset.presence;
     }
+    const note = retentionNote(c.retentionDays);
+    setText(this.retention, note);
+    this.retention.hidden = note === "";
     const pins = c.pins?.length ?? 0;
     setText(this.pinsButton, pins > 0 ? `Pinned (${pins})` : "Pinned");
     this.pinsButton.setAttribute("aria-label", pins === 1 ? "Pinned: 1 message" : `Pinned: ${pins} messages`);

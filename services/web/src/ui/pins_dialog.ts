@@ -88,7 +88,7 @@ export class PinsDialog {
     const live = c.messages.get(p.message_id);
     const m = live ?? p.message;
     const sender = m ? this.store.shortName(m.sender_id) : "…";
-    const text = m ? (m.deleted_at ? "This message was deleted." : snippet(m.body, 140)) : "Loading…";
+    const text = m ? (m.deleted_at ? "This message was deleted." : m.erased ? "This message was erased." : snippet(m.body, 140)) : "Loading…";
     const by = this.store.shortName(p.pinned_by);
     const open = h(
       "button",

@@ -172,6 +172,9 @@ module "services" {
     key_cache_secs  = var.compliance_key_cache_secs
   }
 
+  # Erasure over HTTP, on the ops port (terraform/README.md, "The gateways' admin API").
+  admin_api_enabled = var.admin_api_enabled
+
   extra_environment   = var.extra_environment
   gateway_environment = var.gateway_environment
 

@@ -2,7 +2,8 @@
 # The example analytics consumer (services/analytics-example): a Python virtual
 # environment with its pinned packages (requirements.txt), made by `infra/dev up` and
 # `infra/dev test` before anything runs it; the end-to-end test
-# services/e2e/tests/analytics_consumer.rs runs activity.py with it. Sourced after
+# services/e2e/tests/analytics_consumer.rs runs activity.py with it, and `infra/dev test`
+# runs the example's unit tests (analytics_test) with it. Sourced after
 # common.sh (and topology.sh, for the state root).
 
 ANALYTICS_SRC="$REPO_ROOT/services/analytics-example"
@@ -34,8 +35,15 @@ analytics_venv() {
   fi
   "$ANALYTICS_PYTHON" -m pip install --quiet --disable-pip-version-check -r "$req" >>"$pip_log" 2>&1 ||
     { tail -n 30 "$pip_log" >&2; die "pip install -r $req failed (log: $pip_log)"; }
-  # What activity.py imports: a broken install fails here, not in the middle of a test.
-  "$ANALYTICS_PYTHON" -c 'import confluent_kafka.schema_registry.avro, fastavro' >>"$pip_log" 2>&1 ||
+  # What activity.py and export_to_parquet.py import: a broken install fails here, not in
+  # the middle of a test.
+  "$ANALYTICS_PYTHON" -c 'import confluent_kafka.schema_registry.avro, fastavro, pyarrow.parquet' >>"$pip_log" 2>&1 ||
     { tail -n 20 "$pip_log" >&2; die "the analytics venv cannot import its packages (log: $pip_log)"; }
   echo "$sum" >"$marker"
+}
+
+# analytics_test: the example's unit tests (test_*.py beside it: export_to_parquet.py's),
+# which need no server; after analytics_venv.
+analytics_test() {
+  (cd "$REPO_ROOT" && "$ANALYTICS_PYTHON" -m unittest discover -s "$ANALYTICS_SRC" -p 'test_*.py')
 }

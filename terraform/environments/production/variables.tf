@@ -123,6 +123,12 @@ variable "webhook_url" {
   default     = null
 }
 
+variable "admin_api_enabled" {
+  description = "The gateways' admin API (POST /admin/v1/users/{id}/erase on the ops port 9180, reachable only from inside the VPC): its bearer token is generated into Secrets Manager (output gateway_admin_token_secret_arn). false: no token, no admin API."
+  type        = bool
+  default     = true
+}
+
 variable "compliance_retention_days" {
   description = "Days after which message content becomes unreadable (crypto-shredding: the data keys of older key periods are destroyed). 0 keeps it forever; otherwise at least compliance_key_period_days. Above 0, a daily scheduled task runs `chatctl retention apply`."
   type        = number

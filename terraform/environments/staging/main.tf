@@ -172,6 +172,9 @@ module "services" {
     conversation_retention_max_days = var.compliance_conversation_retention_max_days
   }
 
+  # Erasure over HTTP, on the ops port (terraform/README.md, "The gateways' admin API").
+  admin_api_enabled = var.admin_api_enabled
+
   extra_environment   = var.extra_environment
   gateway_environment = var.gateway_environment
 

@@ -73,6 +73,11 @@ output "jwt_secret_arn" {
   value       = module.services.jwt_secret_arn
 }
 
+output "gateway_admin_token_secret_arn" {
+  description = "Secret holding the gateways' admin API token (aws secretsmanager get-secret-value), or null with admin_api_enabled false."
+  value       = module.services.gateway_admin_token_secret_arn
+}
+
 output "webhook_secret_arn" {
   description = "Secret holding the webhook HMAC key (give it to the receiver), or null."
   value       = module.services.webhook_secret_arn

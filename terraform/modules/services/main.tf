@@ -99,7 +99,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: ECS task logs, the JWT and webhook secrets, and the ECR images"
+  description             = "${var.name}: ECS task logs, the JWT, admin API and webhook secrets, and the ECR images"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.kms.json

@@ -104,6 +104,11 @@ output "jwt_secret_arn" {
   value       = aws_secretsmanager_secret.jwt.arn
 }
 
+output "gateway_admin_token_secret_arn" {
+  description = "Secret holding the bearer token of the gateways' admin API (read it with `aws secretsmanager get-secret-value`), or null with admin_api_enabled false."
+  value       = one(aws_secretsmanager_secret.admin_token[*].arn)
+}
+
 output "webhook_secret_arn" {
   description = "Secret holding the webhook role's HMAC key (give it to the receiver), or null without a webhook_url."
   value       = one(aws_secretsmanager_secret.webhook[*].arn)

@@ -1,5 +1,6 @@
-# Secrets this module generates: the gateways' shared HS256 key, and the webhook role's
-# HMAC key (only with a webhook_url).
+# Secrets this module generates: the gateways' shared HS256 key, the bearer token of
+# their admin API (only with admin_api_enabled), and the webhook role's HMAC key (only
+# with a webhook_url).
 #
 # Generated with the aws provider alone: Secrets Manager's GetRandomPassword through the
 # data source. A data source is read again at every plan and returns a new password each
@@ -58,6 +59,42 @@ resource "aws_secretsmanager_secret_version" "webhook" {
 
   secret_id     = aws_secretsmanager_secret.webhook[0].id
   secret_string = data.aws_secretsmanager_random_password.webhook[0].random_password
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+# The bearer token of the gateways' admin API (`POST /admin/v1/users/{id}/erase` on the
+# ops port 9180: erasure by crypto-shredding, as `chatctl users erase`). Whoever holds it
+# can erase any user who is not under a legal hold, so only the gateways' execution role
+# may read it (iam.tf), and operators read it with their own IAM rights
+# (terraform/README.md, "The gateways' admin API").
+data "aws_secretsmanager_random_password" "admin_token" {
+  count = var.admin_api_enabled ? 1 : 0
+
+  # The gateway requires at least 32 characters; 64 alphanumerics are ~380 bits.
+  password_length     = 64
+  exclude_punctuation = true
+  include_space       = false
+}
+
+resource "aws_secretsmanager_secret" "admin_token" {
+  #checkov:skip=CKV2_AWS_57:The gateways read the token only at start; rotating it means a new value and a rolling restart of the gateway service (README), a deliberate operator action, not a scheduled Lambda.
+  count = var.admin_api_enabled ? 1 : 0
+
+  name                    = "${var.name}/gateway/admin-token"
+  description             = "Bearer token of the chat gateways' admin API on the ops port 9180 (CHAT__GATEWAY__ADMIN_TOKEN)"
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "admin_token" {
+  count = var.admin_api_enabled ? 1 : 0
+
+  secret_id     = aws_secretsmanager_secret.admin_token[0].id
+  secret_string = data.aws_secretsmanager_random_password.admin_token[0].random_password
 
   lifecycle {
     ignore_changes = [secret_string]

@@ -121,7 +121,11 @@ locals {
     {
       gateway = merge(local.kafka_secrets, local.store_secrets, local.redis_secrets, {
         CHAT__GATEWAY__JWT_SECRET = { arn = aws_secretsmanager_secret.jwt.arn, key = null }
-      })
+        },
+        # Without it the gateway serves no admin API (404 on /admin/v1/...).
+        var.admin_api_enabled ? {
+          CHAT__GATEWAY__ADMIN_TOKEN = { arn = aws_secretsmanager_secret.admin_token[0].arn, key = null }
+      } : {})
       init = merge(local.kafka_secrets, local.store_secrets)
     },
     {

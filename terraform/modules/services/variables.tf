@@ -317,6 +317,12 @@ variable "compliance" {
   }
 }
 
+variable "admin_api_enabled" {
+  description = "Turn on the gateways' admin API (POST /admin/v1/users/{id}/erase on the ops port 9180, which no load balancer listener forwards to): a generated bearer token in Secrets Manager (output gateway_admin_token_secret_arn), given to the gateways as CHAT__GATEWAY__ADMIN_TOKEN. false: no token is made, and the gateways answer 404 there."
+  type        = bool
+  default     = true
+}
+
 # --- Data stores (outputs of the kafka, cql, redis and schema_registry modules) --------
 
 variable "kafka_bootstrap_brokers" {

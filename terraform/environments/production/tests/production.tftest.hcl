@@ -247,6 +247,24 @@ run "crypto_shredding" {
     condition     = contains(module.services.data_key_kms_users.decrypt, "chat-production-projector-search-task") && contains(module.services.data_key_kms_users.encrypt_decrypt, "chat-production-gateway-task")
     error_message = "The gateways seal; the search role opens."
   }
+
+  assert {
+    condition     = output.gateway_admin_token_secret_arn == module.services.gateway_admin_token_secret_arn && output.gateway_admin_token_secret_arn != null
+    error_message = "The admin API is on by default: its token's secret ARN is an output (the services module's tests check the gateways get it)."
+  }
+}
+
+run "admin_api_off" {
+  command = apply
+
+  variables {
+    admin_api_enabled = false
+  }
+
+  assert {
+    condition     = output.gateway_admin_token_secret_arn == null
+    error_message = "admin_api_enabled = false makes no admin token."
+  }
 }
 
 run "retention_scheduled" {

@@ -152,6 +152,31 @@ run "defaults" {
     error_message = "The target group must health-check HTTP /readyz on the ops port 9180."
   }
 
+  # The ops port (9180: /readyz, /metrics and the admin API) is not behind the load
+  # balancer: its one listener, TLS on 443, forwards to the target group on 8080, and the
+  # gateway group admits 9180 only from the load balancer's group (its health checks).
+  assert {
+    condition = (
+      aws_lb_listener.tls.default_action[0].type == "forward" &&
+      aws_lb_listener.tls.default_action[0].target_group_arn == aws_lb_target_group.gateway.arn &&
+      aws_lb_target_group.gateway.port == 8080 &&
+      alltrue([for r in aws_vpc_security_group_ingress_rule.load_balancer_tls : r.from_port == 443 && r.to_port == 443])
+    )
+    error_message = "The load balancer takes 443 only and forwards it to the gateways' public port 8080, never to the ops port."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.gateway_from_load_balancer["ops"].from_port == 9180 &&
+      aws_vpc_security_group_ingress_rule.gateway_from_load_balancer["ops"].referenced_security_group_id == aws_security_group.load_balancer.id &&
+      aws_vpc_security_group_ingress_rule.gateway_from_load_balancer["ops"].cidr_ipv4 == null &&
+      aws_vpc_security_group_ingress_rule.gateway_from_load_balancer["ops"].cidr_ipv6 == null &&
+      aws_vpc_security_group_ingress_rule.ops_ports_within_services.referenced_security_group_id == var.service_security_group_id &&
+      aws_vpc_security_group_ingress_rule.ops_ports_within_services.cidr_ipv4 == null
+    )
+    error_message = "The ops port admits the load balancer's group (health checks) and the deployment's own tasks, and no address range."
+  }
+
   # --- gateway ---
 
   assert {
@@ -329,6 +354,17 @@ run "defaults" {
     error_message = "No webhook secret without a webhook."
   }
 
+  assert {
+    condition = (
+      output.gateway_admin_token_secret_arn == aws_secretsmanager_secret.admin_token[0].arn &&
+      aws_secretsmanager_secret.admin_token[0].name == "chat-test/gateway/admin-token" &&
+      aws_secretsmanager_secret.admin_token[0].kms_key_id == aws_kms_key.this.arn &&
+      data.aws_secretsmanager_random_password.admin_token[0].password_length >= 48 &&
+      aws_secretsmanager_secret_version.admin_token[0].secret_id == aws_secretsmanager_secret.admin_token[0].id
+    )
+    error_message = "The admin API is on by default: a generated token of at least 48 characters in a secret under the module's key, whose ARN is an output."
+  }
+
   # --- search ---
 
   assert {
@@ -445,6 +481,75 @@ run "defaults" {
       for e in jsondecode(aws_ecs_task_definition.projector["search"].container_definitions)[1].environment : e.value if e.name == "PROMETHEUS_CONFIG_CONTENT"
     ]), "search_index_bytes")
     error_message = "The search task's sidecar keeps search_index_bytes (the index against its disk)."
+  }
+}
+
+# --- The gateways' admin API: its token, and who gets it ---------------------------------
+
+run "admin_api_token_to_the_gateway_only" {
+  command = apply
+
+  # An ARN of its own, so the checks below cannot pass on the JWT secret's (the mock
+  # gives every generated secret the same one).
+  override_resource {
+    target = aws_secretsmanager_secret.admin_token
+    values = { arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/gateway/admin-token-XyZ123" }
+  }
+
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].secrets,
+      { name = "CHAT__GATEWAY__ADMIN_TOKEN", valueFrom = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/gateway/admin-token-XyZ123" }
+    )
+    error_message = "The gateway gets the admin token from Secrets Manager (the whole secret string) as CHAT__GATEWAY__ADMIN_TOKEN."
+  }
+
+  assert {
+    condition     = !contains([for e in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].environment : e.name], "CHAT__GATEWAY__ADMIN_TOKEN")
+    error_message = "The admin token is never a plain environment value."
+  }
+
+  assert {
+    condition = alltrue([
+      for td in concat(values(aws_ecs_task_definition.projector), [aws_ecs_task_definition.init]) :
+      alltrue([for c in jsondecode(td.container_definitions) : !contains([for s in try(c.secrets, []) : s.name], "CHAT__GATEWAY__ADMIN_TOKEN")])
+    ])
+    error_message = "Only the gateway gets the admin token: no projector role, not the chatctl task."
+  }
+
+  assert {
+    condition = (
+      contains(data.aws_iam_policy_document.execution["gateway"].statement[3].resources, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/gateway/admin-token-XyZ123") &&
+      alltrue([
+        for w, d in data.aws_iam_policy_document.execution :
+        !contains(d.statement[3].resources, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/gateway/admin-token-XyZ123") if w != "gateway"
+      ])
+    )
+    error_message = "Only the gateway's execution role may read the admin token."
+  }
+
+  assert {
+    condition     = output.gateway_admin_token_secret_arn == "arn:aws:secretsmanager:eu-west-1:111122223333:secret:chat-test/gateway/admin-token-XyZ123"
+    error_message = "The admin token's ARN (not its value) is an output."
+  }
+}
+
+run "admin_api_off" {
+  command = apply
+
+  variables {
+    admin_api_enabled = false
+  }
+
+  assert {
+    condition = (
+      length(aws_secretsmanager_secret.admin_token) == 0 &&
+      length(aws_secretsmanager_secret_version.admin_token) == 0 &&
+      output.gateway_admin_token_secret_arn == null &&
+      !contains([for s in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].secrets : s.name], "CHAT__GATEWAY__ADMIN_TOKEN") &&
+      contains([for s in jsondecode(aws_ecs_task_definition.gateway.container_definitions)[0].secrets : s.name], "CHAT__GATEWAY__JWT_SECRET")
+    )
+    error_message = "With admin_api_enabled false there is no token and the gateway gets none (its admin API answers 404)."
   }
 }
 

@@ -1027,3 +1027,25 @@ pub async fn preview_of(
             .unwrap_or_default(),
     }
 }
+
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The analytics venv's interpreter (`CHAT_ANALYTICS_PYTHON`, else
+/// `<repo>/.state/venv-analytics/bin/python`); fails (never skips) when it is not there.
+pub fn analytics_python() -> std::path::PathBuf {
+    let python = std::env::var_os("CHAT_ANALYTICS_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".state/venv-analytics/bin/python"));
+    assert!(
+        python.exists(),
+        "the analytics examples' Python environment is missing ({}): run \
+         `infra/dev test` (or `infra/dev deps`), which creates it from \
+         services/analytics-example/requirements.txt",
+        python.display()
+    );
+    python
+}

@@ -9,7 +9,7 @@
 //! makes: `CHAT_ANALYTICS_PYTHON`, else `<repo>/.state/venv-analytics/bin/python`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,26 +23,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The analytics venv's interpreter; fails (never skips) when it is not there.
-fn analytics_python() -> PathBuf {
-    let python = std::env::var_os("CHAT_ANALYTICS_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".state/venv-analytics/bin/python"));
-    assert!(
-        python.exists(),
-        "the example analytics consumer's Python environment is missing ({}): run \
-         `infra/dev test` (or `infra/dev deps`), which creates it from \
-         services/analytics-example/requirements.txt",
-        python.display()
-    );
-    python
-}
 
 /// One CSV row's numbers: messages, edits, deletes, reactions, active users, active
 /// conversations.

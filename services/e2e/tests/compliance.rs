@@ -906,6 +906,53 @@ async fn set_retention(api: &Api, user: &User, c: &str, body: Value) -> (u16, Va
     (r.status, r.body)
 }
 
+/// `export` (JSON Lines) converted by `services/analytics-example/export_to_parquet.py`
+/// and read back with pyarrow: rows, erased rows, and the bodies in it.
+fn as_parquet(export: &str) -> (usize, usize, Vec<String>) {
+    use std::io::Write;
+    let python = analytics_python();
+    let dir = target_tmp_dir().join(unique("parquet"));
+    std::fs::create_dir_all(&dir).expect("a directory for the Parquet file");
+    let out = dir.join("export.parquet");
+    let mut convert = std::process::Command::new(&python)
+        .arg(repo_root().join("services/analytics-example/export_to_parquet.py"))
+        .arg("-")
+        .arg(&out)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the converter");
+    convert
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(export.as_bytes())
+        .expect("feed the export");
+    assert!(
+        convert.wait().expect("converter").success(),
+        "the converter refused the export"
+    );
+    let read = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import json, sys, pyarrow.parquet as pq\n\
+             t = pq.read_table(sys.argv[1])\n\
+             print(json.dumps([t.num_rows, sum(1 for e in t.column('erased').to_pylist() if e),\
+             [b for b in t.column('body').to_pylist() if b is not None]]))",
+        )
+        .arg(&out)
+        .output()
+        .expect("read the Parquet file back");
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let (rows, erased, bodies): (usize, usize, Vec<String>) =
+        serde_json::from_slice(&read.stdout).expect("the reader's JSON");
+    std::fs::remove_dir_all(&dir).ok();
+    (rows, erased, bodies)
+}
+
 #[tokio::test]
 async fn a_groups_own_retention_expires_its_old_content_unless_held() {
     let s = Stack::start(&[("CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS", "30")]).await;
@@ -1030,6 +1077,14 @@ async fn a_groups_own_retention_expires_its_old_content_unless_held() {
         .count();
     assert_eq!(erased, 1, "{export}");
     assert!(!export.contains(&old_team), "{export}");
+    // The same export as Parquet, through the documented converter, read back.
+    let (rows, erased_rows, bodies_read) = as_parquet(&export);
+    assert_eq!(rows, export.lines().count(), "{export}");
+    assert_eq!(erased_rows, 1);
+    assert!(
+        bodies_read.contains(&format!("{fresh} today")),
+        "{bodies_read:?}"
+    );
     // A run later changes nothing more.
     s.chatctl(&["retention", "apply"]);
     assert_eq!(

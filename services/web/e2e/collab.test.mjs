@@ -6,7 +6,10 @@
 // back with the reason when the server refuses them, a pin outside the loaded history
 // is brought into view, an image and a file go through storage, a search finds a
 // message (its markup shown as text) and opens it, the group is renamed, gains and loses
-// a member, and Bob leaves. Screenshots land in test-output/.
+// a member, and Bob leaves. Then (protocol v1.3) a second group gets disappearing
+// messages: Alice sets them, both headers follow live, Bob (no admin) cannot change
+// them, the operator's upper limit is explained, and Off clears them. Screenshots land
+// in test-output/.
 //
 // Every step waits for what the page shows, with generous limits; no fixed sleep decides
 // an outcome.
@@ -43,6 +46,12 @@ let pageB;
 const GROUP = "Project v11";
 let groupId = "";
 let aliceToken = "";
+/**
+ * The operator's limit for a group's own retention (v1.3). The default is no upper limit;
+ * this stack has one, so the disappearing-messages test sees the server's refusal of a
+ * longer one. Nothing else here sets a retention.
+ */
+const RETENTION_MAX_DAYS = 30;
 /** Dialogs (alert) and uncaught errors: none may happen. */
 const incidents = [];
 
@@ -142,9 +151,21 @@ async function inHistory(body) {
   }
 }
 
+/** Alice's conversation list (the projection, which trails the log) says `days` for `id`. */
+async function listedRetention(id, days) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const r = await rest("GET", "/api/v1/conversations?limit=200");
+    const c = r.json?.conversations?.find((x) => x.conversation_id === id);
+    if (c && c.retention_days === days) return;
+    assert.ok(Date.now() < deadline, `the list says retention_days ${days} (it says ${JSON.stringify(c?.retention_days)})`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 before(async () => {
   fs.mkdirSync(outDir, { recursive: true });
-  stack = await Stack.start();
+  stack = await Stack.start({ settings: { CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS: String(RETENTION_MAX_DAYS) } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -496,6 +517,98 @@ describe("browser client, protocol v1.1", () => {
     await pageB.locator('#conn-status[data-state="online"]').waitFor();
     await pageB.locator("#conv-list .none, #conv-list button.conv").first().waitFor();
     assert.equal(await pageB.locator("#conv-list button.conv", { hasText: NAME }).count(), 0);
+    assert.deepEqual(incidents, []);
+  });
+  test("disappearing messages: Alice sets 7 days and both headers follow live; Bob, no admin, cannot change it; the operator's limit; Off", async () => {
+    // A group of its own, started while both pages are online: Bob's client meets it
+    // through its conversation_created event, which names the admins (the list does not).
+    const RGROUP = `Disappearing ${tag}`;
+    await pageA.click("#new-conversation");
+    await pageA.check("#kind-group");
+    await pageA.fill("#new-conv-users", bob.username);
+    await pageA.fill("#new-conv-name", RGROUP);
+    await pageA.click("#new-conv-create");
+    await pageA.locator("#chat-title", { hasText: RGROUP }).waitFor();
+    const id = (await pageA.locator("#conv-list button.conv[aria-current='true']").getAttribute("data-id")) ?? "";
+    assert.ok(id, "the new group's id");
+    await send(pageA, "Said before any retention");
+    await pageB.locator("#conv-list button.conv", { hasText: RGROUP }).click();
+    await pageB.locator("#chat-title", { hasText: RGROUP }).waitFor();
+    await message(pageB, "Said before any retention").waitFor();
+    // No note while only the platform's retention applies.
+    for (const page of [pageA, pageB]) assert.equal(await page.locator("#chat-retention").isVisible(), false);
+
+    // 1. Alice (the admin) picks 7 days and saves; both headers say so, Bob's live.
+    await pageA.click("#conv-settings");
+    await pageA.locator("#group-dialog[open]").waitFor();
+    assert.equal(await pageA.locator("#group-retention-text").isVisible(), false, "an admin gets the select");
+    assert.equal(await pageA.locator("#group-retention").inputValue(), "", "Off to begin with");
+    await pageA.locator("#group-retention").selectOption({ label: "7 days" });
+    await pageA.click("#group-retention-save");
+    await pageA.locator("#group-retention-status", { hasText: "Saved: messages disappear after 7 days." }).waitFor();
+    for (const page of [pageA, pageB]) await page.locator("#chat-retention", { hasText: "Messages disappear after 7 days" }).waitFor();
+    await shot(pageB, "18-retention-header");
+
+    // 2. Bob's client knows from the creation event that only Alice is an admin: the
+    // setting is text, with no select or Save.
+    await pageB.click("#conv-settings");
+    await pageB.locator("#group-dialog[open]").waitFor();
+    await pageB.locator("#group-members li").filter({ hasNotText: "(you)" }).filter({ hasText: "· admin" }).waitFor();
+    assert.doesNotMatch(await pageB.locator("#group-members li", { hasText: "(you)" }).innerText(), /admin/);
+    await pageB.locator("#group-retention-text", { hasText: "Disappearing messages: 7 days. Only the group's admins can change this." }).waitFor();
+    assert.equal(await pageB.locator("#group-retention").isVisible(), false, "no select for a member who is not an admin");
+    assert.equal(await pageB.locator("#group-retention-save").isVisible(), false);
+    await pageB.click("#group-close");
+    await pageB.locator("#group-dialog").waitFor({ state: "hidden" });
+    // The server refuses him too.
+    const bobToken = await tokenOf(bob);
+    const byBob = await fetch(`${stack.baseUrl}/api/v1/conversations/${id}/retention`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${bobToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ days: 1 }),
+    });
+    assert.equal(byBob.status, 403);
+    assert.equal((await byBob.json()).error?.code, "forbidden");
+
+    // 3. Beyond the operator's limit: the server's refusal, in its words, names the limits;
+    // nothing changes.
+    await pageA.locator("#group-retention").selectOption({ label: "90 days" });
+    await pageA.click("#group-retention-save");
+    await pageA.locator("#group-retention-error", { hasText: `1 to ${RETENTION_MAX_DAYS} days` }).waitFor();
+    assert.equal(await pageA.locator("#group-retention-status").textContent(), "");
+    await shot(pageA, "19-retention-limit");
+    for (const page of [pageA, pageB]) assert.equal(await page.locator("#chat-retention").textContent(), "Messages disappear after 7 days");
+
+    // The list says 7 days too (once the projection has it); after a reload Bob's header
+    // reads it from there. A reloaded client knows no admins (the list does not name them,
+    // and the sync starts after the creation event), so Bob is offered the select, and
+    // saving shows the server's refusal.
+    await listedRetention(id, 7);
+    await pageB.reload();
+    await pageB.locator('#conn-status[data-state="online"]').waitFor();
+    await pageB.locator("#conv-list button.conv", { hasText: RGROUP }).click();
+    await message(pageB, "Said before any retention").waitFor();
+    await pageB.locator("#chat-retention", { hasText: "Messages disappear after 7 days" }).waitFor();
+    await pageB.click("#conv-settings");
+    await pageB.locator("#group-dialog[open]").waitFor();
+    await pageB.locator("#group-retention").waitFor();
+    assert.equal(await pageB.locator("#group-retention").inputValue(), "7");
+    await pageB.locator("#group-retention").selectOption({ label: "1 day" });
+    await pageB.click("#group-retention-save");
+    await pageB.locator("#group-retention-error", { hasText: "Only a group admin can change disappearing messages." }).waitFor();
+    assert.equal(await pageB.locator("#chat-retention").textContent(), "Messages disappear after 7 days");
+    await pageB.click("#group-close");
+    await pageB.locator("#group-dialog").waitFor({ state: "hidden" });
+
+    // 4. Alice turns it off: the note goes from both headers, Bob's live.
+    await pageA.locator("#group-retention").selectOption({ label: "Off" });
+    await pageA.click("#group-retention-save");
+    await pageA.locator("#group-retention-status", { hasText: "Disappearing messages are off." }).waitFor();
+    assert.equal(await pageA.locator("#group-retention-error").textContent(), "");
+    for (const page of [pageA, pageB]) await page.locator("#chat-retention").waitFor({ state: "hidden" });
+    await listedRetention(id, null);
+    await pageA.click("#group-close");
+    await pageA.locator("#group-dialog").waitFor({ state: "hidden" });
     assert.deepEqual(incidents, []);
   });
 });

@@ -79,17 +79,24 @@ for (const sig of /** @type {const} */ (["SIGINT", "SIGTERM"])) {
 }
 
 export class Stack {
-  /** @param {string} tag */
-  constructor(tag) {
+  /**
+   * @param {string} tag
+   * @param {Record<string, string>} [settings] operator settings (`CHAT__…` variables) every
+   *   process of this stack gets, e.g. a limit a test needs; the stack's own isolation
+   *   settings (topic prefix, secret, ports) still win
+   */
+  constructor(tag, settings = {}) {
     this.tag = tag;
+    this.settings = settings;
     /** @type {{name: string, child: import("node:child_process").ChildProcess, port: number}[]} */
     this.procs = [];
     this.logDir = path.join(outDir, "logs");
     this.baseUrl = "";
   }
 
-  static async start() {
-    const s = new Stack(randomBytes(4).toString("hex"));
+  /** @param {{settings?: Record<string, string>}} [options] */
+  static async start(options = {}) {
+    const s = new Stack(randomBytes(4).toString("hex"), options.settings);
     try {
       await s.boot();
     } catch (e) {
@@ -108,6 +115,7 @@ export class Stack {
     this.env = {
       ...process.env,
       ...serverEnv(),
+      ...this.settings,
       CHAT__KAFKA__TOPIC_PREFIX: `t${this.tag}.`,
       CHAT__KAFKA__PARTITIONS: "3",
       CHAT__GATEWAY__JWT_SECRET: `e2e-${randomBytes(24).toString("hex")}`,

@@ -12,8 +12,11 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
-const COLORS: [&str; 6] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+// Fourteen, so that the process charts (a gateway, five projector roles, six
+// infrastructure processes and the generator) repeat no colour in the single topology.
+const COLORS: [&str; 14] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#393b79", "#ad494a", "#8ca252", "#e7969c",
 ];
 
 pub struct Series {

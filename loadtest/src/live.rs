@@ -19,7 +19,9 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Connector, Frame, Ws};
+use crate::cost::{self, Mark};
 use crate::gap_rule::{Positions, Verdict};
+use crate::profile::Profiler;
 use crate::report::{Latency, Report, Summary};
 use crate::sample::{self, Sampler};
 use crate::setup::Account;
@@ -316,6 +318,11 @@ pub async fn run(
     );
     let started = Instant::now();
     let until = started + a.duration();
+    // The cost window is the sending phase: CPU times read now and when it ends.
+    let window_start = Mark::take(sampler.procs());
+    let profiler = a
+        .profile
+        .map(|secs| Profiler::start(sampler.procs(), &a.out, secs, a.duration()));
     let mut tasks = Vec::new();
     for (m, ws) in members.iter().zip(sockets) {
         let Some(ws) = ws else { continue };
@@ -340,14 +347,22 @@ pub async fn run(
         }
     }
     let sending = started.elapsed();
+    let window_end = Mark::take(sampler.procs());
     let drained = tracker
         .drain(Duration::from_secs(5), Duration::from_secs(120))
         .await;
+    let after_drain = Mark::take(sampler.procs());
     eprintln!("drained in {:.1} s", drained.as_secs_f64());
     for r in running {
         r.close(&tracker).await;
     }
+    let sampler_started = sampler.started();
     let samples = sampler.stop().await;
+    // perf script and the drawing only now, outside every measured window.
+    let profile = match profiler {
+        Some(p) => Some(p.finish().await),
+        None => None,
+    };
 
     // A token per conversation (its first member's) for the history check.
     let mut tokens = vec![String::new(); conversation_ids.len()];
@@ -417,9 +432,24 @@ pub async fn run(
     }
     summary.resources = samples.resources();
     summary.rss_bytes_per_connection = summary.resources.rss_bytes_per_connection;
+    let cost = cost::compute(
+        &samples,
+        sampler_started,
+        &window_start,
+        &window_end,
+        Some(&after_drain),
+        summary.acked,
+        summary.delivered,
+    );
+    summary.set("cost", &cost);
     let mut report = Report::default();
     report.latency(&t.seconds, &t.ack, &t.deliver);
     report.resources(&samples);
+    report.section(cost.markdown());
+    if let Some(p) = &profile {
+        summary.set("profile", p);
+        report.section(p.markdown());
+    }
     report.write(&a.out, &summary)
 }
 

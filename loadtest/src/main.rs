@@ -6,23 +6,27 @@
 //! [`reconnect`], [`faults`], [`stuck`]. Shared pieces: accounts and groups ([`setup`]), sockets and frames
 //! ([`client`]), the client's ordering rule ([`gap_rule`]), connected members sending and receiving
 //! ([`live`]), a client that follows every rule across drops ([`resilient`]), what is recorded ([`tracker`]), the history check ([`verify`]), process
-//! sampling ([`sample`]) and the output ([`report`], [`chart`]).
+//! sampling ([`sample`]) and the infrastructure's processes among them ([`stack`]), what
+//! a message costs ([`cost`]), flame graphs ([`profile`]) and the output ([`report`], [`chart`]).
 
 mod chart;
 mod chat;
 mod client;
+mod cost;
 mod fanout;
 mod faults;
 mod gap_rule;
 mod history;
 mod idle;
 mod live;
+mod profile;
 mod reconnect;
 mod report;
 mod resilient;
 mod sample;
 mod search;
 mod setup;
+mod stack;
 mod stuck;
 mod tracker;
 mod verify;
@@ -140,10 +144,14 @@ pub struct Args {
     /// none, a range A-B, or a comma-separated list.
     #[arg(long, default_value = "auto")]
     source_addrs: String,
-    /// More pids to sample besides the chat-gateway and chat-projector processes
-    /// found in /proc.
+    /// More pids to sample besides the chat-gateway and chat-projector processes and
+    /// the dev stack's infrastructure found in /proc.
     #[arg(long, value_delimiter = ',', action = ArgAction::Set)]
     watch: Vec<u32>,
+    /// chat, fanout: record the gateways and the fanout projector with `perf` for SECS
+    /// seconds in the middle of the sending phase, and draw their flame graphs.
+    #[arg(long, value_name = "SECS")]
+    profile: Option<u64>,
     /// Keep accounts (and their tokens) in this file between runs; JSON lines.
     #[arg(long)]
     accounts: Option<PathBuf>,
@@ -255,6 +263,7 @@ impl Args {
             "recover_cmd": self.recover_cmd,
             "settle_wait": humantime::format_duration(self.settle_wait).to_string(),
             "drop_before_pong": self.drop_before_pong,
+            "profile": self.profile,
         })
     }
 }
@@ -383,6 +392,9 @@ async fn main() -> Result<()> {
     let args = Args::from_argv(argv()?)?;
     if args.gateways.is_empty() {
         bail!("--gateways is empty");
+    }
+    if args.profile.is_some() && !matches!(args.scenario.as_str(), "chat" | "fanout") {
+        eprintln!("--profile applies to the chat and fanout scenarios only: ignored");
     }
     let nofile = raise_nofile();
     let ca = args.ca_file.as_deref().map(client::read_ca).transpose()?;

@@ -100,9 +100,16 @@ impl Summary {
 #[derive(Default)]
 pub struct Report {
     charts: Vec<(String, String, String)>,
+    /// Markdown sections of their own (cost, flame graphs), before the charts.
+    sections: Vec<String>,
 }
 
 impl Report {
+    /// Add a Markdown section (starting with its `##` heading), placed before the charts.
+    pub fn section(&mut self, markdown: String) {
+        self.sections.push(markdown);
+    }
+
     pub fn chart(&mut self, file: &str, caption: &str, svg: String) {
         self.charts
             .push((file.to_string(), caption.to_string(), svg));
@@ -335,6 +342,9 @@ impl Report {
                 p.cpu_mean_percent.map_or("-".into(), |c| c.to_string()),
                 p.cpu_max_percent.map_or("-".into(), |c| c.to_string()),
             );
+        }
+        for section in &self.sections {
+            md.push_str(section);
         }
         let _ = writeln!(md, "\n## Charts\n");
         for (file, caption, _) in &self.charts {

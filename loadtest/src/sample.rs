@@ -1,7 +1,8 @@
 //! Resource sampling of the platform's processes while a run goes on: resident memory
 //! (`VmRSS` in /proc/PID/status) and CPU time (utime + stime in /proc/PID/stat), once a
 //! second, together with how many sockets the run holds open. Linux only: it reads
-//! /proc, as the processes being measured run on the same machine.
+//! /proc, as the processes being measured run on the same machine. Which processes:
+//! [`discover`] (the infrastructure's own through [`crate::stack`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,7 +16,10 @@ use crate::tracker::Tracker;
 
 /// Linux reports CPU times to user space in USER_HZ ticks, 100 a second on every
 /// architecture it runs on (the kernel's own HZ is hidden behind it).
-const TICKS_PER_SEC: f64 = 100.0;
+pub(crate) const TICKS_PER_SEC: f64 = 100.0;
+
+/// The label of this process among the watched ones.
+pub const SELF_LABEL: &str = "chat-loadtest (self)";
 
 #[derive(Clone, Debug)]
 pub struct Watched {
@@ -25,8 +29,10 @@ pub struct Watched {
 
 /// The gateways listening on `gateway_ports` and the projectors run from the same
 /// directory as them (found in /proc by executable name, labelled with their port or
-/// role), the `extra` pids, and this process. Gateways and projectors of other builds
-/// (e.g. test suites' private stacks) are left out.
+/// role), the dev stack's infrastructure processes (Kafka, Cassandra, the registry,
+/// Redis, the object store, the KMS: [`crate::stack::infra_processes`]), the `extra`
+/// pids, and this process. Gateways and projectors of other builds (e.g. test suites'
+/// private stacks) are left out.
 pub fn discover(gateway_ports: &[u16], extra: &[u32]) -> Vec<Watched> {
     let mut gateways = Vec::new();
     let mut projectors = Vec::new();
@@ -74,6 +80,13 @@ pub fn discover(gateway_ports: &[u16], extra: &[u32]) -> Vec<Watched> {
         }
     }
     let dirs: Vec<_> = gateways.iter().filter_map(|g| g.1.clone()).collect();
+    // Where the platform's binaries run from: the checkout whose `.state` holds the
+    // infrastructure they use (the gateways', or the projectors' when no gateway is up).
+    let exe_dirs: Vec<_> = if dirs.is_empty() {
+        projectors.iter().filter_map(|p| p.1.clone()).collect()
+    } else {
+        dirs.clone()
+    };
     let mut out: Vec<Watched> = gateways.into_iter().map(|g| g.0).collect();
     out.extend(
         projectors
@@ -81,6 +94,12 @@ pub fn discover(gateway_ports: &[u16], extra: &[u32]) -> Vec<Watched> {
             .filter(|p| dirs.is_empty() || p.1.as_ref().is_some_and(|d| dirs.contains(d)))
             .map(|p| p.0),
     );
+    let me = std::process::id();
+    for w in crate::stack::infra_processes(&exe_dirs) {
+        if w.pid != me && !out.iter().any(|o| o.pid == w.pid) {
+            out.push(w);
+        }
+    }
     for &pid in extra {
         if out.iter().any(|w| w.pid == pid) {
             continue;
@@ -93,13 +112,14 @@ pub fn discover(gateway_ports: &[u16], extra: &[u32]) -> Vec<Watched> {
     }
     out.sort_by(|a, b| a.label.cmp(&b.label));
     out.push(Watched {
-        pid: std::process::id(),
-        label: "chat-loadtest (self)".into(),
+        pid: me,
+        label: SELF_LABEL.into(),
     });
     out
 }
 
-fn cmdline(pid: u32) -> Vec<String> {
+/// The arguments of a process (empty when it is gone or not ours to read).
+pub(crate) fn cmdline(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .unwrap_or_default()
         .split(|&b| b == 0)
@@ -114,7 +134,8 @@ fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn cpu_ticks(pid: u32) -> Option<u64> {
+/// utime + stime of the whole process (all its threads), in ticks of [`TICKS_PER_SEC`].
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     let rest = &s[s.rfind(')')? + 1..];
@@ -140,13 +161,18 @@ pub struct Samples {
 pub struct Sampler {
     stop: watch::Sender<bool>,
     handle: JoinHandle<Samples>,
+    /// The processes sampled, in the order of every point's vectors.
+    procs: Vec<Watched>,
+    /// What each point's `t` counts from.
+    started: Instant,
 }
 
 impl Sampler {
     pub fn start(procs: Vec<Watched>, tracker: Arc<Tracker>, every: Duration) -> Self {
         let (stop, mut stopped) = watch::channel(false);
+        let started = Instant::now();
+        let watched = procs.clone();
         let handle = tokio::spawn(async move {
-            let started = Instant::now();
             let mut points = Vec::new();
             let mut last: Vec<Option<u64>> = procs.iter().map(|p| cpu_ticks(p.pid)).collect();
             let mut last_t = Instant::now();
@@ -179,7 +205,22 @@ impl Sampler {
             }
             Samples { procs, points }
         });
-        Sampler { stop, handle }
+        Sampler {
+            stop,
+            handle,
+            procs: watched,
+            started,
+        }
+    }
+
+    /// The processes being sampled (the same order as [`Samples::procs`]).
+    pub fn procs(&self) -> &[Watched] {
+        &self.procs
+    }
+
+    /// The instant the points' `t` counts from.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     pub async fn stop(self) -> Samples {

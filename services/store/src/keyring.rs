@@ -73,6 +73,11 @@ pub struct Keyring {
     /// when the wrapped bytes are unchanged, refreshed without another KEK call. KMS is
     /// then asked about once a day per key and process, not once a `key_cache_secs`.
     unwrapped: Mutex<HashMap<KeyRef, Unwrapped>>,
+    /// Content keys derived from an owner key and a conversation key (v1.3), by the two
+    /// keys' refs. Deriving costs about 5 µs (`benches/sealing.rs` in chat-core), more
+    /// than sealing a message, and every role does it for every message. Consulted only
+    /// once both keys were found live, so a destroyed key still opens nothing.
+    derived: Mutex<HashMap<(KeyRef, KeyRef), DataKey>>,
     newest: PreparedStatement,
     read: PreparedStatement,
     create: PreparedStatement,
@@ -179,6 +184,7 @@ impl Keyring {
             cache_for: Duration::from_secs(settings.key_cache_secs),
             cache: Mutex::new(HashMap::new()),
             unwrapped: Mutex::new(HashMap::new()),
+            derived: Mutex::new(HashMap::new()),
         })
     }
 
@@ -219,12 +225,38 @@ impl Keyring {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|k, _| k.owner != owner);
         self.unwrapped_cache().retain(|k, _| k.owner != owner);
+        self.derived_cache()
+            .retain(|(a, b), _| a.owner != owner && b.owner != owner);
     }
 
     /// Drop every cached key (after retention ran).
     pub fn forget_all(&self) {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.unwrapped_cache().clear();
+        self.derived_cache().clear();
+    }
+
+    fn derived_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(KeyRef, KeyRef), DataKey>> {
+        self.derived.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The content key of `owner` and `scope`, whose keys the caller found live.
+    fn content_key(
+        &self,
+        owner: (KeyRef, &DataKey),
+        scope: (KeyRef, &DataKey),
+    ) -> Result<DataKey, SealError> {
+        let refs = (owner.0, scope.0);
+        if let Some(k) = self.derived_cache().get(&refs) {
+            return Ok(k.clone());
+        }
+        let k = sealing::content_key(owner.1, scope.1).map_err(SealError::Sealing)?;
+        let mut derived = self.derived_cache();
+        if derived.len() > 200_000 {
+            derived.clear();
+        }
+        derived.insert(refs, k.clone());
+        Ok(k)
     }
 
     /// The key that seals what `owner` writes at `at`: made (once, whoever asks first)
@@ -403,8 +435,7 @@ impl Keyring {
             None => (None, owner_key),
             Some(c) => {
                 let (scope_ref, scope_key) = self.conversation_sealing_key(c, at).await?;
-                let key =
-                    sealing::content_key(&owner_key, &scope_key).map_err(SealError::Sealing)?;
+                let key = self.content_key((key_ref, &owner_key), (scope_ref, &scope_key))?;
                 (Some(scope_ref), key)
             }
         };
@@ -425,7 +456,7 @@ impl Keyring {
             Some(scope) => match self.opening_key(scope).await? {
                 None => return Ok(None),
                 Some(scope_key) => {
-                    sealing::content_key(&owner_key, &scope_key).map_err(SealError::Sealing)?
+                    self.content_key((sealed.key, &owner_key), (scope, &scope_key))?
                 }
             },
         };

@@ -66,6 +66,12 @@ struct IdResponse {
 #[derive(Deserialize)]
 struct CompatibilityResponse {
     is_compatible: bool,
+    /// Why not, with `?verbose=true`: Apicurio's ccompat API answers `reason`, the
+    /// Confluent one `messages`.
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    messages: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -173,19 +179,43 @@ impl RegistryAdmin {
     /// Whether `schema` could be registered as the next version of `subject`
     /// (true for a subject with no versions yet).
     pub async fn is_compatible(&self, subject: &str, schema: &str) -> Result<bool, RegistryError> {
+        Ok(self.why_incompatible(subject, schema).await?.is_none())
+    }
+
+    /// None when `schema` may be registered under `subject` (or the subject is new);
+    /// else the registry's reason, as it words it.
+    pub async fn why_incompatible(
+        &self,
+        subject: &str,
+        schema: &str,
+    ) -> Result<Option<String>, RegistryError> {
         let r = self
             .request(
                 reqwest::Method::POST,
                 &format!(
-                    "/compatibility/subjects/{}/versions/latest",
+                    "/compatibility/subjects/{}/versions/latest?verbose=true",
                     Self::subject_path(subject)
                 ),
             )
             .header("Content-Type", CONTENT_TYPE)
             .body(json!({ "schema": schema }).to_string());
         match self.send(&format!("checking {subject}"), r).await {
-            Ok(resp) => Ok(resp.json::<CompatibilityResponse>().await?.is_compatible),
-            Err(RegistryError::Refused { status: 404, .. }) => Ok(true),
+            Ok(resp) => {
+                let verdict = resp.json::<CompatibilityResponse>().await?;
+                if verdict.is_compatible {
+                    return Ok(None);
+                }
+                let why = verdict
+                    .reason
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| verdict.messages.join("; "));
+                Ok(Some(if why.is_empty() {
+                    "the registry gave no reason".into()
+                } else {
+                    why
+                }))
+            }
+            Err(RegistryError::Refused { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -390,3 +390,91 @@ fn content_sealed_by_a_v1_2_writer_decodes_without_a_scope() {
         .expect("maps");
     assert_eq!(decoded, original);
 }
+
+/// `value` cut down to what `schema` has: fields it lacks are dropped, in nested records
+/// and inside unions too. What an older writer wrote for the same facts.
+fn conform(value: Value, schema: &Schema) -> Value {
+    match (value, schema) {
+        (Value::Record(fields), Schema::Record(r)) => Value::Record(
+            fields
+                .into_iter()
+                .filter_map(|(n, v)| {
+                    let f = r.fields.iter().find(|f| f.name == n)?;
+                    Some((n, conform(v, &f.schema)))
+                })
+                .collect(),
+        ),
+        (Value::Union(i, inner), Schema::Union(u)) => {
+            let branch = &u.variants()[i as usize];
+            Value::Union(i, Box::new(conform(*inner, branch)))
+        }
+        (other, _) => other,
+    }
+}
+
+/// `chat.notifications`: the new reader decodes what every released writer wrote (v1
+/// without a sealed preview, v1.2 sealed under the sender's key alone, v1.3 scoped).
+#[test]
+fn the_new_reader_decodes_every_released_notification_schema() {
+    use chat_core::events::{NotificationReason, NotificationRequested};
+    use chat_core::sealing::{KeyRef, Sealed};
+    let history = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/avro/history");
+    let mut released: Vec<std::path::PathBuf> = std::fs::read_dir(history)
+        .expect("the history folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("notification_requested.v"))
+        })
+        .collect();
+    released.sort();
+    assert_eq!(
+        released.len(),
+        3,
+        "v1, v1.1 and v1.2 are released: {released:?}"
+    );
+    let sealed = |scope| Sealed {
+        key: KeyRef {
+            owner: u(1),
+            period: 650,
+        },
+        scope,
+        nonce: vec![1; 12],
+        ciphertext: vec![2; 40],
+    };
+    let current = NotificationRequested {
+        notification_id: u(50),
+        user_id: UserId(u(2)),
+        conversation_id: ConversationId(u(200)),
+        message_id: MessageId(u(10)),
+        seq: 41,
+        sender_id: UserId(u(1)),
+        preview: String::new(),
+        reason: NotificationReason::Mention,
+        coalesced_count: 2,
+        occurred_at: UnixMillis(1_700_000_000_123),
+        sealed_preview: Some(sealed(Some(KeyRef {
+            owner: u(200),
+            period: 19_700,
+        }))),
+    };
+    for path in released {
+        let text = std::fs::read_to_string(&path).expect("a released schema");
+        let old = Schema::parse_str(&text).expect("it parses");
+        let bytes = write(conform(current.to_value(), &old), &old);
+        let decoded =
+            NotificationRequested::from_value(read(&bytes, &old, None).expect("decodes"), &old)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let has = |field: &str| text.contains(&format!("\"{field}\""));
+        let expected = NotificationRequested {
+            sealed_preview: match (has("sealed_preview"), has("scope_owner")) {
+                (false, _) => None,
+                (true, false) => Some(sealed(None)),
+                (true, true) => current.sealed_preview.clone(),
+            },
+            ..current.clone()
+        };
+        assert_eq!(decoded, expected, "{}", path.display());
+    }
+}

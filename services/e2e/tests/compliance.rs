@@ -774,12 +774,33 @@ async fn a_legal_hold_suspends_erasure_until_it_is_released() {
     );
 }
 
+/// Two messages sealed as their senders' gateways would have ten days ago (`old`: a
+/// conversation and its sender each), then one sent now by `now_sender` in the first
+/// conversation; their markers ("<marker> long ago", "<marker> today").
+async fn ten_days_old_and_one_today(
+    s: &Stack,
+    keyring: &chat_store::keyring::Keyring,
+    old: [(&String, &User); 2],
+    now_sender: &User,
+) -> [String; 3] {
+    let markers = [(); 3].map(|_| unique("zq").replace('-', ""));
+    let then = UnixMillis(UnixMillis::now().0 - 10 * 24 * 60 * 60 * 1000);
+    for ((c, sender), marker) in old.iter().zip(&markers) {
+        let body = format!("{marker} long ago");
+        append_sealed(&s.topics, keyring, message(c, sender, then, &body)).await;
+    }
+    let mut ws = Ws::connect(&s.live.gateways[0], &now_sender.token).await;
+    let fresh = format!("{} today", markers[2]);
+    let ack = ws.request(send_frame(old[0].0, "now", &fresh)).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    markers
+}
+
 #[tokio::test]
 async fn retention_makes_old_periods_unreadable_except_what_a_hold_keeps() {
     // One-day key periods, so content ten days old sits in a period long over.
     let s = Stack::start(&[("CHAT__COMPLIANCE__KEY_PERIOD_DAYS", "1")]).await;
     let api = s.live.api(0);
-    let g = &s.live.gateways[0];
     let alice = sign_up(&api, "alice").await;
     let carol = sign_up(&api, "carol").await;
     let team = create_group(&api, &alice, &[&carol]).await;
@@ -791,29 +812,8 @@ async fn retention_makes_old_periods_unreadable_except_what_a_hold_keeps() {
     let keyring = chat_store::keyring::Keyring::new(session, &cfg.cql.keyspace, &cfg.compliance)
         .await
         .expect("keyring");
-    let old = UnixMillis(UnixMillis::now().0 - 10 * 24 * 60 * 60 * 1000);
-    let (old_alice, old_carol, fresh) = (
-        unique("zq").replace('-', ""),
-        unique("zq").replace('-', ""),
-        unique("zq").replace('-', ""),
-    );
-    append_sealed(
-        &s.topics,
-        &keyring,
-        message(&team, &alice, old, &format!("{old_alice} long ago")),
-    )
-    .await;
-    append_sealed(
-        &s.topics,
-        &keyring,
-        message(&team, &carol, old, &format!("{old_carol} long ago")),
-    )
-    .await;
-    let mut a = Ws::connect(g, &alice.token).await;
-    let ack = a
-        .request(send_frame(&team, "now", &format!("{fresh} today")))
-        .await;
-    assert_eq!(ack["type"], "ack", "{ack}");
+    let [old_alice, old_carol, fresh] =
+        ten_days_old_and_one_today(&s, &keyring, [(&team, &alice), (&team, &carol)], &alice).await;
     page_until(&api, &alice, &team, "all three", |m| bodies(m).len() == 3).await;
     search_until(
         &api,
@@ -1003,29 +1003,8 @@ async fn a_groups_own_retention_expires_its_old_content_unless_held() {
 
     // Ten days old in both groups (sealed as a gateway would have then), and one today.
     let keyring = keyring().await;
-    let old = UnixMillis(UnixMillis::now().0 - 10 * 24 * 60 * 60 * 1000);
-    let (old_team, old_other, fresh) = (
-        unique("zq").replace('-', ""),
-        unique("zq").replace('-', ""),
-        unique("zq").replace('-', ""),
-    );
-    append_sealed(
-        &s.topics,
-        &keyring,
-        message(&team, &alice, old, &format!("{old_team} long ago")),
-    )
-    .await;
-    append_sealed(
-        &s.topics,
-        &keyring,
-        message(&other, &alice, old, &format!("{old_other} long ago")),
-    )
-    .await;
-    let mut a = Ws::connect(g, &alice.token).await;
-    let ack = a
-        .request(send_frame(&team, "now", &format!("{fresh} today")))
-        .await;
-    assert_eq!(ack["type"], "ack", "{ack}");
+    let [old_team, old_other, fresh] =
+        ten_days_old_and_one_today(&s, &keyring, [(&team, &alice), (&other, &alice)], &alice).await;
     page_until(&api, &bob, &team, "both", |m| bodies(m).len() == 2).await;
     page_until(&api, &bob, &other, "the old one", |m| bodies(m).len() == 1).await;
     s.indexed_until(&old_team, &team, 1).await;

@@ -48,17 +48,17 @@ async fn check(settings: &Settings) -> Result<()> {
     let topics = Topics::from_settings(&settings.kafka);
     let mut incompatible = 0;
     for (subject, schema) in registry::subjects(&topics) {
-        let ok = admin.is_compatible(&subject, schema).await?;
+        let why = admin.why_incompatible(&subject, schema).await?;
         let level = admin
             .compatibility(&subject)
             .await?
             .unwrap_or_else(|| "?".into());
-        println!(
-            "schema  {subject:<40} {} (compatibility {level})",
-            if ok { "compatible" } else { "INCOMPATIBLE" }
-        );
-        if !ok {
-            incompatible += 1;
+        match why {
+            None => println!("schema  {subject:<40} compatible (compatibility {level})"),
+            Some(why) => {
+                println!("schema  {subject:<40} INCOMPATIBLE (compatibility {level}): {why}");
+                incompatible += 1;
+            }
         }
     }
     if incompatible > 0 {

@@ -113,10 +113,7 @@ pub fn plan<'a>(
             }
             _ => {}
         }
-        // The retention task's expiry has no member for an actor (the nil UUID), and
-        // every member must still learn of it.
-        let by_operator = matches!(e.payload, Payload::ConversationContentExpired { .. });
-        if !members.contains(&e.actor_id) && !by_operator {
+        if !members.contains(&e.actor_id) && !e.payload.is_by_operator() {
             metrics::counter!("fanout_skipped_total", "reason" => "actor_not_member").increment(1);
             continue;
         }

@@ -81,7 +81,6 @@ pub struct Keyring {
     newest: PreparedStatement,
     read: PreparedStatement,
     create: PreparedStatement,
-    owner_periods: PreparedStatement,
     owner_keys: PreparedStatement,
     destroy: PreparedStatement,
     mark_erased: PreparedStatement,
@@ -154,10 +153,6 @@ impl Keyring {
             create: q(format!(
                 "INSERT INTO {ks}.data_keys (owner_id, period, wrapped, kek, created_at, period_end, scope) \
                  VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
-            ))
-            .await?,
-            owner_periods: q(format!(
-                "SELECT period FROM {ks}.data_keys WHERE owner_id = ?"
             ))
             .await?,
             owner_keys: q(format!(
@@ -550,29 +545,13 @@ impl Keyring {
             .execute_unpaged(&self.mark_erased, (owner, ERASED_MARKER, now, why))
             .await
             .map_err(StoreError::cql)?;
-        let mut periods = Vec::new();
-        let mut rows = self
-            .session
-            .execute_iter(self.owner_periods.clone(), (owner,))
-            .await
-            .map_err(StoreError::cql)?
-            .rows_stream::<(i32,)>()
-            .map_err(StoreError::cql)?;
-        use futures::TryStreamExt;
-        while let Some((period,)) = rows.try_next().await.map_err(StoreError::cql)? {
-            if period != ERASED_MARKER {
-                periods.push(period);
-            }
-        }
-        for period in &periods {
-            self.session
-                .execute_unpaged(&self.destroy, (now, why, owner, *period))
-                .await
-                .map_err(StoreError::cql)?;
-        }
-        self.forget_owner(owner);
-        metrics::counter!("data_keys_destroyed_total", "why" => "erasure")
-            .increment(periods.len() as u64);
+        let periods: Vec<i32> = self
+            .owner_rows(owner)
+            .await?
+            .into_iter()
+            .map(|r| r.period)
+            .collect();
+        self.destroy_periods(owner, &periods, why).await?;
         Ok(periods.len())
     }
 
@@ -585,7 +564,6 @@ impl Keyring {
         kept: &std::collections::HashSet<Uuid>,
     ) -> Result<usize, StoreError> {
         use futures::TryStreamExt;
-        let now = CqlTimestamp(UnixMillis::now().0);
         let mut rows = self
             .session
             .execute_iter(self.all_keys.clone(), ())
@@ -617,15 +595,8 @@ impl Keyring {
                 doomed.push((owner, period));
             }
         }
-        for (owner, period) in &doomed {
-            self.session
-                .execute_unpaged(&self.destroy, (now, "retention", *owner, *period))
-                .await
-                .map_err(StoreError::cql)?;
-        }
+        self.destroy_rows(&doomed, "retention").await?;
         self.forget_all();
-        metrics::counter!("data_keys_destroyed_total", "why" => "retention")
-            .increment(doomed.len() as u64);
         Ok(doomed.len())
     }
 
@@ -636,21 +607,36 @@ impl Keyring {
         conversation: Uuid,
         cutoff: UnixMillis,
     ) -> Result<Vec<i32>, StoreError> {
+        Ok(self
+            .owner_rows(conversation)
+            .await?
+            .into_iter()
+            .filter(|r| !r.destroyed && r.end.is_some_and(|e| e.0 <= cutoff.0))
+            .map(|r| r.period)
+            .collect())
+    }
+
+    /// Every key row of `owner` but the erasure marker.
+    async fn owner_rows(&self, owner: Uuid) -> Result<Vec<KeyRow>, StoreError> {
         use futures::TryStreamExt;
         let mut rows = self
             .session
-            .execute_iter(self.owner_keys.clone(), (conversation,))
+            .execute_iter(self.owner_keys.clone(), (owner,))
             .await
             .map_err(StoreError::cql)?
             .rows_stream::<(i32, Option<CqlTimestamp>, Option<CqlTimestamp>)>()
             .map_err(StoreError::cql)?;
-        let mut ended = Vec::new();
+        let mut out = Vec::new();
         while let Some((period, end, destroyed)) = rows.try_next().await.map_err(StoreError::cql)? {
-            if destroyed.is_none() && end.is_some_and(|e| e.0 <= cutoff.0) {
-                ended.push(period);
+            if period != ERASED_MARKER {
+                out.push(KeyRow {
+                    period,
+                    end,
+                    destroyed: destroyed.is_some(),
+                });
             }
         }
-        Ok(ended)
+        Ok(out)
     }
 
     /// Destroy `owner`'s keys of `periods`, recording `why`; forgets them in this process.
@@ -660,16 +646,23 @@ impl Keyring {
         periods: &[i32],
         why: &str,
     ) -> Result<(), StoreError> {
+        let rows: Vec<(Uuid, i32)> = periods.iter().map(|p| (owner, *p)).collect();
+        self.destroy_rows(&rows, why).await?;
+        self.forget_owner(owner);
+        Ok(())
+    }
+
+    /// Null the wrapped bytes of each (owner, period), recording when and `why`.
+    async fn destroy_rows(&self, rows: &[(Uuid, i32)], why: &str) -> Result<(), StoreError> {
         let now = CqlTimestamp(UnixMillis::now().0);
-        for period in periods {
+        for (owner, period) in rows {
             self.session
-                .execute_unpaged(&self.destroy, (now, why, owner, *period))
+                .execute_unpaged(&self.destroy, (now, why, *owner, *period))
                 .await
                 .map_err(StoreError::cql)?;
         }
-        self.forget_owner(owner);
         metrics::counter!("data_keys_destroyed_total", "why" => why.to_string())
-            .increment(periods.len() as u64);
+            .increment(rows.len() as u64);
         Ok(())
     }
 
@@ -679,6 +672,13 @@ impl Keyring {
             first_row(&self.session, &self.newest, (owner,)).await?;
         Ok(matches!(newest, Some((ERASED_MARKER, _))))
     }
+}
+
+/// One row of `data_keys` as retention and erasure read it.
+struct KeyRow {
+    period: i32,
+    end: Option<CqlTimestamp>,
+    destroyed: bool,
 }
 
 /// Whose key a row is, which sets its period length and its `scope` column.

@@ -131,6 +131,13 @@ impl Payload {
         )
     }
 
+    /// Events the operator's tools append to one conversation, with the nil actor (the
+    /// retention task's `ConversationContentExpired`): no member appended them, and every
+    /// member is told.
+    pub fn is_by_operator(&self) -> bool {
+        matches!(self, Payload::ConversationContentExpired { .. })
+    }
+
     /// Events about the whole platform rather than one conversation (compliance
     /// actions, with a nil conversation id): projections of conversations skip them.
     pub fn is_platform_wide(&self) -> bool {

@@ -36,13 +36,8 @@ pub async fn rename(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// v1.3: `PUT /api/v1/conversations/{id}/retention` `{"days": N | null}`.
-#[derive(Deserialize)]
-pub struct RetentionChange {
-    /// Required, null included: a body without it is a mistake, not a clearing.
-    days: Option<u32>,
-}
-
+/// v1.3: `PUT /api/v1/conversations/{id}/retention` `{"days": N | null}`. `days` is
+/// required, null included: a body without it is a mistake, not a clearing.
 pub async fn set_retention(
     State(state): State<AppState>,
     ClientAddress(from): ClientAddress,
@@ -51,14 +46,14 @@ pub async fn set_retention(
     ApiJson(req): ApiJson<serde_json::Value>,
 ) -> Result<StatusCode, ApiError> {
     let c: ConversationId = parse_id(&id, "conversation id")?;
-    if req.get("days").is_none() {
+    let Some(days) = req.get("days") else {
         return Err(ApiError::bad_request(
             "the body is {\"days\": N} or {\"days\": null}",
         ));
-    }
-    let change: RetentionChange =
-        serde_json::from_value(req).map_err(|e| ApiError::bad_request(format!("days: {e}")))?;
-    management::set_retention(&state, user, c, change.days, rest_action_id()?, from).await?;
+    };
+    let days: Option<u32> = serde_json::from_value(days.clone())
+        .map_err(|e| ApiError::bad_request(format!("days: {e}")))?;
+    management::set_retention(&state, user, c, days, rest_action_id()?, from).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -266,9 +266,10 @@ impl<'a> Applier<'a> {
         if let Payload::ConversationCreated(created) = &e.payload {
             return Ok(self.created(c, r, created, state));
         }
-        // The retention task's (nil actor): the content it covers no longer opens, which
-        // needs nothing of history, whose rows hold only sealed content.
-        if let Payload::ConversationContentExpired { .. } = &e.payload {
+        // The operator's (nil actor), e.g. a conversation's expiry: the content it covers
+        // no longer opens, which needs nothing of history, whose rows hold only sealed
+        // content.
+        if e.payload.is_by_operator() {
             return Ok(Ok(()));
         }
         let Some(row) = state.row.clone() else {
@@ -288,7 +289,10 @@ impl<'a> Applier<'a> {
         };
         let seq = r.offset;
         match &e.payload {
-            Payload::ConversationCreated(_) => Ok(Ok(())), // handled above
+            // Handled above.
+            Payload::ConversationCreated(_) | Payload::ConversationContentExpired { .. } => {
+                Ok(Ok(()))
+            }
             Payload::ContentErased { .. } | Payload::ContentExpired { .. } => Ok(Ok(())),
             Payload::MessageSent(m) => self.message_sent(c, r, m, &row, state).await,
             Payload::MessageEdited {
@@ -359,7 +363,6 @@ impl<'a> Applier<'a> {
                 }
                 Ok(Ok(()))
             }
-            Payload::ConversationContentExpired { .. } => Ok(Ok(())),
             Payload::MessagePinned { message_id, .. } => {
                 self.pinned(c, r, message_id.0, true, state).await
             }

@@ -796,8 +796,15 @@ async fn ten_days_old_and_one_today(
     markers
 }
 
+/// `chatctl retention apply` acts on every conversation of the keyspace, which the
+/// tests of this file share (each has its own topics): a run of one retention test would
+/// destroy the other's conversation keys and append the expiry to its own topics, where
+/// the other's search node never sees it. The retention tests take turns.
+static RETENTION_RUNS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn retention_makes_old_periods_unreadable_except_what_a_hold_keeps() {
+    let _turn = RETENTION_RUNS.lock().await;
     // One-day key periods, so content ten days old sits in a period long over.
     let s = Stack::start(&[("CHAT__COMPLIANCE__KEY_PERIOD_DAYS", "1")]).await;
     let api = s.live.api(0);
@@ -955,6 +962,7 @@ fn as_parquet(export: &str) -> (usize, usize, Vec<String>) {
 
 #[tokio::test]
 async fn a_groups_own_retention_expires_its_old_content_unless_held() {
+    let _turn = RETENTION_RUNS.lock().await;
     let s = Stack::start(&[("CHAT__COMPLIANCE__CONVERSATION_RETENTION_MAX_DAYS", "30")]).await;
     let api = s.live.api(0);
     let g = &s.live.gateways[0];

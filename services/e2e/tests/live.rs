@@ -417,3 +417,86 @@ async fn a_gap_left_by_a_stopped_fanout_is_repaired_by_sync() {
         5
     );
 }
+
+/// The routing under the gateways, against the real Redis: one publish per gateway with
+/// its users, nothing for users with no socket, and the routes of a gateway that died
+/// without removing them pruned by the first publish nobody received.
+#[tokio::test]
+async fn frames_are_routed_once_per_gateway_and_a_dead_gateways_routes_are_pruned() {
+    use chat_core::ids::UserId;
+    use chat_store::live::{gateways_of, publish_to_users, RoutedFrame, Routes};
+
+    let settings = chat_e2e::settings();
+    let redis = chat_core::redis_client::connect(&settings.redis)
+        .await
+        .expect("redis");
+    let (push_tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+    let mut listener = chat_core::redis_client::connect_subscriber(&settings.redis, push_tx)
+        .await
+        .expect("subscriber");
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let live = Routes::new(format!("gw-live-{run}"));
+    let dead = Routes::new(format!("gw-dead-{run}"));
+    let [on_live, on_both, offline] = [(); 3].map(|_| UserId(uuid::Uuid::new_v4()));
+
+    listener.subscribe(live.channel()).await.expect("subscribe");
+    live.add(&mut listener, [on_live, on_both])
+        .await
+        .expect("routes");
+    // A gateway that added a route and died: nobody listens on its channel.
+    dead.add(&mut redis.clone(), [on_both])
+        .await
+        .expect("routes");
+    assert_eq!(gateways_of(&redis, on_both).await.unwrap().len(), 2);
+
+    let frame = r#"{"type":"event","text":"one\ntwo"}"#;
+    let reached = publish_to_users(&redis, [on_live, on_both, offline], frame)
+        .await
+        .expect("publish");
+    assert_eq!(reached, 2, "the two users on the live gateway");
+
+    let message = tokio::time::timeout(WAIT, async {
+        loop {
+            let push = pushes.recv().await.expect("pushes");
+            if push.kind != redis::PushKind::Message {
+                continue;
+            }
+            if let Some(redis::Value::BulkString(b)) = push.data.get(1) {
+                break String::from_utf8(b.clone()).expect("utf-8");
+            }
+        }
+    })
+    .await
+    .expect("the routed frame");
+    let routed = RoutedFrame::decode(&message).expect("routed");
+    let mut users = routed.users.clone();
+    users.sort_by_key(|u| u.0);
+    let mut expected = vec![on_live, on_both];
+    expected.sort_by_key(|u| u.0);
+    assert_eq!(users, expected);
+    assert_eq!(routed.frame, frame);
+
+    assert_eq!(
+        gateways_of(&redis, on_both).await.unwrap(),
+        [format!("gw-live-{run}")],
+        "the dead gateway's route was pruned"
+    );
+    assert!(gateways_of(&redis, offline).await.unwrap().is_empty());
+
+    // Pushes arrive in order before the answer to a later command: after this PING,
+    // a second copy of the frame would be waiting.
+    redis::cmd("PING")
+        .query_async::<String>(&mut listener)
+        .await
+        .expect("ping");
+    assert!(pushes.try_recv().is_err(), "one publish per gateway");
+
+    live.remove(&mut listener, on_live).await.expect("unroute");
+    assert!(gateways_of(&redis, on_live).await.unwrap().is_empty());
+    assert_eq!(
+        publish_to_users(&redis, [on_live], frame)
+            .await
+            .expect("publish"),
+        0
+    );
+}

@@ -66,16 +66,17 @@ impl Appender {
         let sealed;
         let event = if event.payload.carries_content() {
             let mut copy = event.clone();
-            self.keyring
-                .seal_event(&mut copy)
-                .await
-                .map_err(|e| match e {
-                    SealError::Erased(_) => AppendError::Erased,
-                    other => {
-                        tracing::warn!(error = %other, "sealing an event failed");
-                        AppendError::SealingUnavailable
-                    }
-                })?;
+            let started = Instant::now();
+            let result = self.keyring.seal_event(&mut copy).await;
+            // The keys come from the CQL store when not cached: this shows when they do.
+            metrics::histogram!("gateway_seal_seconds").record(started.elapsed().as_secs_f64());
+            result.map_err(|e| match e {
+                SealError::Erased(_) => AppendError::Erased,
+                other => {
+                    tracing::warn!(error = %other, "sealing an event failed");
+                    AppendError::SealingUnavailable
+                }
+            })?;
             sealed = copy;
             &sealed
         } else {

@@ -70,11 +70,10 @@ pub async fn build(
     let membership = MembershipStore::new(redis.clone(), cql.clone(), keyspace)
         .await
         .context("preparing membership statements")?;
-    let keyring = Arc::new(
-        chat_store::keyring::Keyring::new(cql.clone(), keyspace, &settings.compliance)
-            .await
-            .context("setting up the data keys (compliance.*)")?,
-    );
+    let keyring = chat_store::keyring::Keyring::new(cql.clone(), keyspace, &settings.compliance)
+        .await
+        .context("setting up the data keys (compliance.*)")?
+        .shared();
     let history = HistoryStore::new(cql.clone(), keyspace)
         .await
         .context("preparing history statements")?
@@ -117,6 +116,7 @@ pub async fn build(
         gateway.gateway_id.clone(),
     );
     let hub = Hub::start(
+        &gateway.gateway_id,
         &settings.redis,
         presence_log,
         &settings.presence,

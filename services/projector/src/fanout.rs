@@ -1,7 +1,7 @@
 //! `--role fanout`: live delivery. Reads the log in order and publishes each event,
-//! rendered once as the protocol's `event` frame, to the pub/sub channel of every member
-//! of its conversation (see `chat_store::live`). Gateways subscribe to the channels of
-//! the users whose sockets they hold, so no gateway reads the topic.
+//! rendered once as the protocol's `event` frame, once to each gateway holding a socket
+//! of a member of its conversation, with the list of those members (see
+//! `chat_store::live`), so no gateway reads the topic.
 //!
 //! `prev_seq` needs the previous published seq of each conversation: the chain kept by
 //! `chat_store::live::FanoutChain`, whose publishes are conditional on the chain not
@@ -185,8 +185,8 @@ impl Fanout {
     /// One script call: each segment's publishes and its new chain position.
     async fn publish(&self, call: Vec<Segment>) -> Result<(), ProjectionError> {
         let segments: Vec<ChainSegment> = call.into_iter().map(|s| s.chain).collect();
-        let published = self.chain.publish(&segments).await?;
-        metrics::counter!("fanout_frames_published_total").increment(published.max(0) as u64);
+        let reached = self.chain.publish(&segments).await?;
+        metrics::counter!("fanout_recipients_reached_total").increment(reached.max(0) as u64);
         Ok(())
     }
 }

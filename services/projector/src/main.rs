@@ -319,11 +319,12 @@ async fn keyring_only(settings: &Settings) -> Result<Arc<Keyring>> {
     let session = chat_core::cql::connect_keyspace_patiently(&settings.cql)
         .await
         .context("connecting to the CQL store")?;
-    Ok(Arc::new(
+    Ok(
         Keyring::new(session, &settings.cql.keyspace, &settings.compliance)
             .await
-            .context("setting up the data keys (compliance.*)")?,
-    ))
+            .context("setting up the data keys (compliance.*)")?
+            .shared(),
+    )
 }
 
 /// The CQL session, the history store, Redis and the membership record: what the
@@ -343,8 +344,9 @@ impl Stores {
             .context("connecting to the CQL store")?;
         let keyspace = &settings.cql.keyspace;
         let history = HistoryStore::new(session.clone(), keyspace).await?;
-        let keyring =
-            Arc::new(Keyring::new(session.clone(), keyspace, &settings.compliance).await?);
+        let keyring = Keyring::new(session.clone(), keyspace, &settings.compliance)
+            .await?
+            .shared();
         let redis =
             chat_core::redis_client::connect_patient(&settings.redis, Duration::from_secs(10))
                 .await

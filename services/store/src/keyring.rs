@@ -11,7 +11,8 @@
 //! the store again, so a page of history costs no CQL read for senders seen recently. A
 //! destroyed key is therefore still usable by a process that cached it for at most that
 //! long; the search role, which keeps derived text, drops its cache entries when it reads
-//! `ContentErased`. After that the store is read again, but the KEK (KMS) is asked only
+//! `ContentErased`. A key in use is read again in the background before it expires
+//! ([`Keyring::shared`]), so a request never waits for that read. After that the store is read again, but the KEK (KMS) is asked only
 //! when the wrapped bytes changed or a day has passed: KMS requests cost money and have
 //! quotas, CQL reads do not.
 //!
@@ -22,8 +23,9 @@
 //! destroys the conversation's keys ([`Keyring::conversation_keys_ended_before`],
 //! [`Keyring::destroy_periods`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use chat_core::config::{ComplianceSettings, KekKind};
@@ -78,6 +80,20 @@ pub struct Keyring {
     /// than sealing a message, and every role does it for every message. Consulted only
     /// once both keys were found live, so a destroyed key still opens nothing.
     derived: Mutex<HashMap<(KeyRef, KeyRef), DataKey>>,
+    /// Set by [`Keyring::shared`]: what a background refresh holds on to.
+    this: OnceLock<Weak<Keyring>>,
+    /// One turn per key for looking it up or making it: the first message of a new
+    /// conversation often comes from several senders at once, and their concurrent
+    /// lightweight transactions on one partition contend (hundreds of ms each); the
+    /// others now wait for the first and find its key cached.
+    turns: Mutex<HashMap<KeyRef, Arc<tokio::sync::Mutex<()>>>>,
+    /// Keys being read again ahead of their expiry ([`Keyring::refresh_ahead`]).
+    refreshing: Mutex<HashSet<KeyRef>>,
+    /// Moved by every `forget_*`: a refresh that read the store before one of them does
+    /// not put back what it forgot.
+    forgotten: AtomicU64,
+    /// Refreshes done, for tests and diagnostics.
+    refreshed: AtomicU64,
     newest: PreparedStatement,
     read: PreparedStatement,
     create: PreparedStatement,
@@ -180,7 +196,21 @@ impl Keyring {
             cache: Mutex::new(HashMap::new()),
             unwrapped: Mutex::new(HashMap::new()),
             derived: Mutex::new(HashMap::new()),
+            this: OnceLock::new(),
+            refreshing: Mutex::new(HashSet::new()),
+            turns: Mutex::new(HashMap::new()),
+            forgotten: AtomicU64::new(0),
+            refreshed: AtomicU64::new(0),
         })
+    }
+
+    /// The keyring in an `Arc`, with the keys in use read again in the background before
+    /// they expire ([`Keyring::refresh_ahead`]). Without it, a key is read again by the
+    /// first use after it expired.
+    pub fn shared(self) -> Arc<Self> {
+        let shared = Arc::new(self);
+        let _ = shared.this.set(Arc::downgrade(&shared));
+        shared
     }
 
     /// The key period a moment falls in.
@@ -199,24 +229,85 @@ impl Keyring {
     }
 
     fn cached(&self, key: KeyRef) -> Option<Option<DataKey>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(&key)
-            .filter(|(at, _)| at.elapsed() < self.cache_for)
-            .map(|(_, k)| k.clone())
+        let (age, data_key) = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let (at, k) = cache.get(&key)?;
+            (at.elapsed(), k.clone())
+        };
+        if age >= self.cache_for {
+            return None;
+        }
+        if age >= self.cache_for.mul_f64(0.75) {
+            self.refresh_ahead(key);
+        }
+        Some(data_key)
     }
 
-    fn remember(&self, key: KeyRef, data_key: Option<DataKey>) {
+    /// Read a key in use again in the background, in the last quarter of its cache
+    /// time, so it never expires on a request's path. Before this, every sender's next
+    /// message waited for a CQL read once every `key_cache_secs`, and under load that
+    /// read queued behind the store's writes: at 1,000 msgs/s, one seal in 400 took over
+    /// 100 ms, and the sender's following messages waited behind it. A refresh resets
+    /// the key's age only to when it read the store, so a destroyed key is still used
+    /// for at most `key_cache_secs` after its destruction, as before.
+    fn refresh_ahead(&self, key: KeyRef) {
+        let Some(this) = self.this.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.refreshing_keys().insert(key) {
+            return;
+        }
+        runtime.spawn(async move {
+            let generation = this.forgotten.load(Ordering::SeqCst);
+            let result: Result<_, SealError> = async {
+                let read_at = Instant::now();
+                let row: Option<(Option<Vec<u8>>,)> =
+                    first_row(&this.session, &this.read, (key.owner, key.period)).await?;
+                this.key_in_row(key, row.and_then(|(w,)| w), read_at).await
+            }
+            .await;
+            if this.forgotten.load(Ordering::SeqCst) != generation {
+                // Forgotten meanwhile: the next use reads the store again.
+                this.cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+            }
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "refreshing a data key failed; its next use reads it");
+            }
+            this.refreshed.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("data_keys_refreshed_total").increment(1);
+            this.refreshing_keys().remove(&key);
+        });
+    }
+
+    /// How many keys this keyring read again ahead of their expiry.
+    pub fn refreshed(&self) -> u64 {
+        self.refreshed.load(Ordering::Relaxed)
+    }
+
+    fn refreshing_keys(&self) -> std::sync::MutexGuard<'_, HashSet<KeyRef>> {
+        self.refreshing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cache what the store held at `read_at` (when the read was sent: a key destroyed
+    /// while the read was on its way is used for at most `cache_for` after that).
+    fn remember(&self, key: KeyRef, data_key: Option<DataKey>, read_at: Instant) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 100_000 {
             let cache_for = self.cache_for;
             cache.retain(|_, (at, _)| at.elapsed() < cache_for);
         }
-        cache.insert(key, (Instant::now(), data_key));
+        cache.insert(key, (read_at, data_key));
     }
 
     /// Drop an owner's keys from this process's cache (after an erasure).
     pub fn forget_owner(&self, owner: Uuid) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|k, _| k.owner != owner);
         self.unwrapped_cache().retain(|k, _| k.owner != owner);
@@ -226,6 +317,7 @@ impl Keyring {
 
     /// Drop every cached key (after retention ran).
     pub fn forget_all(&self) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.unwrapped_cache().clear();
         self.derived_cache().clear();
@@ -287,10 +379,38 @@ impl Keyring {
         key: KeyRef,
         kind: KeyOwner,
     ) -> Result<(KeyRef, DataKey), SealError> {
-        let owner = key.owner;
         if let Some(Some(k)) = self.cached(key) {
             return Ok((key, k));
         }
+        let turn = self
+            .turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let result = {
+            let _mine = turn.lock().await;
+            match self.cached(key) {
+                Some(Some(k)) => Ok((key, k)),
+                _ => self.look_up_or_make(key, kind).await,
+            }
+        };
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours and the map's: nobody else waits for this key.
+        if Arc::strong_count(&turn) <= 2 {
+            turns.remove(&key);
+        }
+        result
+    }
+
+    async fn look_up_or_make(
+        &self,
+        key: KeyRef,
+        kind: KeyOwner,
+    ) -> Result<(KeyRef, DataKey), SealError> {
+        let owner = key.owner;
+        let read_at = Instant::now();
         let newest: Option<(i32, Option<Vec<u8>>)> =
             first_row(&self.session, &self.newest, (owner,)).await?;
         // The newest row is the marker of an erased owner, or usually this very period's
@@ -299,7 +419,7 @@ impl Keyring {
         let existing = match newest {
             Some((ERASED_MARKER, _)) => return Err(SealError::Erased(owner)),
             Some((period, wrapped)) if period == key.period => {
-                self.key_in_row(key, wrapped).await?
+                self.key_in_row(key, wrapped, read_at).await?
             }
             Some((period, _)) if period > key.period => self.opening_key(key).await?,
             _ => None,
@@ -338,7 +458,7 @@ impl Keyring {
             .unwrap_or(false);
         if won {
             metrics::counter!("data_keys_created_total").increment(1);
-            self.remember(key, Some(fresh.clone()));
+            self.remember(key, Some(fresh.clone()), read_at);
             self.remember_unwrapped(key, wrapped_copy, fresh.clone());
             return Ok((key, fresh));
         }
@@ -359,9 +479,10 @@ impl Keyring {
         if let Some(k) = self.cached(key) {
             return Ok(k);
         }
+        let read_at = Instant::now();
         let row: Option<(Option<Vec<u8>>,)> =
             first_row(&self.session, &self.read, (key.owner, key.period)).await?;
-        self.key_in_row(key, row.and_then(|(w,)| w)).await
+        self.key_in_row(key, row.and_then(|(w,)| w), read_at).await
     }
 
     /// The key a row's wrapped bytes hold (None: destroyed, or no row), unwrapped by the
@@ -370,6 +491,7 @@ impl Keyring {
         &self,
         key: KeyRef,
         wrapped: Option<Vec<u8>>,
+        read_at: Instant,
     ) -> Result<Option<DataKey>, SealError> {
         let data_key = match wrapped {
             None => {
@@ -390,7 +512,7 @@ impl Keyring {
                 }
             },
         };
-        self.remember(key, data_key.clone());
+        self.remember(key, data_key.clone(), read_at);
         Ok(data_key)
     }
 

@@ -17,7 +17,8 @@
 //! | `presence:expiries` | sorted set | user scored by their latest session expiry | permanent | [`crate::presence`] |
 //! | `fanout:last:{c}` | string | last seq published live (the `prev_seq` chain) | permanent | [`crate::live`] |
 //! | `notify:{topic}:w:{u}:{c}`, `notify:{topic}:due` | hash, sorted set | notification coalescing | 7 days idle | [`crate::notify_window`] |
-//! | channel `live:u:{u}` | pub/sub | one user's live frames | - | [`crate::live`] |
+//! | `live:route:{u}` | set | ids of the gateways holding the user's sockets | while connected; a dead gateway's id is pruned by the first publish nobody receives | [`crate::live`] |
+//! | channel `live:g:{g}` | pub/sub | one gateway's live frames, each with the users it is for | - | [`crate::live`] |
 //! | `auth:signin:{s}` | hash | `user`, `created`, hashes of the `current` and `previous` refresh tokens, `rotated` | refresh lifetime after the last refresh | [`crate::sign_ins`] |
 //! | `auth:revoked:{s}` | string | a signed-out sign-in: its access tokens are refused | access token lifetime | [`crate::sign_ins`] |
 //! | `auth:user:{u}:not_before` | string | tokens of sign-ins begun earlier are refused (ms; `i64::MAX`: deactivated) | permanent | [`crate::sign_ins`] |
@@ -108,19 +109,18 @@ pub(crate) fn rate_limit(kind: &str, hashed_key: &str) -> String {
 /// Revocations of sign-ins and users, for every gateway.
 pub const REVOCATIONS_CHANNEL: &str = "auth:revocations";
 
-const USER_CHANNEL_PREFIX: &str = "live:u:";
+/// Prefix of `live:route:{u}`: which gateways hold a user's sockets.
+pub(crate) const ROUTE_PREFIX: &str = "live:route:";
+/// Prefix of `live:g:{g}`: one gateway's channel.
+pub(crate) const GATEWAY_CHANNEL_PREFIX: &str = "live:g:";
 
-/// The pub/sub channel of one user's live frames.
-pub fn user_channel(user: UserId) -> String {
-    format!("{USER_CHANNEL_PREFIX}{user}")
+pub(crate) fn route(user: UserId) -> String {
+    format!("{ROUTE_PREFIX}{user}")
 }
 
-/// The user a channel name belongs to, if it is one of ours.
-pub fn user_of_channel(channel: &str) -> Option<UserId> {
-    channel
-        .strip_prefix(USER_CHANNEL_PREFIX)
-        .and_then(|id| id.parse::<uuid::Uuid>().ok())
-        .map(UserId)
+/// The pub/sub channel of one gateway's live frames.
+pub fn gateway_channel(gateway_id: &str) -> String {
+    format!("{GATEWAY_CHANNEL_PREFIX}{gateway_id}")
 }
 
 /// The user ids of a Redis member set (anything that is not a UUID is skipped).
@@ -136,16 +136,3 @@ where
 
 pub(crate) const MESSAGE_OWNER_TTL_SECS: u64 = 30 * 24 * 3600;
 pub(crate) const POINTER_TTL_SECS: u64 = 30 * 24 * 3600;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn channel_names_round_trip() {
-        let u = UserId(uuid::Uuid::from_u128(42));
-        assert_eq!(user_of_channel(&user_channel(u)), Some(u));
-        assert_eq!(user_of_channel("live:u:nope"), None);
-        assert_eq!(user_of_channel("other"), None);
-    }
-}

@@ -188,3 +188,50 @@ async fn scoped_content_needs_both_keys_and_each_retention_destroys_its_own() {
         .unwrap()
         .is_empty());
 }
+
+/// A key in use is read again before it expires, so using it never waits for the store;
+/// and refreshing does not keep a destroyed key alive: it ends within the cache time, as
+/// without refreshes.
+#[tokio::test]
+async fn keys_in_use_are_refreshed_ahead_and_a_destroyed_one_still_ends() {
+    let mut s = Settings::load().expect("settings");
+    s.cql.keyspace = format!("test_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    s.compliance.key_cache_secs = 2;
+    let session = Arc::new(cql::connect(&s.cql).await.expect("CQL store reachable"));
+    chat_store::migrations::migrate(&session, &s.cql)
+        .await
+        .expect("migrate");
+    let kek: Arc<dyn KeyEncryptionKey> = Arc::new(LocalKek::new("test", [6u8; 32]));
+    let ks = &s.cql.keyspace;
+    let shared = Keyring::with_kek(session.clone(), ks, &s.compliance, kek.clone())
+        .await
+        .unwrap()
+        .shared();
+    let admin = Keyring::with_kek(session.clone(), ks, &s.compliance, kek)
+        .await
+        .unwrap();
+
+    let alice = Uuid::new_v4();
+    let (key, _) = shared.sealing_key(alice, UnixMillis::now()).await.unwrap();
+    // Used for longer than its cache time: a use in the last quarter starts a refresh.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(3500) {
+        assert!(shared.opening_key(key).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shared.refreshed() >= 1,
+        "the key in use was refreshed ahead"
+    );
+
+    admin.destroy_owner(alice, "test").await.unwrap();
+    // Still used, and so refreshed, until a refresh reads the destroyed row.
+    let destroyed = std::time::Instant::now();
+    while shared.opening_key(key).await.unwrap().is_some() {
+        assert!(
+            destroyed.elapsed() < Duration::from_secs(2 * 2 + 2),
+            "a destroyed key stayed usable well past its cache time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,13 +1,14 @@
 //! The sockets this gateway holds, by user, and the subscriptions that feed them.
 //!
-//! A gateway subscribes to a user's channel (`chat_store::keys::user_channel`) while it
-//! holds at least one of their sockets, so it only ever receives frames for its own
-//! users. Frames arrive already rendered and are copied to each of the user's sockets.
+//! A gateway listens on its own channel, and adds itself to a user's route while it
+//! holds at least one of their sockets (`chat_store::live`), so it only ever receives
+//! frames for its own users: each frame once, with the list of its users here. Frames
+//! arrive already rendered and are copied to each of those users' sockets.
 //! A socket whose outbound queue is full (a reader that stopped reading) is disconnected
 //! (`outbound`); its client reconnects and repairs the gap with `sync`.
 //!
-//! Subscribe and unsubscribe commands go through one task in the order the socket table
-//! changed, so a quick disconnect-reconnect cannot end unsubscribed.
+//! Route changes go through one task in the order the socket table changed, so a quick
+//! disconnect-reconnect cannot end unrouted.
 //!
 //! Redis going away (a restart, a failover) loses every frame published meanwhile, and
 //! with nothing published afterwards a client would never see the gap. So the
@@ -15,8 +16,9 @@
 //! every [`SUBSCRIBER_CHECK`] finds one that died silently. The PING is only sent when
 //! no frame arrived since the last check: frames arriving prove the connection alive,
 //! and under a heavy stream the PING's answer waits behind them, so a timeout there
-//! would tell every socket to resync for nothing. Once Redis answers again,
-//! every channel still wanted is subscribed again and every socket held at that moment
+//! would tell every socket to resync for nothing. Once Redis answers again, the
+//! channels are subscribed again, every route still wanted is added again (publishers
+//! prune the routes of a gateway nobody listens for), and every socket held at that moment
 //! is told to reconnect and sync (closed with 1012, see `ws::connection`): live delivery
 //! either resumes or the client is told to resync, never neither.
 //!
@@ -33,7 +35,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use chat_core::config::{PresenceSettings, RedisSettings};
 use chat_core::events::PresenceKind;
 use chat_core::ids::{SessionId, SignInId, UserId};
-use chat_store::keys as live;
+use chat_store::live::{RoutedFrame, Routes};
 use chat_store::sign_ins::{Revocation, REVOCATIONS_CHANNEL};
 use redis::aio::ConnectionManager;
 use redis::{PushInfo, PushKind, Value};
@@ -65,8 +67,8 @@ pub struct SocketSignals {
 }
 
 enum Subscription {
-    Subscribe(UserId, oneshot::Sender<()>),
-    Unsubscribe(UserId),
+    Route(UserId, oneshot::Sender<()>),
+    Unroute(UserId),
     /// The client library reported the subscriber's connection closed.
     Lost,
 }
@@ -78,12 +80,15 @@ pub struct Hub {
     /// When the last pushed frame arrived, in milliseconds since `started`.
     last_push_ms: AtomicU64,
     started: Instant,
+    /// This gateway's channel.
+    channel: String,
 }
 
 impl Hub {
     /// Connect the subscriber and start the tasks that keep the hub running until
     /// `shutdown`.
     pub async fn start(
+        gateway_id: &str,
         redis: &RedisSettings,
         presence: PresenceLog,
         presence_settings: &PresenceSettings,
@@ -92,15 +97,18 @@ impl Hub {
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let subscriber = chat_core::redis_client::connect_subscriber(redis, push_tx).await?;
         let (sub_tx, sub_rx) = mpsc::unbounded_channel();
+        let routes = Routes::new(gateway_id);
         let hub = Arc::new(Hub {
             sockets: Mutex::new(HashMap::new()),
             subscriptions: sub_tx,
             presence,
             last_push_ms: AtomicU64::new(0),
             started: Instant::now(),
+            channel: routes.channel(),
         });
         tokio::spawn(manage_subscriptions(
             subscriber,
+            routes,
             sub_rx,
             Arc::downgrade(&hub),
         ));
@@ -119,7 +127,7 @@ impl Hub {
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register a socket; returns once the user's channel is subscribed, so frames
+    /// Register a socket; returns once the user's route leads here, so frames
     /// published from then on reach it. `signals.interrupted` is cancelled if live
     /// delivery to it may have lost frames, `signals.revoked` if its sign-in ends.
     pub async fn join(
@@ -147,7 +155,7 @@ impl Hub {
             }
             if first {
                 let (tx, rx) = oneshot::channel();
-                let _ = self.subscriptions.send(Subscription::Subscribe(user, tx));
+                let _ = self.subscriptions.send(Subscription::Route(user, tx));
                 Some(rx)
             } else {
                 None
@@ -158,13 +166,13 @@ impl Hub {
                 .await
                 .is_err()
             {
-                tracing::warn!(%user, "subscribing took over 5 s; live frames may be late");
+                tracing::warn!(%user, "routing took over 5 s; live frames may be late");
             }
         }
         metrics::gauge!("gateway_live_users").set(self.table().len() as f64);
     }
 
-    /// Unregister a socket (and unsubscribe when it was the user's last here).
+    /// Unregister a socket (and remove the route when it was the user's last here).
     pub async fn leave(&self, user: UserId, session: SessionId) {
         let record = self
             .presence
@@ -175,7 +183,7 @@ impl Hub {
             sockets.retain(|l| l.session != session);
             if sockets.is_empty() {
                 table.remove(&user);
-                let _ = self.subscriptions.send(Subscription::Unsubscribe(user));
+                let _ = self.subscriptions.send(Subscription::Unroute(user));
             }
         }
         if let Some(r) = record {
@@ -242,32 +250,35 @@ impl Hub {
         self.started.elapsed().saturating_sub(last) < window
     }
 
-    /// Copy a frame to every socket of `user` on this gateway.
-    fn deliver(&self, user: UserId, frame: Utf8Bytes) {
-        let table = self.table();
-        let Some(sockets) = table.get(&user) else {
-            return;
-        };
-        for l in sockets {
-            if l.out.offer(Message::Text(frame.clone())) {
-                metrics::counter!("gateway_live_frames_total").increment(1);
-            } else {
-                metrics::counter!("gateway_live_dropped_total").increment(1);
+    /// Copy a frame to every socket of `users` on this gateway.
+    fn deliver(&self, users: &[UserId], frame: Utf8Bytes) {
+        let (mut offered, mut dropped) = (0, 0);
+        {
+            let table = self.table();
+            for l in users.iter().filter_map(|u| table.get(u)).flatten() {
+                if l.out.offer(Message::Text(frame.clone())) {
+                    offered += 1;
+                } else {
+                    dropped += 1;
+                }
             }
         }
+        metrics::counter!("gateway_live_frames_total").increment(offered);
+        metrics::counter!("gateway_live_dropped_total").increment(dropped);
     }
 }
 
 async fn manage_subscriptions(
     mut subscriber: ConnectionManager,
+    routes: Routes,
     mut commands: mpsc::UnboundedReceiver<Subscription>,
     hub: Weak<Hub>,
 ) {
-    // The channels the sockets held here need, whatever Redis currently knows.
+    // The users whose sockets are held here, whatever Redis currently knows.
     let mut wanted: HashSet<UserId> = HashSet::new();
-    let mut healthy = subscriber.subscribe(REVOCATIONS_CHANNEL).await.is_ok();
+    let mut healthy = listen(&mut subscriber, &routes).await;
     if !healthy {
-        tracing::warn!("could not subscribe to revocations; retrying");
+        tracing::warn!("could not subscribe the live-delivery channels; retrying");
     }
     let mut check = tokio::time::interval(SUBSCRIBER_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,19 +287,19 @@ async fn manage_subscriptions(
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { return };
                 match cmd {
-                    Subscription::Subscribe(user, done) => {
+                    Subscription::Route(user, done) => {
                         wanted.insert(user);
-                        if let Err(e) = subscriber.subscribe(live::user_channel(user)).await {
-                            tracing::warn!(error = %e, %user, "subscribe failed");
+                        if let Err(e) = routes.add(&mut subscriber, [user]).await {
+                            tracing::warn!(error = %e, %user, "adding a route failed");
                             metrics::counter!("gateway_subscribe_failures_total").increment(1);
                             healthy = false;
                         }
                         let _ = done.send(());
                     }
-                    Subscription::Unsubscribe(user) => {
+                    Subscription::Unroute(user) => {
                         wanted.remove(&user);
-                        if let Err(e) = subscriber.unsubscribe(live::user_channel(user)).await {
-                            tracing::debug!(error = %e, %user, "unsubscribe failed");
+                        if let Err(e) = routes.remove(&mut subscriber, user).await {
+                            tracing::debug!(error = %e, %user, "removing a route failed");
                         }
                     }
                     Subscription::Lost => {
@@ -315,9 +326,9 @@ async fn manage_subscriptions(
                         tracing::warn!("the live-delivery subscriber does not reach Redis");
                     }
                     healthy = false;
-                } else if !healthy && resubscribe(&mut subscriber, &wanted).await {
+                } else if !healthy && resubscribe(&mut subscriber, &routes, &wanted).await {
                     healthy = true;
-                    tracing::info!(channels = wanted.len(), "live delivery resubscribed");
+                    tracing::info!(users = wanted.len(), "live delivery resubscribed");
                     match hub.upgrade() {
                         Some(hub) => hub.interrupt_all(),
                         None => return,
@@ -328,17 +339,29 @@ async fn manage_subscriptions(
     }
 }
 
-/// Subscribe every wanted channel again; false if Redis failed meanwhile.
-async fn resubscribe(subscriber: &mut ConnectionManager, wanted: &HashSet<UserId>) -> bool {
-    if let Err(e) = subscriber.subscribe(REVOCATIONS_CHANNEL).await {
-        tracing::warn!(error = %e, "resubscribing failed; trying again");
-        return false;
-    }
-    for user in wanted {
-        if let Err(e) = subscriber.subscribe(live::user_channel(*user)).await {
-            tracing::warn!(error = %e, "resubscribing failed; trying again");
+/// Subscribe the revocations and this gateway's channel; false if Redis failed.
+async fn listen(subscriber: &mut ConnectionManager, routes: &Routes) -> bool {
+    for channel in [REVOCATIONS_CHANNEL.to_string(), routes.channel()] {
+        if let Err(e) = subscriber.subscribe(channel).await {
+            tracing::warn!(error = %e, "subscribing failed; trying again");
             return false;
         }
+    }
+    true
+}
+
+/// Subscribe again, then add every wanted route again; false if Redis failed meanwhile.
+async fn resubscribe(
+    subscriber: &mut ConnectionManager,
+    routes: &Routes,
+    wanted: &HashSet<UserId>,
+) -> bool {
+    if !listen(subscriber, routes).await {
+        return false;
+    }
+    if let Err(e) = routes.add(subscriber, wanted.iter().copied()).await {
+        tracing::warn!(error = %e, "adding the routes again failed; trying again");
+        return false;
     }
     true
 }
@@ -368,11 +391,15 @@ async fn dispatch(hub: Arc<Hub>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) 
             }
             continue;
         }
-        let Some(user) = live::user_of_channel(&channel) else {
+        if channel != hub.channel {
+            continue;
+        }
+        let Some(message) = text(payload) else {
             continue;
         };
-        if let Some(frame) = text(payload) {
-            hub.deliver(user, Utf8Bytes::from(frame));
+        match RoutedFrame::decode(&message) {
+            Some(routed) => hub.deliver(&routed.users, Utf8Bytes::from(routed.frame.to_owned())),
+            None => tracing::warn!("a live frame without its users ignored"),
         }
     }
 }

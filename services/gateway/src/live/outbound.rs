@@ -22,6 +22,10 @@ use tokio_util::sync::CancellationToken;
 /// fits several times over; a reader this far behind has stopped reading.
 pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
+/// Frames written with one flush, at most: bounds how long one socket's writer holds
+/// frames before their room is released.
+const MAX_FRAMES_PER_WRITE: usize = 64;
+
 /// A frame and the room it holds in the queue (released once written).
 type Queued = (Message, OwnedSemaphorePermit);
 
@@ -102,18 +106,34 @@ pub fn start(
         stuck: stuck.clone(),
     };
     let writer = tokio::spawn(async move {
+        let mut batch: Vec<OwnedSemaphorePermit> = Vec::with_capacity(MAX_FRAMES_PER_WRITE);
         loop {
             let next = tokio::select! {
                 next = rx.recv() => next,
                 _ = stuck.cancelled() => None,
             };
-            let Some((msg, permit)) = next else { break };
-            let closing = matches!(msg, Message::Close(_));
+            let Some(first) = next else { break };
+            // Every frame already queued goes out in one write: under a stream of live
+            // frames most wakeups find several, and one flush (one syscall) for all of
+            // them is what the gateway's profile asked for.
+            let mut closing = false;
+            let mut pending = Some(first);
             let written = tokio::select! {
-                r = sink.send(msg) => r.is_ok(),
+                r = async {
+                    while let Some((msg, permit)) = pending.take() {
+                        closing = matches!(msg, Message::Close(_));
+                        batch.push(permit);
+                        sink.feed(msg).await?;
+                        if closing || batch.len() == MAX_FRAMES_PER_WRITE {
+                            break;
+                        }
+                        pending = rx.try_recv().ok();
+                    }
+                    sink.flush().await
+                } => r.is_ok(),
                 _ = stuck.cancelled() => false,
             };
-            drop(permit);
+            batch.clear();
             if !written || closing {
                 break;
             }

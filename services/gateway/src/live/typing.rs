@@ -97,4 +97,5 @@ async fn publish(
         &frame,
     )
     .await
+    .map(|_reached| ())
 }

@@ -256,6 +256,8 @@ pub async fn serve(state: AppState, listeners: Listeners) -> Result<()> {
         }
     });
 
+    tokio::spawn(crate::memory::trim_after_closes(state.shutdown.clone()));
+
     let app = routes::router(state.clone());
     let limits = listener::Limits {
         header_read_timeout: Duration::from_millis(state.settings.header_read_timeout_ms),

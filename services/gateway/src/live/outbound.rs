@@ -106,7 +106,8 @@ pub fn start(
         stuck: stuck.clone(),
     };
     let writer = tokio::spawn(async move {
-        let mut batch: Vec<OwnedSemaphorePermit> = Vec::with_capacity(MAX_FRAMES_PER_WRITE);
+        // Grows only when frames are queued: an idle socket's writer allocates nothing.
+        let mut batch: Vec<OwnedSemaphorePermit> = Vec::new();
         loop {
             let next = tokio::select! {
                 next = rx.recv() => next,

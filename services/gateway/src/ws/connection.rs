@@ -89,6 +89,7 @@ pub async fn run(state: AppState, socket: WebSocket, principal: Principal, slot:
         tracing::warn!(error = %e, "could not register the session");
     }
     metrics::gauge!("gateway_connections").increment(1.0);
+    crate::memory::socket_opened();
     tracing::debug!(%user, %session, "connected");
 
     let (sink, mut stream) = socket.split();
@@ -213,6 +214,7 @@ pub async fn run(state: AppState, socket: WebSocket, principal: Principal, slot:
     }
     sessions::unregister(&mut redis, user, session).await;
     metrics::gauge!("gateway_connections").decrement(1.0);
+    crate::memory::socket_closed();
     tracing::debug!(%user, %session, "disconnected");
 }
 

@@ -3,8 +3,9 @@
 //! Events are applied per conversation, in seq order; different conversations are
 //! applied concurrently (they share no rows). For each conversation the applier loads
 //! its row and members once, applies the batch's events to that state in memory,
-//! sends all the resulting writes at once, and then writes the conversation row *last*,
-//! with `applied_seq` = the last seq applied.
+//! sends all the resulting writes at once (the new message rows as unlogged batches, one
+//! partition each), and then writes the conversation row *last*, with `applied_seq` =
+//! the last seq applied.
 //!
 //! Every write carries the event's seq as its timestamp ([`write_timestamp`]), so the
 //! writes of a batch may land in any order and the log order still decides, and writing
@@ -28,6 +29,7 @@ use chat_core::rules::{self, Membership};
 use futures::future::BoxFuture;
 use futures::{stream, StreamExt, TryStreamExt};
 use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
@@ -52,6 +54,8 @@ pub struct Applier<'a> {
 struct ConversationState<'a> {
     /// Writes of this batch, sent together once the batch is applied in memory.
     writes: Vec<BoxFuture<'a, Result<(), StoreError>>>,
+    /// New message rows by bucket (one partition each), sent as unlogged batches.
+    message_rows: BTreeMap<i64, Vec<MessageRow<'a>>>,
     /// (seq, msg_index) of the messages this batch added, in order.
     new_messages: Vec<(i64, i64)>,
     row: Option<ConversationRow>,
@@ -68,6 +72,15 @@ struct ConversationState<'a> {
     /// The conversation's pinned messages, once this batch pins or unpins.
     pins: Option<HashSet<Uuid>>,
 }
+
+/// One `insert_message` row's values, and about how many bytes they are.
+type MessageRow<'a> = (Box<dyn SerializeRow + Send + Sync + 'a>, usize);
+
+/// Rows per unlogged batch, at most: Amazon Keyspaces takes 30 statements in a batch.
+const ROWS_PER_BATCH: usize = 30;
+/// Bytes per unlogged batch, at most, well under Cassandra's default refusal threshold
+/// (`batch_size_fail_threshold`, 50 KiB).
+const BYTES_PER_BATCH: usize = 32 * 1024;
 
 /// What applying one event decided: `Err(reason)` when it is refused.
 type Verdict = Result<(), String>;
@@ -120,6 +133,45 @@ impl<'a> Applier<'a> {
         Ok(rejections)
     }
 
+    /// The new message rows as unlogged batches, one partition (bucket) each: a
+    /// replay wrote each row as a request of its own, and the store spent more on
+    /// the requests than on the rows.
+    fn batch_message_rows(&self, state: &mut ConversationState<'a>) {
+        let session = &self.store.session;
+        let statement = &self.store.st.insert_message;
+        for (_bucket, rows) in std::mem::take(&mut state.message_rows) {
+            let mut part: Vec<Box<dyn SerializeRow + Send + Sync + 'a>> = Vec::new();
+            let mut bytes = 0;
+            let mut parts = Vec::new();
+            for (row, size) in rows {
+                if !part.is_empty()
+                    && (part.len() == ROWS_PER_BATCH || bytes + size > BYTES_PER_BATCH)
+                {
+                    parts.push(std::mem::take(&mut part));
+                    bytes = 0;
+                }
+                part.push(row);
+                bytes += size;
+            }
+            if !part.is_empty() {
+                parts.push(part);
+            }
+            for rows in parts {
+                let mut batch = Batch::new(BatchType::Unlogged);
+                for _ in 0..rows.len() {
+                    batch.append_statement(statement.clone());
+                }
+                state.writes.push(Box::pin(async move {
+                    session
+                        .batch(&batch, rows)
+                        .await
+                        .map(|_| ())
+                        .map_err(StoreError::cql)
+                }));
+            }
+        }
+    }
+
     /// Queue a write of this batch (sent by `apply_conversation`).
     fn write<V>(
         &self,
@@ -156,6 +208,7 @@ impl<'a> Applier<'a> {
         };
         let mut state = ConversationState {
             writes: Vec::new(),
+            message_rows: BTreeMap::new(),
             new_messages: Vec::new(),
             row,
             members: members.into_iter().map(|m| (m.user_id, m)).collect(),
@@ -178,6 +231,7 @@ impl<'a> Applier<'a> {
             }
         }
         self.flush_pointers(c, last_applied, &mut state).await?;
+        self.batch_message_rows(&mut state);
         let writes = std::mem::take(&mut state.writes);
         stream::iter(writes)
             .buffer_unordered(WRITE_CONCURRENCY)
@@ -641,6 +695,10 @@ impl<'a> Applier<'a> {
         } else {
             serde_json::to_string(&m.attachments).ok()
         };
+        let size = 200
+            + m.body.len()
+            + attachments.as_ref().map_or(0, String::len)
+            + sealed.as_ref().map_or(0, Vec::len);
         let values = (
             c,
             bucket,
@@ -657,7 +715,11 @@ impl<'a> Applier<'a> {
             sealed.clone(),
             ts,
         );
-        self.write(state, &s.insert_message, values);
+        state
+            .message_rows
+            .entry(bucket)
+            .or_default()
+            .push((Box::new(values), size));
         let thread_root = m.thread_root.map(|t| t.0);
         self.write(
             state,

@@ -35,15 +35,26 @@ impl KeyEncryptionKey for Counting {
     }
 }
 
-#[tokio::test]
-async fn keys_are_made_once_opened_cheaply_and_destroyed_for_good() {
+/// Settings for a keyspace of the test's own with keys cached `cache_secs`, changed by
+/// `adjust`, and that keyspace migrated.
+async fn own_keyspace(
+    cache_secs: u64,
+    adjust: impl FnOnce(&mut Settings),
+) -> (Settings, Arc<scylla::client::session::Session>) {
     let mut s = Settings::load().expect("settings");
     s.cql.keyspace = format!("test_{}", &Uuid::new_v4().simple().to_string()[..12]);
-    s.compliance.key_cache_secs = 1;
+    s.compliance.key_cache_secs = cache_secs;
+    adjust(&mut s);
     let session = Arc::new(cql::connect(&s.cql).await.expect("CQL store reachable"));
     chat_store::migrations::migrate(&session, &s.cql)
         .await
         .expect("migrate");
+    (s, session)
+}
+
+#[tokio::test]
+async fn keys_are_made_once_opened_cheaply_and_destroyed_for_good() {
+    let (s, session) = own_keyspace(1, |_| {}).await;
     let kek = Arc::new(Counting {
         inner: LocalKek::new("test", [5u8; 32]),
         unwraps: AtomicUsize::new(0),
@@ -102,15 +113,11 @@ async fn keys_are_made_once_opened_cheaply_and_destroyed_for_good() {
 
 #[tokio::test]
 async fn scoped_content_needs_both_keys_and_each_retention_destroys_its_own() {
-    let mut s = Settings::load().expect("settings");
-    s.cql.keyspace = format!("test_{}", &Uuid::new_v4().simple().to_string()[..12]);
-    s.compliance.key_cache_secs = 1;
-    s.compliance.key_period_days = 30;
-    s.compliance.conversation_key_period_days = 1;
-    let session = Arc::new(cql::connect(&s.cql).await.expect("CQL store reachable"));
-    chat_store::migrations::migrate(&session, &s.cql)
-        .await
-        .expect("migrate");
+    let (s, session) = own_keyspace(1, |s| {
+        s.compliance.key_period_days = 30;
+        s.compliance.conversation_key_period_days = 1;
+    })
+    .await;
     let ks = &s.cql.keyspace;
     let keyring = Keyring::with_kek(
         session.clone(),
@@ -194,13 +201,7 @@ async fn scoped_content_needs_both_keys_and_each_retention_destroys_its_own() {
 /// without refreshes.
 #[tokio::test]
 async fn keys_in_use_are_refreshed_ahead_and_a_destroyed_one_still_ends() {
-    let mut s = Settings::load().expect("settings");
-    s.cql.keyspace = format!("test_{}", &Uuid::new_v4().simple().to_string()[..12]);
-    s.compliance.key_cache_secs = 2;
-    let session = Arc::new(cql::connect(&s.cql).await.expect("CQL store reachable"));
-    chat_store::migrations::migrate(&session, &s.cql)
-        .await
-        .expect("migrate");
+    let (s, session) = own_keyspace(2, |_| {}).await;
     let kek: Arc<dyn KeyEncryptionKey> = Arc::new(LocalKek::new("test", [6u8; 32]));
     let ks = &s.cql.keyspace;
     let shared = Keyring::with_kek(session.clone(), ks, &s.compliance, kek.clone())

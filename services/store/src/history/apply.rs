@@ -82,6 +82,26 @@ const ROWS_PER_BATCH: usize = 30;
 /// (`batch_size_fail_threshold`, 50 KiB).
 const BYTES_PER_BATCH: usize = 32 * 1024;
 
+/// Cut rows, each with its size, into batches of at most [`ROWS_PER_BATCH`] rows and
+/// [`BYTES_PER_BATCH`] bytes, in order; a row larger than that goes alone.
+fn cut_into_batches<T>(rows: Vec<(T, usize)>) -> Vec<Vec<T>> {
+    let mut batches = Vec::new();
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for (row, size) in rows {
+        if !batch.is_empty() && (batch.len() == ROWS_PER_BATCH || bytes + size > BYTES_PER_BATCH) {
+            batches.push(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+        batch.push(row);
+        bytes += size;
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
+}
+
 /// What applying one event decided: `Err(reason)` when it is refused.
 type Verdict = Result<(), String>;
 
@@ -140,23 +160,7 @@ impl<'a> Applier<'a> {
         let session = &self.store.session;
         let statement = &self.store.st.insert_message;
         for (_bucket, rows) in std::mem::take(&mut state.message_rows) {
-            let mut part: Vec<Box<dyn SerializeRow + Send + Sync + 'a>> = Vec::new();
-            let mut bytes = 0;
-            let mut parts = Vec::new();
-            for (row, size) in rows {
-                if !part.is_empty()
-                    && (part.len() == ROWS_PER_BATCH || bytes + size > BYTES_PER_BATCH)
-                {
-                    parts.push(std::mem::take(&mut part));
-                    bytes = 0;
-                }
-                part.push(row);
-                bytes += size;
-            }
-            if !part.is_empty() {
-                parts.push(part);
-            }
-            for rows in parts {
+            for rows in cut_into_batches(rows) {
                 let mut batch = Batch::new(BatchType::Unlogged);
                 for _ in 0..rows.len() {
                     batch.append_statement(statement.clone());
@@ -979,5 +983,29 @@ impl<'a> Applier<'a> {
             self.write(state, &s.update_user_read, (ts, m.read_seq, count, u, c));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_rows_are_cut_into_batches_within_both_limits_in_order() {
+        let small: Vec<(usize, usize)> = (0..61).map(|i| (i, 500)).collect();
+        let batches = cut_into_batches(small);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            [ROWS_PER_BATCH, ROWS_PER_BATCH, 1]
+        );
+        assert_eq!(batches.concat(), (0..61).collect::<Vec<_>>());
+
+        let large: Vec<(usize, usize)> = (0..3).map(|i| (i, 20 * 1024)).collect();
+        assert_eq!(cut_into_batches(large), [vec![0], vec![1], vec![2]]);
+
+        let oversized = vec![(0, 10), (1, 100 * 1024), (2, 10)];
+        assert_eq!(cut_into_batches(oversized), [vec![0], vec![1], vec![2]]);
+
+        assert!(cut_into_batches(Vec::<(u8, usize)>::new()).is_empty());
     }
 }

@@ -22,6 +22,8 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::TopicPartitionList;
 use uuid::Uuid;
 
+mod released;
+
 fn settings() -> Settings {
     Settings::load().expect("settings")
 }
@@ -236,17 +238,8 @@ async fn the_released_schemas_evolve_under_backward_transitive() {
         .set_compatibility(&subject, "BACKWARD_TRANSITIVE")
         .await
         .unwrap();
-    let history = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/avro/history");
-    let mut released: Vec<_> = std::fs::read_dir(history)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("conversation_event.v"))
-        })
-        .collect();
-    released.sort();
+    let history = released::HISTORY;
+    let released = released::released_schemas("conversation_event.v");
     assert!(!released.is_empty(), "no released schema in {history}");
     let mut ids = Vec::new();
     let mut before: Vec<String> = Vec::new();

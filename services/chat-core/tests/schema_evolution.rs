@@ -28,6 +28,8 @@ use chat_core::ids::{ConversationId, MessageId, UserId};
 use chat_core::time::UnixMillis;
 use uuid::Uuid;
 
+mod released;
+
 const V1: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../schemas/avro/history/conversation_event.v1.avsc"
@@ -418,17 +420,7 @@ fn conform(value: Value, schema: &Schema) -> Value {
 fn the_new_reader_decodes_every_released_notification_schema() {
     use chat_core::events::{NotificationReason, NotificationRequested};
     use chat_core::sealing::{KeyRef, Sealed};
-    let history = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/avro/history");
-    let mut released: Vec<std::path::PathBuf> = std::fs::read_dir(history)
-        .expect("the history folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("notification_requested.v"))
-        })
-        .collect();
-    released.sort();
+    let released = released::released_schemas("notification_requested.v");
     assert_eq!(
         released.len(),
         3,

@@ -66,7 +66,8 @@ pub struct SocketSignals {
     pub auth_ms: i64,
 }
 
-enum Subscription {
+/// What the task that owns the subscriber connection is told, in order.
+enum Routing {
     Route(UserId, oneshot::Sender<()>),
     Unroute(UserId),
     /// The client library reported the subscriber's connection closed.
@@ -75,7 +76,7 @@ enum Subscription {
 
 pub struct Hub {
     sockets: Mutex<HashMap<UserId, Vec<Local>>>,
-    subscriptions: mpsc::UnboundedSender<Subscription>,
+    subscriptions: mpsc::UnboundedSender<Routing>,
     presence: PresenceLog,
     /// When the last pushed frame arrived, in milliseconds since `started`.
     last_push_ms: AtomicU64,
@@ -155,7 +156,7 @@ impl Hub {
             }
             if first {
                 let (tx, rx) = oneshot::channel();
-                let _ = self.subscriptions.send(Subscription::Route(user, tx));
+                let _ = self.subscriptions.send(Routing::Route(user, tx));
                 Some(rx)
             } else {
                 None
@@ -183,7 +184,7 @@ impl Hub {
             sockets.retain(|l| l.session != session);
             if sockets.is_empty() {
                 table.remove(&user);
-                let _ = self.subscriptions.send(Subscription::Unroute(user));
+                let _ = self.subscriptions.send(Routing::Unroute(user));
             }
         }
         if let Some(r) = record {
@@ -271,7 +272,7 @@ impl Hub {
 async fn manage_subscriptions(
     mut subscriber: ConnectionManager,
     routes: Routes,
-    mut commands: mpsc::UnboundedReceiver<Subscription>,
+    mut commands: mpsc::UnboundedReceiver<Routing>,
     hub: Weak<Hub>,
 ) {
     // The users whose sockets are held here, whatever Redis currently knows.
@@ -287,7 +288,7 @@ async fn manage_subscriptions(
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { return };
                 match cmd {
-                    Subscription::Route(user, done) => {
+                    Routing::Route(user, done) => {
                         wanted.insert(user);
                         if let Err(e) = routes.add(&mut subscriber, [user]).await {
                             tracing::warn!(error = %e, %user, "adding a route failed");
@@ -296,13 +297,13 @@ async fn manage_subscriptions(
                         }
                         let _ = done.send(());
                     }
-                    Subscription::Unroute(user) => {
+                    Routing::Unroute(user) => {
                         wanted.remove(&user);
                         if let Err(e) = routes.remove(&mut subscriber, user).await {
                             tracing::debug!(error = %e, %user, "removing a route failed");
                         }
                     }
-                    Subscription::Lost => {
+                    Routing::Lost => {
                         if healthy {
                             tracing::warn!("the live-delivery subscriber lost Redis");
                         }
@@ -371,7 +372,7 @@ async fn dispatch(hub: Arc<Hub>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) 
     while let Some(push) = pushes.recv().await {
         hub.note_push();
         if push.kind == PushKind::Disconnection {
-            let _ = hub.subscriptions.send(Subscription::Lost);
+            let _ = hub.subscriptions.send(Routing::Lost);
             continue;
         }
         if push.kind != PushKind::Message {
